@@ -1,0 +1,48 @@
+# One target per job. Every target installs what it needs from nothing: a virtualenv with
+# the pinned Python packages (constraints.txt) and the pinned Node 22 + AWS CDK CLI
+# (package-lock.json). node_modules/.bin comes first on PATH so jsii and the CLI use Node 22.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: help setup synth test lint typecheck unit clean
+
+help:
+	@echo "make synth  - install toolchain if missing, cdk synth --all into cdk.out"
+	@echo "make test   - install toolchain if missing, then ruff, mypy and pytest"
+	@echo "make clean  - remove .venv, node_modules and cdk.out"
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+synth: setup
+	cdk synth --all --quiet --output cdk.out
+	@echo "Templates written to cdk.out/"
+
+lint: setup
+	ruff check .
+	ruff format --check .
+
+typecheck: setup
+	mypy
+
+unit: setup
+	pytest
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out

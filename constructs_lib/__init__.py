@@ -1,0 +1,12 @@
+"""Safe-by-default SNS → SQS fanout constructs for the AWS CDK (Python)."""
+
+from ._validation import FanoutConfigurationError
+from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
+from .fanout_topic import FanoutTopic
+
+__all__ = [
+    "ConsumerQueue",
+    "ConsumerQueueOptions",
+    "FanoutConfigurationError",
+    "FanoutTopic",
+]

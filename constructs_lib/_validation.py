@@ -1,0 +1,109 @@
+"""Synth-time validation shared by the constructs.
+
+Constructs collect every problem with their options into a :class:`Problems` list and raise
+once, so a user fixes all of them in one go. Each problem names the option, the value that
+was given and what AWS allows. Values that are unresolved CDK tokens are skipped: they are
+only known at deploy time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Token
+from constructs import Construct
+
+MIN_RETENTION = Duration.seconds(60)
+MAX_RETENTION = Duration.days(14)
+MAX_VISIBILITY_TIMEOUT = Duration.hours(12)
+MAX_QUEUE_NAME_LENGTH = 80
+FIFO_SUFFIX = ".fifo"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class FanoutConfigurationError(ValueError):
+    """Raised at synth when construct options would be rejected by AWS or cannot work.
+
+    ``problems`` holds one line per invalid option.
+    """
+
+    def __init__(self, construct_path: str, problems: Sequence[str]) -> None:
+        self.construct_path = construct_path
+        self.problems = list(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{construct_path}: {count} configuration {noun}:\n{lines}")
+
+
+def describe(value: object) -> str:
+    """Render an option value the way the user wrote it."""
+    if isinstance(value, Duration):
+        return f"Duration({value.to_human_string()})"
+    return repr(value)
+
+
+class Problems:
+    """Collects option problems; :meth:`raise_if_any` raises them together."""
+
+    def __init__(self) -> None:
+        self._items: list[str] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def add(self, option: str, value: object, allowed: str) -> None:
+        self._items.append(f"{option}={describe(value)}: {allowed}")
+
+    def check_int(self, option: str, value: int | None, low: int, high: int) -> None:
+        if value is None or Token.is_unresolved(value):
+            return
+        if not low <= value <= high:
+            self.add(option, value, f"must be an integer from {low} to {high}")
+
+    def check_duration(
+        self, option: str, value: Duration | None, low: Duration, high: Duration
+    ) -> None:
+        if value is None or value.is_unresolved():
+            return
+        seconds = value.to_seconds()
+        if not low.to_seconds() <= seconds <= high.to_seconds():
+            self.add(
+                option,
+                value,
+                f"must be from {low.to_human_string()} to {high.to_human_string()}",
+            )
+
+    def check_name(
+        self, option: str, name: str | None, *, max_length: int, fifo: bool
+    ) -> None:
+        """Check a queue or topic name; the ``.fifo`` suffix counts towards the limit."""
+        if name is None or Token.is_unresolved(name):
+            return
+        full = with_fifo_suffix(name) if fifo else name
+        base = full.removesuffix(FIFO_SUFFIX) if fifo else full
+        if len(full) > max_length:
+            counted = " including the '.fifo' suffix" if fifo else ""
+            self.add(
+                option,
+                name,
+                f"is {len(full)} characters{counted}; at most {max_length} are allowed",
+            )
+        if not _NAME_PATTERN.match(base):
+            self.add(
+                option,
+                name,
+                "may contain only letters, digits, hyphens and underscores"
+                + (" (plus the '.fifo' suffix)" if fifo else ""),
+            )
+        if not fifo and name.endswith(FIFO_SUFFIX):
+            self.add(option, name, "ends with '.fifo' but the resource is not FIFO")
+
+    def raise_if_any(self, construct: Construct) -> None:
+        if self._items:
+            raise FanoutConfigurationError(construct.node.path, self._items)
+
+
+def with_fifo_suffix(name: str) -> str:
+    return name if name.endswith(FIFO_SUFFIX) else name + FIFO_SUFFIX

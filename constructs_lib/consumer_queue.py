@@ -1,0 +1,456 @@
+"""ConsumerQueue: one consumer's SQS queue subscribed to a fanout topic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypedDict
+
+from aws_cdk import Annotations, ArnFormat, Duration, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from . import monitoring
+from ._resources import generated_queue_name, new_subscription_dead_letter_queue, rotating_key
+from ._validation import (
+    MAX_QUEUE_NAME_LENGTH,
+    MAX_RETENTION,
+    MAX_VISIBILITY_TIMEOUT,
+    MIN_RETENTION,
+    Problems,
+    with_fifo_suffix,
+)
+from .filter_policy import (
+    MAX_FILTER_COMBINATIONS,
+    MAX_FILTER_KEYS,
+    FilterPolicySize,
+    attribute_policy_size,
+    body_policy_size,
+)
+
+DEFAULT_MAX_RECEIVE_COUNT = 5
+DEFAULT_VISIBILITY_TIMEOUT = Duration.seconds(30)
+DEFAULT_RETENTION = Duration.days(4)
+DEFAULT_DEAD_LETTER_RETENTION = MAX_RETENTION
+DEFAULT_MAX_MESSAGE_AGE = Duration.minutes(15)
+
+SNS_PRINCIPAL = "sns.amazonaws.com"
+
+
+class ConsumerQueueOptions(TypedDict, total=False):
+    """The options of :class:`ConsumerQueue` other than ``topic``.
+
+    :meth:`FanoutTopic.add_queue_consumer` takes these as keyword arguments; see
+    :class:`ConsumerQueue` for what each one means and its default.
+    """
+
+    fifo: bool | None
+    queue_name: str | None
+    encryption_key: kms.IKey | None
+    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
+    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
+    raw_message_delivery: bool
+    max_receive_count: int
+    visibility_timeout: Duration
+    retention_period: Duration
+    dead_letter_retention_period: Duration
+    dead_letter_queue: sqs.IQueue | None
+    subscription_dead_letter_queue: sqs.IQueue | None
+    alarms: bool
+    alarm_topic: sns.ITopic | None
+    max_message_age: Duration
+
+
+class ConsumerQueue(Construct):
+    """An SQS queue that receives a copy of every (matching) message published to a topic.
+
+    What you get by default:
+
+    * the queue and its dead-letter queue, encrypted with a customer-managed KMS key whose
+      policy lets ``sns.amazonaws.com`` use it only on behalf of ``topic``;
+    * TLS-only queue policies; the queue accepts ``sqs:SendMessage`` only from ``topic``;
+    * a redrive policy (``max_receive_count`` 5) into a dead-letter queue that keeps
+      messages 14 days and whose redrive-allow policy names only this queue, so the
+      console's "redrive to source" works and no other queue can use it;
+    * a subscription dead-letter queue for messages SNS itself cannot deliver;
+    * alarms on any message in a dead-letter queue and on the age of the oldest message.
+
+    The construct is usable on its own, in any stack, against any ``sns.ITopic`` (for
+    example ``sns.Topic.from_topic_arn``), or through :meth:`FanoutTopic.add_queue_consumer`,
+    which shares the fanout's KMS key and subscription dead-letter queue.
+
+    :param topic: the topic to subscribe to.
+    :param fifo: make the queue FIFO. Default: the topic's type. A standard topic cannot
+        deliver to a FIFO queue (a synth error); a FIFO topic can feed a standard queue.
+    :param queue_name: physical name. Default: generated from the stack name and construct
+        path (a known name lets the dead-letter queue's redrive-allow policy name it).
+        ``.fifo`` is appended for FIFO queues; at most 80 characters including it.
+    :param encryption_key: KMS key for the queue and its dead-letter queue. Default: a new
+        key with rotation for this consumer (:class:`FanoutTopic` passes its shared key).
+        An imported key's policy cannot be changed: it must already let SNS use it.
+    :param filter_policy: filter on message attributes. Default: no filter.
+    :param filter_policy_with_message_body: filter on the message body (JSON). Default: no
+        filter. Only one of the two filter options may be given.
+    :param raw_message_delivery: deliver the bare message body (attributes become SQS
+        message attributes) instead of the SNS JSON envelope. Default: False.
+    :param max_receive_count: receives before a message moves to the dead-letter queue,
+        1..1000. Default: 5 — enough to ride out throttling and short downstream outages
+        (AWS recommends at least 5 for Lambda consumers) while a poison message leaves the
+        queue within minutes instead of blocking work for days.
+    :param visibility_timeout: 0 s..12 h. Default: 30 seconds.
+    :param retention_period: how long the queue keeps a message, 60 s..14 days. Default: 4
+        days.
+    :param dead_letter_retention_period: 60 s..14 days and longer than
+        ``retention_period`` (standard queues keep a message's original enqueue time when
+        it moves to the dead-letter queue). Default: 14 days.
+    :param dead_letter_queue: use an existing dead-letter queue (same FIFO type as the
+        queue) instead of creating one. Default: a new one.
+    :param subscription_dead_letter_queue: where SNS puts messages it cannot deliver to the
+        queue (same type as the topic). Default: a new SSE-SQS encrypted queue.
+    :param alarms: create the alarms. Default: True.
+    :param alarm_topic: send alarm and OK notifications to this topic. Default: none.
+    :param max_message_age: alarm when the oldest message is older than this, 1 minute up
+        to ``retention_period``. Default: 15 minutes.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic,
+        fifo: bool | None = None,
+        queue_name: str | None = None,
+        encryption_key: kms.IKey | None = None,
+        filter_policy: Mapping[str, sns.SubscriptionFilter] | None = None,
+        filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None = None,
+        raw_message_delivery: bool = False,
+        max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
+        visibility_timeout: Duration = DEFAULT_VISIBILITY_TIMEOUT,
+        retention_period: Duration = DEFAULT_RETENTION,
+        dead_letter_retention_period: Duration = DEFAULT_DEAD_LETTER_RETENTION,
+        dead_letter_queue: sqs.IQueue | None = None,
+        subscription_dead_letter_queue: sqs.IQueue | None = None,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
+    ) -> None:
+        super().__init__(scope, id)
+        is_fifo = topic.fifo if fifo is None else fifo
+
+        problems = Problems()
+        if is_fifo and not topic.fifo:
+            problems.add(
+                "fifo",
+                fifo,
+                "a standard SNS topic cannot deliver to a FIFO queue; "
+                "use fifo=False or subscribe to a FIFO topic",
+            )
+        if dead_letter_queue is not None and dead_letter_queue.fifo != is_fifo:
+            problems.add(
+                "dead_letter_queue",
+                dead_letter_queue.node.path,
+                f"is {_kind(dead_letter_queue.fifo)} but the queue is {_kind(is_fifo)}; "
+                "a dead-letter queue must be the same type as its source queue",
+            )
+        if (
+            subscription_dead_letter_queue is not None
+            and subscription_dead_letter_queue.fifo != topic.fifo
+        ):
+            problems.add(
+                "subscription_dead_letter_queue",
+                subscription_dead_letter_queue.node.path,
+                f"is {_kind(subscription_dead_letter_queue.fifo)} but the topic is "
+                f"{_kind(topic.fifo)}; SNS requires a subscription dead-letter queue of the "
+                "topic's type",
+            )
+        _check_filter_policies(problems, filter_policy, filter_policy_with_message_body)
+        problems.check_int("max_receive_count", max_receive_count, 1, 1000)
+        problems.check_duration(
+            "visibility_timeout", visibility_timeout, Duration.seconds(0), MAX_VISIBILITY_TIMEOUT
+        )
+        problems.check_duration("retention_period", retention_period, MIN_RETENTION, MAX_RETENTION)
+        if dead_letter_queue is None:
+            problems.check_duration(
+                "dead_letter_retention_period",
+                dead_letter_retention_period,
+                MIN_RETENTION,
+                MAX_RETENTION,
+            )
+            if _known(retention_period, dead_letter_retention_period) and (
+                dead_letter_retention_period.to_seconds() <= retention_period.to_seconds()
+            ):
+                problems.add(
+                    "dead_letter_retention_period",
+                    dead_letter_retention_period,
+                    f"must be longer than retention_period "
+                    f"({retention_period.to_human_string()}): a message keeps its original "
+                    "enqueue time in the dead-letter queue and would expire there early",
+                )
+        problems.check_name(
+            "queue_name", queue_name, max_length=MAX_QUEUE_NAME_LENGTH, fifo=is_fifo
+        )
+        if alarms and _known(max_message_age, retention_period):
+            problems.check_duration(
+                "max_message_age", max_message_age, Duration.minutes(1), retention_period
+            )
+        problems.raise_if_any(self)
+
+        self.topic = topic
+        self.fifo = is_fifo
+        self.encryption_key: kms.IKey = encryption_key or rotating_key(
+            self, "Key", description=f"Encrypts the {self.node.path} consumer queues"
+        )
+
+        name = (
+            (with_fifo_suffix(queue_name) if is_fifo else queue_name)
+            if queue_name is not None
+            else generated_queue_name(self, fifo=is_fifo)
+        )
+        self.dead_letter_queue: sqs.IQueue = dead_letter_queue or sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=generated_queue_name(self, fifo=is_fifo, suffix="-dlq"),
+            fifo=True if is_fifo else None,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.encryption_key,
+            enforce_ssl=True,
+            retention_period=dead_letter_retention_period,
+            redrive_allow_policy=sqs.RedriveAllowPolicy(
+                redrive_permission=sqs.RedrivePermission.BY_QUEUE,
+                source_queues=[
+                    sqs.Queue.from_queue_arn(
+                        self,
+                        "SourceQueueArn",
+                        Stack.of(self).format_arn(
+                            service="sqs", resource=name, arn_format=ArnFormat.NO_RESOURCE_NAME
+                        ),
+                    )
+                ],
+            ),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            queue_name=name,
+            fifo=True if is_fifo else None,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.encryption_key,
+            enforce_ssl=True,
+            retention_period=retention_period,
+            visibility_timeout=visibility_timeout,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=max_receive_count
+            ),
+        )
+        self.subscription_dead_letter_queue: sqs.IQueue = (
+            subscription_dead_letter_queue
+            or new_subscription_dead_letter_queue(self, "SubscriptionDeadLetterQueue", fifo=topic.fifo)
+        )
+        self.subscription = self._subscribe(
+            topic,
+            raw_message_delivery=raw_message_delivery,
+            filter_policy=filter_policy,
+            filter_policy_with_message_body=filter_policy_with_message_body,
+        )
+
+        self.dead_letter_alarm: cloudwatch.Alarm | None = None
+        self.message_age_alarm: cloudwatch.Alarm | None = None
+        self.undelivered_alarm: cloudwatch.Alarm | None = None
+        if alarms:
+            self._add_alarms(
+                max_message_age,
+                alarm_topic,
+                own_subscription_dlq=subscription_dead_letter_queue is None,
+            )
+
+    def _subscribe(
+        self,
+        topic: sns.ITopic,
+        *,
+        raw_message_delivery: bool,
+        filter_policy: Mapping[str, sns.SubscriptionFilter] | None,
+        filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None,
+    ) -> sns.Subscription:
+        """Subscribe the queue with policies scoped to ``topic``.
+
+        Written out instead of ``SqsSubscription`` so that the key policy is scoped to the
+        topic whatever the app's feature flags say (``SqsSubscription`` only scopes it under
+        ``@aws-cdk/aws-sns-subscriptions:restrictSqsDescryption``).
+        """
+        principal = iam.ServicePrincipal(SNS_PRINCIPAL)
+        from_topic = {"ArnEquals": {"aws:SourceArn": topic.topic_arn}}
+        queue_policy = self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"],
+                principals=[principal],
+                resources=[self.queue.queue_arn],
+                conditions=from_topic,
+            )
+        )
+        key_policy = self.encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                principals=[principal],
+                resources=["*"],
+                conditions=from_topic,
+            )
+        )
+        if not key_policy.statement_added:
+            Annotations.of(self).add_warning_v2(
+                "constructs-lib:importedKeyPolicy",
+                "encryption_key is imported, so its key policy cannot be changed here: it must "
+                "allow sns.amazonaws.com kms:GenerateDataKey and kms:Decrypt with "
+                "aws:SourceArn equal to the topic ARN, or SNS cannot deliver to this queue.",
+            )
+        subscription = sns.Subscription(
+            self,
+            "Subscription",
+            topic=topic,
+            endpoint=self.queue.queue_arn,
+            protocol=sns.SubscriptionProtocol.SQS,
+            raw_message_delivery=raw_message_delivery,
+            filter_policy=filter_policy,
+            filter_policy_with_message_body=filter_policy_with_message_body,
+            dead_letter_queue=self.subscription_dead_letter_queue,
+            region=_foreign_region(topic, self),
+        )
+        if queue_policy.policy_dependable is not None:
+            subscription.node.add_dependency(queue_policy.policy_dependable)
+        return subscription
+
+    def _add_alarms(
+        self, max_message_age: Duration, alarm_topic: sns.ITopic | None, *, own_subscription_dlq: bool
+    ) -> None:
+        path = self.node.path
+        self.dead_letter_alarm = monitoring.queue_not_empty_alarm(
+            self,
+            "DeadLetterAlarm",
+            queue=self.dead_letter_queue,
+            description=f"{path}: messages failed max_receive_count times and were dead-lettered",
+        )
+        self.message_age_alarm = monitoring.oldest_message_age_alarm(
+            self,
+            "MessageAgeAlarm",
+            queue=self.queue,
+            threshold=max_message_age,
+            description=(
+                f"{path}: the oldest message has waited more than "
+                f"{max_message_age.to_human_string()}; the consumer is stuck or too slow"
+            ),
+        )
+        alarms = [self.dead_letter_alarm, self.message_age_alarm]
+        if own_subscription_dlq:
+            self.undelivered_alarm = monitoring.queue_not_empty_alarm(
+                self,
+                "UndeliveredAlarm",
+                queue=self.subscription_dead_letter_queue,
+                description=f"{path}: SNS could not deliver messages to the queue",
+            )
+            alarms.append(self.undelivered_alarm)
+        for alarm in alarms:
+            monitoring.notify(alarm, alarm_topic)
+
+    # -- grants --------------------------------------------------------------------------
+
+    def grant_consume_messages(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` receive, delete and change visibility of messages (and decrypt)."""
+        return self.queue.grant_consume_messages(grantee)
+
+    def grant_redrive(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` inspect the dead-letter queue and move its messages back.
+
+        Covers peeking at dead-lettered messages and SQS message move tasks from the
+        dead-letter queue to this queue.
+        """
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:StartMessageMoveTask",
+                "sqs:CancelMessageMoveTask",
+                "sqs:ListMessageMoveTasks",
+            ],
+            resource_arns=[self.dead_letter_queue.queue_arn],
+        )
+        self.queue.grant_send_messages(grantee)
+        self.encryption_key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
+        return grant
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def metric_approximate_age_of_oldest_message(self) -> cloudwatch.Metric:
+        """Age of the oldest message in the queue (Maximum, 1 minute)."""
+        return self.queue.metric_approximate_age_of_oldest_message(
+            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+        )
+
+    def metric_approximate_number_of_messages_visible(self) -> cloudwatch.Metric:
+        """Messages waiting in the queue (Maximum, 1 minute)."""
+        return self.queue.metric_approximate_number_of_messages_visible(
+            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+        )
+
+    def metric_dead_letter_messages_visible(self) -> cloudwatch.Metric:
+        """Messages waiting in the dead-letter queue (Maximum, 1 minute)."""
+        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+        )
+
+
+def _check_filter_policies(
+    problems: Problems,
+    filter_policy: Mapping[str, sns.SubscriptionFilter] | None,
+    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None,
+) -> None:
+    if filter_policy and filter_policy_with_message_body:
+        problems.add(
+            "filter_policy_with_message_body",
+            sorted(filter_policy_with_message_body),
+            "a subscription filters on attributes or on the message body, not both; "
+            "drop filter_policy or filter_policy_with_message_body",
+        )
+    sizes: list[tuple[str, FilterPolicySize]] = []
+    if filter_policy:
+        sizes.append(("filter_policy", attribute_policy_size(filter_policy)))
+    if filter_policy_with_message_body:
+        sizes.append(
+            ("filter_policy_with_message_body", body_policy_size(filter_policy_with_message_body))
+        )
+    for option, size in sizes:
+        if len(size.keys) > MAX_FILTER_KEYS:
+            problems.add(
+                option,
+                list(size.keys),
+                f"has {len(size.keys)} keys; SNS allows at most {MAX_FILTER_KEYS}",
+            )
+        if size.combinations > MAX_FILTER_COMBINATIONS:
+            problems.add(
+                option,
+                list(size.keys),
+                f"has {size.combinations} value combinations (the product of each key's "
+                f"number of values); SNS allows at most {MAX_FILTER_COMBINATIONS}",
+            )
+
+
+def _kind(fifo: bool) -> str:
+    return "FIFO" if fifo else "standard"
+
+
+def _known(*durations: Duration) -> bool:
+    return not any(d.is_unresolved() for d in durations)
+
+
+def _foreign_region(topic: sns.ITopic, scope: Construct) -> str | None:
+    """The topic's region when it is known and differs from the subscriber's stack region."""
+    topic_region = topic.env.region
+    own_region = Stack.of(scope).region
+    if Token.is_unresolved(topic_region) or topic_region == own_region:
+        return None
+    return topic_region

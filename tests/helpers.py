@@ -1,0 +1,59 @@
+"""Shared test helpers: apps built with the project's feature flags, template navigation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Stack, assertions
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def new_app(**kwargs: Any) -> App:
+    """An App with the feature flags from cdk.json, as `cdk synth` would run it."""
+    return App(context=dict(CONTEXT), **kwargs)
+
+
+class Tmpl:
+    """A synthesized template plus helpers that follow references between resources."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.template = assertions.Template.from_stack(stack)
+        self.json: dict[str, Any] = self.template.to_json()
+        self.resources: dict[str, Any] = self.json["Resources"]
+
+    def logical_id(self, construct: Any) -> str:
+        """Logical id of an L2 construct's CloudFormation resource (or of an L1)."""
+        child = getattr(construct.node, "default_child", None) or construct
+        return self.stack.resolve(child.logical_id) if hasattr(child, "logical_id") else ""
+
+    def props(self, construct_or_id: Any) -> dict[str, Any]:
+        lid = construct_or_id if isinstance(construct_or_id, str) else self.logical_id(
+            construct_or_id
+        )
+        return self.resources[lid].get("Properties", {})
+
+    def of_type(self, cfn_type: str) -> dict[str, Any]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
+
+    def policies_of_queue(self, queue_lid: str) -> list[dict[str, Any]]:
+        """Statements of every AWS::SQS::QueuePolicy attached to the queue."""
+        statements = []
+        for policy in self.of_type("AWS::SQS::QueuePolicy").values():
+            if {"Ref": queue_lid} in policy["Properties"]["Queues"]:
+                statements += policy["Properties"]["PolicyDocument"]["Statement"]
+        return statements
+
+    def key_of_queue(self, queue_lid: str) -> str:
+        """Logical id of the KMS key that encrypts the queue."""
+        key_ref = self.resources[queue_lid]["Properties"]["KmsMasterKeyId"]
+        return key_ref["Fn::GetAtt"][0]
+
+
+def ref_or_arn(lid: str) -> list[dict[str, Any]]:
+    """The forms a template uses to reference a resource's ARN."""
+    return [{"Ref": lid}, {"Fn::GetAtt": [lid, "Arn"]}]
