@@ -60,4 +60,3 @@ def new_subscription_dead_letter_queue(scope: Construct, id: str, *, fifo: bool)
         )
     )
     return queue
-

@@ -64,20 +64,27 @@ class Problems:
 
     def check_duration(
         self, option: str, value: Duration | None, low: Duration, high: Duration
-    ) -> None:
+    ) -> bool:
+        """Check ``low <= value <= high`` in whole seconds; True when the value is usable.
+
+        Unresolved tokens count as usable: they are checked by CloudFormation at deploy.
+        """
         if value is None or value.is_unresolved():
-            return
-        seconds = value.to_seconds()
+            return True
+        seconds = value.to_seconds(integral=False)
+        if seconds != int(seconds):
+            self.add(option, value, "must be a whole number of seconds")
+            return False
         if not low.to_seconds() <= seconds <= high.to_seconds():
             self.add(
                 option,
                 value,
                 f"must be from {low.to_human_string()} to {high.to_human_string()}",
             )
+            return False
+        return True
 
-    def check_name(
-        self, option: str, name: str | None, *, max_length: int, fifo: bool
-    ) -> None:
+    def check_name(self, option: str, name: str | None, *, max_length: int, fifo: bool) -> None:
         """Check a queue or topic name; the ``.fifo`` suffix counts towards the limit."""
         if name is None or Token.is_unresolved(name):
             return
@@ -90,15 +97,15 @@ class Problems:
                 name,
                 f"is {len(full)} characters{counted}; at most {max_length} are allowed",
             )
-        if not _NAME_PATTERN.match(base):
+        if not fifo and name.endswith(FIFO_SUFFIX):
+            self.add(option, name, "ends with '.fifo' but the resource is not FIFO")
+        elif not _NAME_PATTERN.match(base):
             self.add(
                 option,
                 name,
                 "may contain only letters, digits, hyphens and underscores"
                 + (" (plus the '.fifo' suffix)" if fifo else ""),
             )
-        if not fifo and name.endswith(FIFO_SUFFIX):
-            self.add(option, name, "ends with '.fifo' but the resource is not FIFO")
 
     def raise_if_any(self, construct: Construct) -> None:
         if self._items:

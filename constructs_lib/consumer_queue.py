@@ -103,9 +103,9 @@ class ConsumerQueue(Construct):
     :param visibility_timeout: 0 s..12 h. Default: 30 seconds.
     :param retention_period: how long the queue keeps a message, 60 s..14 days. Default: 4
         days.
-    :param dead_letter_retention_period: 60 s..14 days and longer than
-        ``retention_period`` (standard queues keep a message's original enqueue time when
-        it moves to the dead-letter queue). Default: 14 days.
+    :param dead_letter_retention_period: 60 s..14 days; for standard queues longer than
+        ``retention_period``, because a standard queue keeps a message's original enqueue
+        time when it moves to the dead-letter queue (FIFO queues reset it). Default: 14 days.
     :param dead_letter_queue: use an existing dead-letter queue (same FIFO type as the
         queue) instead of creating one. Default: a new one.
     :param subscription_dead_letter_queue: where SNS puts messages it cannot deliver to the
@@ -172,28 +172,34 @@ class ConsumerQueue(Construct):
         problems.check_duration(
             "visibility_timeout", visibility_timeout, Duration.seconds(0), MAX_VISIBILITY_TIMEOUT
         )
-        problems.check_duration("retention_period", retention_period, MIN_RETENTION, MAX_RETENTION)
+        retention_ok = problems.check_duration(
+            "retention_period", retention_period, MIN_RETENTION, MAX_RETENTION
+        )
         if dead_letter_queue is None:
-            problems.check_duration(
+            dead_letter_retention_ok = problems.check_duration(
                 "dead_letter_retention_period",
                 dead_letter_retention_period,
                 MIN_RETENTION,
                 MAX_RETENTION,
             )
-            if _known(retention_period, dead_letter_retention_period) and (
-                dead_letter_retention_period.to_seconds() <= retention_period.to_seconds()
+            if (
+                not is_fifo
+                and retention_ok
+                and dead_letter_retention_ok
+                and _known(retention_period, dead_letter_retention_period)
+                and dead_letter_retention_period.to_seconds() <= retention_period.to_seconds()
             ):
                 problems.add(
                     "dead_letter_retention_period",
                     dead_letter_retention_period,
                     f"must be longer than retention_period "
                     f"({retention_period.to_human_string()}): a message keeps its original "
-                    "enqueue time in the dead-letter queue and would expire there early",
+                    "enqueue time in a standard dead-letter queue and would expire there early",
                 )
         problems.check_name(
             "queue_name", queue_name, max_length=MAX_QUEUE_NAME_LENGTH, fifo=is_fifo
         )
-        if alarms and _known(max_message_age, retention_period):
+        if alarms and retention_ok and _known(max_message_age, retention_period):
             problems.check_duration(
                 "max_message_age", max_message_age, Duration.minutes(1), retention_period
             )
@@ -248,7 +254,9 @@ class ConsumerQueue(Construct):
         )
         self.subscription_dead_letter_queue: sqs.IQueue = (
             subscription_dead_letter_queue
-            or new_subscription_dead_letter_queue(self, "SubscriptionDeadLetterQueue", fifo=topic.fifo)
+            or new_subscription_dead_letter_queue(
+                self, "SubscriptionDeadLetterQueue", fifo=topic.fifo
+            )
         )
         self.subscription = self._subscribe(
             topic,
@@ -323,7 +331,11 @@ class ConsumerQueue(Construct):
         return subscription
 
     def _add_alarms(
-        self, max_message_age: Duration, alarm_topic: sns.ITopic | None, *, own_subscription_dlq: bool
+        self,
+        max_message_age: Duration,
+        alarm_topic: sns.ITopic | None,
+        *,
+        own_subscription_dlq: bool,
     ) -> None:
         path = self.node.path
         self.dead_letter_alarm = monitoring.queue_not_empty_alarm(
@@ -364,7 +376,7 @@ class ConsumerQueue(Construct):
         """Let ``grantee`` inspect the dead-letter queue and move its messages back.
 
         Covers peeking at dead-lettered messages and SQS message move tasks from the
-        dead-letter queue to this queue.
+        dead-letter queue to this queue, with the key use both need; nothing else.
         """
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
@@ -379,7 +391,11 @@ class ConsumerQueue(Construct):
             ],
             resource_arns=[self.dead_letter_queue.queue_arn],
         )
-        self.queue.grant_send_messages(grantee)
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
+            resource_arns=[self.queue.queue_arn],
+        )
         self.encryption_key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
         return grant
 

@@ -87,7 +87,9 @@ class FanoutTopic(Construct):
                     archive_retention_days,
                     "only FIFO topics keep a message archive; set fifo=True or drop the option",
                 )
-            problems.check_int("archive_retention_days", archive_retention_days, 1, MAX_ARCHIVE_DAYS)
+            problems.check_int(
+                "archive_retention_days", archive_retention_days, 1, MAX_ARCHIVE_DAYS
+            )
         if topic_key is not None and topic_key is queue_key:
             problems.add(
                 "queue_key",

@@ -32,8 +32,10 @@ class Tmpl:
         return self.stack.resolve(child.logical_id) if hasattr(child, "logical_id") else ""
 
     def props(self, construct_or_id: Any) -> dict[str, Any]:
-        lid = construct_or_id if isinstance(construct_or_id, str) else self.logical_id(
+        lid = (
             construct_or_id
+            if isinstance(construct_or_id, str)
+            else self.logical_id(construct_or_id)
         )
         return self.resources[lid].get("Properties", {})
 

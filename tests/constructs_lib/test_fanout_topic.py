@@ -78,7 +78,9 @@ def test_queue_key_lets_sns_use_it_only_for_this_topic(built: SimpleNamespace) -
     assert sns_statements == [
         {
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": t.logical_id(built.orders.topic)}}},
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": {"Ref": t.logical_id(built.orders.topic)}}
+            },
             "Effect": "Allow",
             "Principal": {"Service": "sns.amazonaws.com"},
             "Resource": "*",
@@ -145,7 +147,9 @@ def test_every_subscription_dead_letters_undeliverable_messages(built: SimpleNam
     assert allow == [
         {
             "Action": "sqs:SendMessage",
-            "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": t.logical_id(built.orders.topic)}}},
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": {"Ref": t.logical_id(built.orders.topic)}}
+            },
             "Effect": "Allow",
             "Principal": {"Service": "sns.amazonaws.com"},
             "Resource": {"Fn::GetAtt": [sub_dlq, "Arn"]},
@@ -172,7 +176,10 @@ def test_undelivered_alarm_watches_the_subscription_dead_letter_queue(
         {
             "Name": "QueueName",
             "Value": {
-                "Fn::GetAtt": [t.logical_id(built.orders.subscription_dead_letter_queue), "QueueName"]
+                "Fn::GetAtt": [
+                    t.logical_id(built.orders.subscription_dead_letter_queue),
+                    "QueueName",
+                ]
             },
         }
     ]

@@ -1,0 +1,93 @@
+"""Every stack in app.py passes cdk-nag (AwsSolutions), CDK's own validation and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import Stack, Validations, cx_api
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import AwsSolutionsChecks
+from helpers import new_app
+
+from stacks import add_reference_stacks
+
+CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
+    """The reference app synthesized once, with the AwsSolutions pack registered."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = new_app(outdir=str(outdir))
+    add_reference_stacks(app)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    try:
+        return app.synth()
+    except RuntimeError as err:
+        report = outdir / "validation-report.json"
+        details = report.read_text() if report.exists() else ""
+        pytest.fail(f"synth failed validation: {err}\n{details}")
+
+
+def test_app_defines_the_reference_stacks(assembly: cx_api.CloudAssembly) -> None:
+    assert [s.stack_name for s in assembly.stacks] == ["OrderFanout"]
+
+
+def test_cdk_nag_and_cdk_validation_report_no_violation(assembly: cx_api.CloudAssembly) -> None:
+    report = json.loads((Path(assembly.directory) / "validation-report.json").read_text())
+    failures = [r for r in report["pluginReports"] if r.get("conclusion") != "success"]
+    assert failures == []
+
+
+def test_synth_emits_no_warnings_or_errors(assembly: cx_api.CloudAssembly) -> None:
+    messages = [(m.id, str(m.entry.data)) for s in assembly.stacks for m in s.messages]
+    assert messages == []
+
+
+def _acknowledgments(assembly: cx_api.CloudAssembly) -> list[tuple[str, str, str]]:
+    """(construct path, rule, reason) for every acknowledgment in the assembly's metadata."""
+    found = []
+    for metadata_file in Path(assembly.directory).glob("*.metadata.json"):
+        for path, entries in json.loads(metadata_file.read_text()).items():
+            for entry in entries:
+                if entry["type"] == "aws:cdk:acknowledged-rules":
+                    data: dict[str, str] = entry["data"]
+                    found += [(path, rule, reason) for rule, reason in data.items()]
+    return found
+
+
+def test_every_acknowledgment_names_one_rule_on_one_resource_with_a_reason(
+    assembly: cx_api.CloudAssembly,
+) -> None:
+    acks = _acknowledgments(assembly)
+    assert acks, "expected the subscription dead-letter queues' SQS3 acknowledgment"
+    for path, rule, reason in acks:
+        assert path.count("/") >= 3, f"{path}: acknowledge on the resource, not a stack"
+        assert rule.rsplit("-", 1)[-1][:3].isalpha() and rule[-1].isdigit(), rule
+        assert len(reason) >= 80, f"{path} {rule}: a reviewer needs a real reason"
+
+
+def test_cfn_lint_reports_nothing_on_any_template(assembly: cx_api.CloudAssembly) -> None:
+    templates = [str(Path(assembly.directory) / s.template_file) for s in assembly.stacks]
+    result = subprocess.run(
+        [str(CFN_LINT), "--format", "parseable", *templates],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_the_nag_harness_catches_a_violation(tmp_path: Path) -> None:
+    """Negative control: a queue without a DLQ or TLS policy must fail the same check."""
+    app = new_app(outdir=str(tmp_path))
+    sqs.Queue(Stack(app, "Bad"), "NoDeadLetterQueue")
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = (tmp_path / "validation-report.json").read_text()
+    assert "AwsSolutions-SQS3" in report and "AwsSolutions-SQS4" in report
