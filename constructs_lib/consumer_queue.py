@@ -207,6 +207,8 @@ class ConsumerQueue(Construct):
 
         self.topic = topic
         self.fifo = is_fifo
+        self.visibility_timeout = visibility_timeout
+        self.max_receive_count = max_receive_count
         self.encryption_key: kms.IKey = encryption_key or rotating_key(
             self, "Key", description=f"Encrypts the {self.node.path} consumer queues"
         )

@@ -8,6 +8,7 @@ from aws_cdk import Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -16,6 +17,12 @@ from . import monitoring
 from ._resources import new_subscription_dead_letter_queue, rotating_key
 from ._validation import FanoutConfigurationError, Problems
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
+from .lambda_consumer import (
+    DEFAULT_TIMEOUT,
+    LambdaConsumer,
+    LambdaConsumerOptions,
+    required_visibility_timeout,
+)
 
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
@@ -176,6 +183,40 @@ class FanoutTopic(Construct):
         consumer = ConsumerQueue(self, id, topic=self.topic, **settings)
         self._consumers[id] = consumer
         return consumer
+
+    def add_lambda_consumer(
+        self,
+        id: str,
+        *,
+        code: lambda_.Code,
+        handler: str,
+        queue_options: ConsumerQueueOptions | None = None,
+        **options: Unpack[LambdaConsumerOptions],
+    ) -> LambdaConsumer:
+        """Subscribe a new consumer queue and drain it with a :class:`LambdaConsumer`.
+
+        The queue is :meth:`add_queue_consumer` ``(id, **queue_options)`` with its visibility
+        timeout set to six times the function timeout plus the batching window unless
+        ``queue_options`` sets one (which is then checked). The function is created under
+        the queue's construct (``<id>/Handler``) and inherits ``alarms`` and ``alarm_topic``;
+        ``options`` are :class:`LambdaConsumer`'s.
+        """
+        queue_settings: ConsumerQueueOptions = {**(queue_options or {})}
+        if "visibility_timeout" not in queue_settings:
+            timeout = options.get("timeout", DEFAULT_TIMEOUT)
+            window = options.get("max_batching_window")
+            if not timeout.is_unresolved() and not (window and window.is_unresolved()):
+                queue_settings["visibility_timeout"] = required_visibility_timeout(timeout, window)
+        consumer_queue = self.add_queue_consumer(id, **queue_settings)
+        settings: LambdaConsumerOptions = {
+            "alarms": self._alarms,
+            "alarm_topic": self.alarm_topic,
+            "service_name": id,
+        }
+        settings.update(options)
+        return LambdaConsumer(
+            consumer_queue, "Handler", queue=consumer_queue, code=code, handler=handler, **settings
+        )
 
     # -- grants --------------------------------------------------------------------------
 

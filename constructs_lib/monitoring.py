@@ -23,9 +23,17 @@ def queue_not_empty_alarm(
     metric = queue.metric_approximate_number_of_messages_visible(
         period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
     )
-    return metric.create_alarm(
+    return at_least_once_alarm(scope, id, metric=metric, description=description)
+
+
+def at_least_once_alarm(
+    scope: Construct, id: str, *, metric: cloudwatch.IMetric, description: str
+) -> cloudwatch.Alarm:
+    """Alarm on the first minute in which ``metric`` reaches 1 (missing data is fine)."""
+    return cloudwatch.Alarm(
         scope,
         id,
+        metric=metric,
         alarm_description=description,
         threshold=1,
         evaluation_periods=1,
