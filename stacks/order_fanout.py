@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib import FanoutTopic
 
 HIGH_VALUE_ORDER_TOTAL = 1000
+ORDER_CONSUMERS_CODE = Path(__file__).resolve().parent.parent / "lambda_src" / "order_consumers"
 
 
 class OrderFanoutStack(Stack):
     """Publishes each placed order once; every interested team gets its own queue.
 
-    * billing, shipping and inventory receive every order (SNS envelope);
+    * billing, shipping and inventory receive every order (SNS envelope) and process it in
+      Lambda functions (``lambda_src/order_consumers``) that report failures per record and
+      do their work once per order id (idempotency records in ``idempotency_table``; the
+      invoices, shipments and stock reservations they write in ``orders_table``);
     * analytics receives only high-value orders (a filter on the message body's ``total``)
-      as the bare JSON body (raw delivery);
+      as the bare JSON body (raw delivery), for a consumer outside this stack;
     * customer notifications receive only orders whose ``customer_contact`` message
       attribute says how to reach the customer.
     """
@@ -26,11 +33,56 @@ class OrderFanoutStack(Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.orders = FanoutTopic(self, "OrderPlaced", display_name="Order placed")
-        self.billing = self.orders.add_queue_consumer(
-            "Billing", visibility_timeout=Duration.minutes(2)
+
+        self.orders_table = dynamodb.TableV2(
+            self,
+            "OrdersTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
         )
-        self.shipping = self.orders.add_queue_consumer("Shipping")
-        self.inventory = self.orders.add_queue_consumer("Inventory")
+        self.idempotency_table = dynamodb.TableV2(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+        )
+        code = lambda_.Code.from_asset(str(ORDER_CONSUMERS_CODE))
+        environment = {
+            "ORDERS_TABLE_NAME": self.orders_table.table_name,
+            "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
+            "POWERTOOLS_METRICS_NAMESPACE": "OrderFanout",
+        }
+        self.billing = self.orders.add_lambda_consumer(
+            "Billing", code=code, handler="billing.handler", environment=environment
+        )
+        self.shipping = self.orders.add_lambda_consumer(
+            "Shipping", code=code, handler="shipping.handler", environment=environment
+        )
+        self.inventory = self.orders.add_lambda_consumer(
+            "Inventory", code=code, handler="inventory.handler", environment=environment
+        )
+        for consumer in (self.billing, self.shipping, self.inventory):
+            self.idempotency_table.grant(
+                consumer.function,
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            )
+        self.orders_table.grant(self.billing.function, "dynamodb:PutItem")
+        self.orders_table.grant(self.shipping.function, "dynamodb:PutItem")
+        # Inventory reserves stock in one transaction and reads back a reservation made by an
+        # earlier delivery (see lambda_src/order_consumers/inventory.py).
+        self.orders_table.grant(
+            self.inventory.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+        )
+
         self.analytics = self.orders.add_queue_consumer(
             "Analytics",
             raw_message_delivery=True,

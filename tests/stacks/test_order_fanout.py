@@ -58,29 +58,107 @@ def test_customer_notifications_filter_on_the_contact_attribute(
     assert "FilterPolicyScope" not in sub
 
 
-def test_billing_queue_gives_handlers_two_minutes(stack: OrderFanoutStack, t: Tmpl) -> None:
-    assert t.props(stack.billing.queue)["VisibilityTimeout"] == 120
+@pytest.mark.parametrize("team", ["Billing", "Shipping", "Inventory"])
+def test_core_teams_process_orders_in_lambda_with_partial_batch_failures(
+    stack: OrderFanoutStack, t: Tmpl, team: str
+) -> None:
+    consumer = getattr(stack, team.lower())
+    mapping = t.props(consumer.event_source_mapping)
+    queue_lid = t.logical_id(stack.orders.consumers[team].queue)
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [queue_lid, "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    function = t.props(consumer.function)
+    assert function["Handler"] == f"{team.lower()}.handler"
+    assert t.props(queue_lid)["VisibilityTimeout"] >= 6 * function["Timeout"]
 
 
-def test_each_consumer_costs_seven_resources(stack: OrderFanoutStack, t: Tmpl) -> None:
-    """Queue, dead-letter queue, a TLS/SNS policy on each, subscription and two alarms."""
+@pytest.mark.parametrize("team", ["Billing", "Shipping", "Inventory"])
+def test_handlers_find_their_tables_and_may_use_only_what_they_need(
+    stack: OrderFanoutStack, t: Tmpl, team: str
+) -> None:
+    consumer = getattr(stack, team.lower())
+    variables = t.props(consumer.function)["Environment"]["Variables"]
+    orders_lid = t.logical_id(stack.orders_table)
+    idempotency_lid = t.logical_id(stack.idempotency_table)
+    assert variables["ORDERS_TABLE_NAME"] == {"Ref": orders_lid}
+    assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": idempotency_lid}
+    role_lid = t.logical_id(consumer.role)
+    grants = {
+        s["Resource"]["Fn::GetAtt"][0]: sorted(_as_list(s["Action"]))
+        for p in t.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_lid} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "dynamodb:" in str(s["Action"])
+    }
+    writes = ["dynamodb:PutItem"]
+    if team == "Inventory":
+        writes = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    assert grants == {
+        idempotency_lid: [
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+        orders_lid: writes,
+    }
+
+
+def _as_list(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_idempotency_records_expire_and_tables_can_be_restored(
+    stack: OrderFanoutStack, t: Tmpl
+) -> None:
+    idempotency = t.props(stack.idempotency_table)
+    assert idempotency["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert idempotency["TimeToLiveSpecification"] == {
+        "AttributeName": "expiration",
+        "Enabled": True,
+    }
+    for table in (stack.idempotency_table, stack.orders_table):
+        replica = t.props(table)["Replicas"][0]
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def _resource_kinds(stack: OrderFanoutStack, t: Tmpl, prefix: str) -> Counter[str]:
     paths = {
-        lid: t.stack.resolve(child.node.path)
+        t.stack.resolve(child.logical_id): child.node.path
         for child in stack.node.find_all()
         if hasattr(child, "cfn_resource_type")
-        for lid in [t.stack.resolve(child.logical_id)]
     }
-    for team in CONSUMERS:
-        prefix = f"OrderFanout/OrderPlaced/{team}/"
-        kinds = Counter(
-            t.resources[lid]["Type"] for lid, p in paths.items() if p.startswith(prefix)
-        )
-        assert kinds == {
-            "AWS::SQS::Queue": 2,
-            "AWS::SQS::QueuePolicy": 2,
-            "AWS::SNS::Subscription": 1,
-            "AWS::CloudWatch::Alarm": 2,
-        }, team
+    return Counter(t.resources[lid]["Type"] for lid, p in paths.items() if p.startswith(prefix))
+
+
+QUEUE_CONSUMER_RESOURCES = {
+    "AWS::SQS::Queue": 2,
+    "AWS::SQS::QueuePolicy": 2,
+    "AWS::SNS::Subscription": 1,
+    "AWS::CloudWatch::Alarm": 2,
+}
+
+
+@pytest.mark.parametrize("team", ["Analytics", "CustomerNotifications"])
+def test_a_queue_consumer_costs_seven_resources(
+    stack: OrderFanoutStack, t: Tmpl, team: str
+) -> None:
+    """Queue, dead-letter queue, a TLS/SNS policy on each, subscription and two alarms."""
+    kinds = _resource_kinds(stack, t, f"OrderFanout/OrderPlaced/{team}/")
+    assert kinds == QUEUE_CONSUMER_RESOURCES
+
+
+def test_a_lambda_consumer_adds_seven_more(stack: OrderFanoutStack, t: Tmpl) -> None:
+    """Role, its policy, log group, function, event source mapping and two alarms."""
+    kinds = _resource_kinds(stack, t, "OrderFanout/OrderPlaced/Billing/")
+    assert kinds - Counter(QUEUE_CONSUMER_RESOURCES) == {
+        "AWS::IAM::Role": 1,
+        "AWS::IAM::Policy": 1,
+        "AWS::Logs::LogGroup": 1,
+        "AWS::Lambda::Function": 1,
+        "AWS::Lambda::EventSourceMapping": 1,
+        "AWS::CloudWatch::Alarm": 2,
+    }
 
 
 def test_the_whole_fanout_uses_two_kms_keys(t: Tmpl) -> None:
