@@ -37,7 +37,10 @@ def test_readme_has_examples() -> None:
 @pytest.mark.parametrize(
     ("source", "expected"), EXAMPLES, ids=[f"example{i}" for i in range(len(EXAMPLES))]
 )
-def test_readme_example_runs(source: str, expected: str | None) -> None:
+def test_readme_example_runs(
+    source: str, expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # examples use paths relative to the repository, as README readers do
     namespace: dict[str, object] = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
