@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from sqs_events import POISON_BODIES, an_order, lambda_event, poison_record
+from sqs_events import POISON_BODIES, an_order, lambda_event, lambda_record, poison_record
 
 
 def failed_ids(response):
@@ -279,3 +279,50 @@ def test_every_record_is_either_processed_or_reported(
     assert len(failed) == 5
     assert {order_id_of(record) for record in succeeded} == invoiced == {"o-1", "o-2", "o-3", "o-5"}
     assert len(succeeded) + len(failed) == len(records)
+
+
+def test_poison_message_reaches_the_dead_letter_queue_after_max_receive_count(
+    billing, account, context, table
+):
+    """What the Lambda poller does, step by step, against a real (emulated) redrive policy."""
+    # GIVEN a queue that dead-letters after 3 receives, holding one valid and one bad order
+    sqs = account.sqs
+    dlq_url = sqs.create_queue(QueueName="billing-dlq-e2e")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url = sqs.create_queue(
+        QueueName="billing-e2e",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bad_body = json.dumps(an_order("o-bad", total="1.00"))
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(an_order("o-good")))
+    sqs.send_message(QueueUrl=url, MessageBody=bad_body)
+
+    # WHEN the poller receives, invokes billing, deletes what succeeded and lets the reported
+    # failures become visible again, until the queue is empty
+    for _ in range(10):
+        messages = sqs.receive_message(
+            QueueUrl=url, AttributeNames=["All"], MaxNumberOfMessages=10
+        ).get("Messages", [])
+        if not messages:
+            break
+        records = [lambda_record(m, arn, "eu-west-1") for m in messages]
+        failed = set(failed_ids(billing.handler(lambda_event(records), context)))
+        for message in messages:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    # THEN the good order was invoiced once and the bad one sits in the DLQ, body intact
+    assert invoiced_orders(table) == ["o-good"]
+    dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in dead] == [bad_body]
