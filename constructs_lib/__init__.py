@@ -4,13 +4,17 @@ from ._validation import FanoutConfigurationError
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .fanout_topic import FanoutTopic
 from .lambda_consumer import LambdaConsumer, LambdaConsumerOptions, required_visibility_timeout
+from .worker_pool import Ec2Workers, FargateWorkers, QueueWorkerPool
 
 __all__ = [
     "ConsumerQueue",
     "ConsumerQueueOptions",
+    "Ec2Workers",
     "FanoutConfigurationError",
     "FanoutTopic",
+    "FargateWorkers",
     "LambdaConsumer",
     "LambdaConsumerOptions",
+    "QueueWorkerPool",
     "required_visibility_timeout",
 ]
