@@ -1,0 +1,310 @@
+"""QueueWorkerPool: backlog-per-worker scaling, scale from zero, safe scale-in, hardening."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_ecs as ecs
+from helpers import Tmpl, new_app
+
+from constructs_lib import (
+    Ec2Workers,
+    FanoutConfigurationError,
+    FanoutTopic,
+    FargateWorkers,
+    QueueWorkerPool,
+)
+
+
+@pytest.fixture(scope="module")
+def code(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("worker")
+    (folder / "worker.py").write_text("print('work')\n")
+    (folder / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.13-slim\n")
+    return folder
+
+
+def _pool(stack: Stack, workers: Ec2Workers | FargateWorkers) -> SimpleNamespace:
+    jobs = FanoutTopic(stack, "Jobs")
+    queue = jobs.add_queue_consumer("Thumbnails", visibility_timeout=Duration.minutes(2))
+    pool = QueueWorkerPool(
+        stack,
+        "Pool",
+        queue=queue,
+        workers=workers,
+        acceptable_latency=Duration.minutes(5),
+        processing_time_per_message=Duration.seconds(10),
+        max_capacity=20,
+    )
+    return SimpleNamespace(t=Tmpl(stack), queue=queue, pool=pool)
+
+
+@pytest.fixture(scope="module")
+def ec2_pool(code: Path) -> SimpleNamespace:
+    return _pool(Stack(new_app(), "Ec2Pool"), Ec2Workers(code_path=str(code)))
+
+
+@pytest.fixture(scope="module")
+def fargate_pool(code: Path) -> SimpleNamespace:
+    image = ecs.ContainerImage.from_asset(str(code))
+    return _pool(Stack(new_app(), "FargatePool"), FargateWorkers(image=image))
+
+
+def _queries(policy: dict[str, Any], fargate: bool) -> dict[str, Any]:
+    config = (
+        policy["TargetTrackingScalingPolicyConfiguration"]
+        if fargate
+        else policy["TargetTrackingConfiguration"]
+    )
+    return {q["Id"]: q for q in config["CustomizedMetricSpecification"]["Metrics"]}
+
+
+def _dims(query: dict[str, Any]) -> dict[str, Any]:
+    return {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]}
+
+
+def test_ec2_scaling_divides_this_queue_by_this_groups_workers(ec2_pool: SimpleNamespace) -> None:
+    t = ec2_pool.t
+    policy = t.props(ec2_pool.pool.scaling_policy)
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    assert policy["AutoScalingGroupName"] == {"Ref": t.logical_id(ec2_pool.pool.auto_scaling_group)}
+    queries = _queries(policy, fargate=False)
+    queue_lid = t.logical_id(ec2_pool.queue.queue)
+    assert queries["visible"]["MetricStat"]["Metric"]["MetricName"] == (
+        "ApproximateNumberOfMessagesVisible"
+    )
+    assert _dims(queries["visible"]) == {"QueueName": {"Fn::GetAtt": [queue_lid, "QueueName"]}}
+    assert queries["workers"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
+    assert _dims(queries["workers"]) == {
+        "AutoScalingGroupName": {"Ref": t.logical_id(ec2_pool.pool.auto_scaling_group)}
+    }
+    expression = queries["backlog_per_worker"]
+    assert expression["Expression"] == "visible / IF(workers > 0, workers, 1)"
+    assert expression["ReturnData"] is True
+    # 5 minutes acceptable latency / 10 s per message = 30 messages per worker.
+    assert policy["TargetTrackingConfiguration"]["TargetValue"] == 30
+
+
+def test_fargate_scaling_divides_this_queue_by_this_services_tasks(
+    fargate_pool: SimpleNamespace,
+) -> None:
+    t = fargate_pool.t
+    policy = t.props(fargate_pool.pool.scaling_policy)
+    target = t.props(policy["ScalingTargetId"]["Ref"])
+    service_lid = t.logical_id(fargate_pool.pool.service)
+    cluster_lid = t.logical_id(fargate_pool.pool.cluster)
+    assert target["ScalableDimension"] == "ecs:service:DesiredCount"
+    assert {"Fn::GetAtt": [service_lid, "Name"]} in target["ResourceId"]["Fn::Join"][1]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 20)
+    queries = _queries(policy, fargate=True)
+    queue_lid = t.logical_id(fargate_pool.queue.queue)
+    assert _dims(queries["visible"]) == {"QueueName": {"Fn::GetAtt": [queue_lid, "QueueName"]}}
+    assert queries["workers"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
+    assert _dims(queries["workers"]) == {
+        "ClusterName": {"Ref": cluster_lid},
+        "ServiceName": {"Fn::GetAtt": [service_lid, "Name"]},
+    }
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 30
+
+
+@pytest.mark.parametrize("which", ["ec2_pool", "fargate_pool"])
+def test_work_arriving_at_zero_sets_the_first_capacity(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    built = request.getfixturevalue(which)
+    t, pool = built.t, built.pool
+    policy = t.props(pool.from_zero_policy)
+    steps = (
+        policy["StepScalingPolicyConfiguration"]["StepAdjustments"]
+        if "StepScalingPolicyConfiguration" in policy
+        else policy["StepAdjustments"]
+    )
+    adjustment = (
+        policy.get("AdjustmentType") or policy["StepScalingPolicyConfiguration"]["AdjustmentType"]
+    )
+    assert adjustment == "ExactCapacity"
+    assert steps[0] == {
+        "MetricIntervalLowerBound": 0,
+        "MetricIntervalUpperBound": 30,
+        "ScalingAdjustment": 1,
+    }
+    assert steps[-1]["ScalingAdjustment"] == 20 and "MetricIntervalUpperBound" not in steps[-1]
+    alarm = t.props(pool.from_zero_alarm)
+    policy_lid = t.logical_id(pool.from_zero_policy)
+    assert alarm["AlarmActions"] in ([{"Ref": policy_lid}], [{"Fn::GetAtt": [policy_lid, "Arn"]}])
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    expression = next(m for m in alarm["Metrics"] if "Expression" in m)
+    assert expression["Expression"] == "IF(FILL(desired, 0) == 0, visible, 0)"
+    assert _dims(metrics["visible"]) == {
+        "QueueName": {"Fn::GetAtt": [t.logical_id(built.queue.queue), "QueueName"]}
+    }
+    assert alarm["Threshold"] == 1 and alarm["EvaluationPeriods"] == 1
+
+
+def test_ec2_group_publishes_the_metrics_the_policies_read(ec2_pool: SimpleNamespace) -> None:
+    group = ec2_pool.t.props(ec2_pool.pool.auto_scaling_group)
+    collected = group["MetricsCollection"][0]["Metrics"]
+    assert {"GroupInServiceInstances", "GroupDesiredCapacity"} <= set(collected)
+    assert (group["MinSize"], group["MaxSize"]) == ("0", "20")
+
+
+def test_ec2_instances_drain_before_termination(ec2_pool: SimpleNamespace) -> None:
+    t = ec2_pool.t
+    (hook,) = t.of_type("AWS::AutoScaling::LifecycleHook").values()
+    props = hook["Properties"]
+    assert props["AutoScalingGroupName"] == {"Ref": t.logical_id(ec2_pool.pool.auto_scaling_group)}
+    assert props["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert props["HeartbeatTimeout"] == 900
+    assert props["DefaultResult"] == "CONTINUE"
+    user_data = json.dumps(t.resources[_launch_template(t)]["Properties"])
+    assert f"LIFECYCLE_HOOK_NAME={props['LifecycleHookName']}" in user_data
+    assert "AUTOSCALING_GROUP_NAME=" in user_data and "WORKER_PLATFORM=ec2" in user_data
+
+
+def _launch_template(t: Tmpl) -> str:
+    (lid,) = t.of_type("AWS::EC2::LaunchTemplate")
+    return lid
+
+
+def _role_statements(t: Tmpl, role_lid: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for p in t.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_lid} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_ec2_workers_may_protect_only_instances_of_their_group(ec2_pool: SimpleNamespace) -> None:
+    t = ec2_pool.t
+    statements = _role_statements(t, t.logical_id(ec2_pool.pool.role))
+    (scaling,) = [s for s in statements if "autoscaling:" in str(s["Action"])]
+    assert sorted(scaling["Action"]) == [
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:SetInstanceProtection",
+    ]
+    group_name = t.props(ec2_pool.pool.auto_scaling_group)["AutoScalingGroupName"]
+    assert scaling["Resource"]["Fn::Join"][1][-1] == (
+        f":autoScalingGroup:*:autoScalingGroupName/{group_name}"
+    )
+
+
+@pytest.mark.parametrize("which", ["ec2_pool", "fargate_pool"])
+def test_workers_may_consume_only_from_their_queue(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    built = request.getfixturevalue(which)
+    t = built.t
+    statements = _role_statements(t, t.logical_id(built.pool.role))
+    queue_arn = {"Fn::GetAtt": [t.logical_id(built.queue.queue), "Arn"]}
+    sqs_statements = [s for s in statements if "sqs:" in str(s["Action"])]
+    assert [s["Resource"] for s in sqs_statements] == [queue_arn]
+    assert "sqs:DeleteMessage" in sqs_statements[0]["Action"]
+    kms = [s for s in statements if "kms:" in str(s["Action"])]
+    key_lid = t.key_of_queue(t.logical_id(built.queue.queue))
+    assert kms == [
+        {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": {"Fn::GetAtt": [key_lid, "Arn"]}}
+    ]
+
+
+def test_ec2_instances_are_hardened(ec2_pool: SimpleNamespace) -> None:
+    t = ec2_pool.t
+    data = t.resources[_launch_template(t)]["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["Monitoring"] == {"Enabled": True}
+    assert "KeyName" not in data
+    (volume,) = data["BlockDeviceMappings"]
+    assert volume["Ebs"]["Encrypted"] is True
+    (group_lid,) = [g["Fn::GetAtt"][0] for g in data["SecurityGroupIds"]]
+    assert "SecurityGroupIngress" not in t.props(group_lid)
+    role = t.props(ec2_pool.pool.role)
+    assert role["ManagedPolicyArns"][0]["Fn::Join"][1][-1] == (
+        ":iam::aws:policy/AmazonSSMManagedInstanceCore"
+    )
+    subnets = t.props(ec2_pool.pool.auto_scaling_group)["VPCZoneIdentifier"]
+    for subnet in subnets:
+        assert t.props(subnet["Ref"])["MapPublicIpOnLaunch"] is False
+
+
+def test_fargate_tasks_protect_themselves_and_drain_within_two_minutes(
+    fargate_pool: SimpleNamespace,
+) -> None:
+    t = fargate_pool.t
+    statements = _role_statements(t, t.logical_id(fargate_pool.pool.role))
+    (protection,) = [s for s in statements if "ecs:" in str(s["Action"])]
+    assert sorted(protection["Action"]) == ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"]
+    cluster_ref = {"Ref": t.logical_id(fargate_pool.pool.cluster)}
+    assert cluster_ref in protection["Resource"]["Fn::Join"][1]
+    (container,) = t.props(fargate_pool.pool.task_definition)["ContainerDefinitions"]
+    assert container["StopTimeout"] == 120
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env["WORKER_PLATFORM"] == "ecs" and env["VISIBILITY_TIMEOUT"] == "120"
+
+
+def test_fargate_cluster_has_container_insights_and_logs_are_kept(
+    fargate_pool: SimpleNamespace,
+) -> None:
+    t = fargate_pool.t
+    cluster = t.props(fargate_pool.pool.cluster)
+    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]
+    (container,) = t.props(fargate_pool.pool.task_definition)["ContainerDefinitions"]
+    options = container["LogConfiguration"]["Options"]
+    assert options["awslogs-group"] == {"Ref": t.logical_id(fargate_pool.pool.log_group)}
+    assert t.props(fargate_pool.pool.log_group)["RetentionInDays"] == 30
+
+
+def test_metric_backlog_per_worker_uses_the_scaling_expression(
+    fargate_pool: SimpleNamespace,
+) -> None:
+    metric = fargate_pool.pool.metric_backlog_per_worker()
+    assert metric.expression == "visible / IF(workers > 0, workers, 1)"
+
+
+# -- validation ---------------------------------------------------------------------------
+
+
+def _queue(stack: Stack) -> Any:
+    return FanoutTopic(stack, "Jobs").add_queue_consumer("Q")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "acceptable_latency=None: the pool needs acceptable_latency and "),
+        (
+            {
+                "acceptable_latency": Duration.seconds(5),
+                "processing_time_per_message": Duration.seconds(10),
+            },
+            "acceptable_latency=Duration(5 seconds): is shorter than processing_time_per_message",
+        ),
+        (
+            {"target_backlog_per_worker": 10, "acceptable_latency": Duration.minutes(1)},
+            "target_backlog_per_worker=10: give either target_backlog_per_worker or",
+        ),
+        ({"target_backlog_per_worker": 0}, "target_backlog_per_worker=0: must be greater than 0"),
+        (
+            {"target_backlog_per_worker": 5, "min_capacity": 5, "max_capacity": 2},
+            "min_capacity=5: must not exceed max_capacity (2)",
+        ),
+        (
+            {"target_backlog_per_worker": 5, "max_capacity": 0},
+            "max_capacity=0: must be an integer from 1 to 10000",
+        ),
+    ],
+)
+def test_fails_on_scaling_options_that_cannot_work(
+    options: dict[str, Any], message: str, code: Path
+) -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(
+        FanoutConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
+        QueueWorkerPool(
+            stack, "Pool", queue=_queue(stack), workers=Ec2Workers(code_path=str(code)), **options
+        )
