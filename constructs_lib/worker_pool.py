@@ -136,7 +136,7 @@ class QueueWorkerPool(Construct):
     :param environment: extra environment for the worker program.
     :param log_retention: Default: one month.
     :param alarms: alarm when the oldest message waits longer than ``acceptable_latency``
-        (or 15 minutes) for 15 minutes. Default: True.
+        (or 15 minutes) three minutes in a row. Default: True.
     :param alarm_topic: Default: none.
     """
 
@@ -331,7 +331,9 @@ class QueueWorkerPool(Construct):
         self.role = role
         self.grant_principal = role
         self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
-        code = s3_assets.Asset(self, "WorkerCode", path=workers.code_path)
+        code = s3_assets.Asset(
+            self, "WorkerCode", path=workers.code_path, exclude=["__pycache__", "*.pyc"]
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],

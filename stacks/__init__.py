@@ -2,9 +2,10 @@
 
 from aws_cdk import App, Stack
 
+from .image_processing import ImageProcessingStack
 from .order_fanout import OrderFanoutStack
 
-__all__ = ["OrderFanoutStack", "add_reference_stacks"]
+__all__ = ["ImageProcessingStack", "OrderFanoutStack", "add_reference_stacks"]
 
 
 def add_reference_stacks(app: App) -> list[Stack]:
@@ -15,5 +16,11 @@ def add_reference_stacks(app: App) -> list[Stack]:
             "OrderFanout",
             description="Order placed fanout to billing, shipping, inventory, analytics and "
             "customer notifications (constructs_lib reference architecture)",
+        ),
+        ImageProcessingStack(
+            app,
+            "ImageProcessing",
+            description="Image jobs thumbnailed by Fargate workers scaled on backlog per worker "
+            "(constructs_lib reference architecture)",
         ),
     ]

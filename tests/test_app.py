@@ -36,7 +36,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
 
 
 def test_app_defines_the_reference_stacks(assembly: cx_api.CloudAssembly) -> None:
-    assert [s.stack_name for s in assembly.stacks] == ["OrderFanout"]
+    assert sorted(s.stack_name for s in assembly.stacks) == ["ImageProcessing", "OrderFanout"]
 
 
 def test_cdk_nag_and_cdk_validation_report_no_violation(assembly: cx_api.CloudAssembly) -> None:
@@ -65,7 +65,9 @@ def _acknowledgments(assembly: cx_api.CloudAssembly) -> list[tuple[str, str, str
 def test_every_acknowledgment_names_one_rule_on_one_resource_with_a_reason(
     assembly: cx_api.CloudAssembly,
 ) -> None:
-    acks = _acknowledgments(assembly)
+    # aws-cdk-lib records a few CloudFormation-Validate acknowledgments of its own (e.g. for
+    # the VPC flow log); the cdk-nag ones are ours and must each be narrow and explained.
+    acks = [a for a in _acknowledgments(assembly) if "AwsSolutions" in a[1]]
     assert acks, "expected the subscription dead-letter queues' SQS3 acknowledgment"
     for path, rule, reason in acks:
         assert path.count("/") >= 3, f"{path}: acknowledge on the resource, not a stack"

@@ -127,7 +127,7 @@ def test_grant_publish_covers_the_topic_and_its_key(built: SimpleNamespace) -> N
         "Resource": {"Ref": t.logical_id(built.orders.topic)},
     } in statements
     assert {
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
         "Effect": "Allow",
         "Resource": {"Fn::GetAtt": [t.logical_id(built.orders.topic_key), "Arn"]},
     } in statements

@@ -1,0 +1,68 @@
+"""Reference architecture: a work queue drained by an autoscaled worker fleet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from constructs_lib import FanoutTopic, FargateWorkers, QueueWorkerPool
+
+QUEUE_WORKER_CODE = Path(__file__).resolve().parent.parent / "lambda_src" / "queue_worker"
+
+
+class ImageProcessingStack(Stack):
+    """Image jobs published once, thumbnailed by Fargate workers that scale with the backlog.
+
+    * a producer (any principal allowed to assume ``producer_role``) publishes jobs to the
+      ``ImageJobs`` fanout topic;
+    * the ``Thumbnails`` consumer queue feeds a :class:`QueueWorkerPool` of Fargate tasks
+      running ``lambda_src/queue_worker`` (image built from that folder at deploy time),
+      scaled on backlog per worker: 5 minutes acceptable latency at about 2 seconds per job
+      is 150 queued jobs per worker; zero tasks while idle;
+    * results land in ``results_table`` (one item per job id, written once).
+    """
+
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.jobs = FanoutTopic(self, "ImageJobs", display_name="Image jobs")
+        self.thumbnails = self.jobs.add_queue_consumer(
+            "Thumbnails", visibility_timeout=Duration.minutes(2)
+        )
+        self.results_table = dynamodb.TableV2(
+            self,
+            "Results",
+            partition_key=dynamodb.Attribute(name="job_id", type=dynamodb.AttributeType.STRING),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+        )
+        self.workers = QueueWorkerPool(
+            self,
+            "Workers",
+            queue=self.thumbnails,
+            workers=FargateWorkers(
+                image=ecs.ContainerImage.from_asset(
+                    str(QUEUE_WORKER_CODE), platform=ecr_assets.Platform.LINUX_ARM64
+                )
+            ),
+            acceptable_latency=Duration.minutes(5),
+            processing_time_per_message=Duration.seconds(2),
+            max_capacity=20,
+            environment={"RESULTS_TABLE_NAME": self.results_table.table_name},
+        )
+        self.results_table.grant(self.workers.grant_principal, "dynamodb:PutItem")
+        self.producer_role = iam.Role(
+            self,
+            "JobProducer",
+            assumed_by=iam.AccountRootPrincipal(),
+            description="Publishes image jobs; assumable by principals of this account that "
+            "are allowed to assume it",
+        )
+        self.jobs.grant_publish(self.producer_role)

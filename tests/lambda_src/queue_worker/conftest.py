@@ -1,0 +1,390 @@
+"""Fixtures for the queue worker: moto, the work queue and its DLQ, the results table, local
+stand-ins for the ECS agent and the instance metadata service, and a virtual clock.
+
+The worker modules are flat (``python3 worker.py`` puts their folder on ``sys.path``), so they
+are imported with ``lambda_src/queue_worker`` on ``sys.path`` and removed from ``sys.modules``
+afterwards. ``worker`` imports ``jobs`` and ``protection`` itself; the tests use those very
+module objects, so exception classes match.
+
+The emulated account lasts for a test module; each test gets a new queue (with a redrive
+policy to a new dead-letter queue, maxReceiveCount 3) and a new results table. Logs go to
+stdout as JSON lines, and ``logs()`` reads what was written since its last call.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from uuid import uuid4
+
+import boto3
+import pytest
+from moto import mock_aws
+
+SOURCE = Path(__file__).resolve().parents[3] / "lambda_src" / "queue_worker"
+SOURCE_MODULES = ("worker", "jobs", "protection")
+REGION = "eu-west-1"
+MAX_RECEIVE_COUNT = 3
+
+
+def forget_source_modules() -> None:
+    for name in SOURCE_MODULES:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="module")
+def source() -> Iterator[SimpleNamespace]:
+    """The worker modules, imported as ``python3 worker.py`` finds them."""
+    forget_source_modules()
+    sys.path.insert(0, str(SOURCE))
+    try:
+        worker = importlib.import_module("worker")
+    finally:
+        sys.path.remove(str(SOURCE))
+    modules = SimpleNamespace(
+        worker=worker, jobs=sys.modules["jobs"], protection=sys.modules["protection"]
+    )
+    worker.configure_logging("DEBUG")
+    yield modules
+    forget_source_modules()
+
+
+@dataclass
+class Account:
+    """Clients of the emulated AWS account."""
+
+    sqs: Any
+    sns: Any
+    dynamodb: Any
+    ec2: Any
+    autoscaling: Any
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[Account]:
+    """An emulated account (moto, in process); nothing reaches AWS."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "LOG_LEVEL"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        with mock_aws():
+            yield Account(
+                sqs=boto3.client("sqs", region_name=REGION),
+                sns=boto3.client("sns", region_name=REGION),
+                dynamodb=boto3.client("dynamodb", region_name=REGION),
+                ec2=boto3.client("ec2", region_name=REGION),
+                autoscaling=boto3.client("autoscaling", region_name=REGION),
+            )
+
+
+@dataclass
+class WorkQueue:
+    """A work queue with a redrive policy to its dead-letter queue, read as tests need it."""
+
+    sqs: Any
+    url: str
+    dlq_url: str
+    max_receive_count: int = MAX_RECEIVE_COUNT
+
+    def send(self, body: str) -> str:
+        return self.sqs.send_message(QueueUrl=self.url, MessageBody=body)["MessageId"]
+
+    def counts(self) -> tuple[int, int]:
+        """(visible, in flight) messages of the work queue."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )["Attributes"]
+        return (
+            int(attributes["ApproximateNumberOfMessages"]),
+            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
+
+    def receive(self, url: str | None = None) -> list[dict[str, Any]]:
+        """What another consumer would get now (no waiting), receive counts included."""
+        return self.sqs.receive_message(
+            QueueUrl=url or self.url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+
+
+@pytest.fixture
+def queue(account: Account) -> WorkQueue:
+    """A new, empty work queue (visibility timeout 30 s) and its DLQ (maxReceiveCount 3)."""
+    suffix = uuid4().hex[:12]
+    dlq_url = account.sqs.create_queue(QueueName=f"jobs-dlq-{suffix}")["QueueUrl"]
+    dlq_arn = account.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    url = account.sqs.create_queue(
+        QueueName=f"jobs-{suffix}",
+        Attributes={
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+            ),
+        },
+    )["QueueUrl"]
+    return WorkQueue(account.sqs, url, dlq_url)
+
+
+class ResultsTable:
+    """The results table (partition key ``job_id``), read as tests need it."""
+
+    def __init__(self, dynamodb: Any, name: str) -> None:
+        self.dynamodb = dynamodb
+        self.name = name
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item, attribute values unwrapped (numbers as text)."""
+        return [
+            {key: next(iter(value.values())) for key, value in item.items()}
+            for item in self.dynamodb.scan(TableName=self.name)["Items"]
+        ]
+
+
+@pytest.fixture
+def results(account: Account) -> ResultsTable:
+    """A new, empty results table, as the stack defines it."""
+    name = f"job-results-{uuid4().hex[:12]}"
+    account.dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return ResultsTable(account.dynamodb, name)
+
+
+@pytest.fixture
+def make_settings(source: SimpleNamespace, queue: WorkQueue, results: ResultsTable):
+    """Settings for the test's queue and table: no long polling, changes applied."""
+
+    def make(**changes: Any) -> Any:
+        values: dict[str, Any] = {
+            "queue_url": queue.url,
+            "visibility_timeout": 30,
+            "results_table_name": results.name,
+            "region": REGION,
+            "wait_time_seconds": 0,
+        }
+        return source.worker.Settings(**{**values, **changes})
+
+    return make
+
+
+@pytest.fixture
+def store(source: SimpleNamespace, account: Account, results: ResultsTable) -> Any:
+    return source.jobs.ResultStore(account.dynamodb, results.name)
+
+
+@pytest.fixture
+def make_worker(source: SimpleNamespace, account: Account, make_settings, store):
+    """A worker on the test's queue; by default it does the real image job."""
+
+    def make(
+        settings: Any = None,
+        *,
+        work: Callable[[str], Any] | None = None,
+        protection: Any = None,
+        clock: VirtualClock | None = None,
+    ) -> Any:
+        options: dict[str, Any] = {}
+        if clock is not None:
+            options = {"clock": clock, "wait": clock.wait}
+        return source.worker.Worker(
+            settings or make_settings(),
+            account.sqs,
+            work or (lambda body: source.jobs.run_job(body, store)),
+            protection or source.protection.NoProtection(),
+            **options,
+        )
+
+    return make
+
+
+class VirtualClock:
+    """A clock that only moves when told to: ``advance`` is the passing of time.
+
+    ``wait(event, seconds)`` returns as soon as ``event`` is set, or once the clock has been
+    advanced past its deadline; a few milliseconds of real time pass between its checks.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+    def wait(self, event: threading.Event, timeout: float) -> bool:
+        deadline = self() + timeout
+        while not event.wait(0.002):
+            if self() >= deadline:
+                return event.is_set()
+        return True
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Waits (in real time) until ``condition()`` holds; fails the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting after {timeout} s")
+        time.sleep(0.002)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., None]:
+    """``wait_until(condition, timeout=5.0)``: real-time wait for a condition to hold."""
+    return _wait_until
+
+
+def _a_job(
+    job_id: str = "scan-1",
+    *,
+    width: int = 4,
+    height: int = 2,
+    pixels: bytes | str | None = None,
+    max_size: int = 2,
+    **changes: Any,
+) -> dict[str, Any]:
+    """The JSON of a valid job: by default a 4x2 ramp to shrink to 2x1 (``pixels`` as bytes,
+    or as the text to send)."""
+    if pixels is None:
+        pixels = bytes((10 * i) % 256 for i in range(width * height))
+    job = {
+        "job_id": job_id,
+        "width": width,
+        "height": height,
+        "pixels": pixels if isinstance(pixels, str) else base64.b64encode(pixels).decode(),
+        "max_size": max_size,
+    }
+    return {**job, **changes}
+
+
+@pytest.fixture
+def a_job() -> Callable[..., dict[str, Any]]:
+    """``a_job(job_id, *, width, height, pixels, max_size, **changes)``: a job's JSON."""
+    return _a_job
+
+
+@pytest.fixture
+def logs(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]]]:
+    """Call to read the JSON log lines written to stdout since the last call."""
+
+    def read() -> list[dict[str, Any]]:
+        out = capsys.readouterr().out
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    return read
+
+
+@pytest.fixture
+def restore_signal_handlers() -> Iterator[None]:
+    """Puts back pytest's SIGTERM and SIGINT handlers after a test installs the worker's."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+@dataclass
+class Request:
+    """A request a local endpoint received; header names in lower case."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class LocalEndpoint:
+    """An HTTP server on 127.0.0.1 answering with ``respond(request) -> (status, body)``."""
+
+    respond: Callable[[Request], tuple[int, str]]
+    requests: list[Request] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LocalEndpoint:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                request = Request(self.command, self.path, headers, self.rfile.read(length))
+                endpoint.requests.append(request)
+                status, body = endpoint.respond(request)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@pytest.fixture
+def local_endpoint() -> Iterator[Callable[[Callable[[Request], tuple[int, str]]], LocalEndpoint]]:
+    """Starts local HTTP endpoints for a test and stops them after it."""
+    started: list[LocalEndpoint] = []
+
+    def start(respond: Callable[[Request], tuple[int, str]]) -> LocalEndpoint:
+        endpoint = LocalEndpoint(respond).start()
+        started.append(endpoint)
+        return endpoint
+
+    yield start
+    for endpoint in started:
+        endpoint.stop()
