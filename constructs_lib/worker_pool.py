@@ -48,6 +48,7 @@ FARGATE_STOP_TIMEOUT = Duration.seconds(120)
 """The most Fargate waits between SIGTERM and SIGKILL; the worker drains within it."""
 DRAIN_TIMEOUT = Duration.minutes(15)
 DRAIN_HOOK_NAME = "drain"
+SCALE_OUT_COOLDOWN_SECONDS = 180
 """How long a terminating EC2 instance may finish its message (lifecycle hook heartbeat)."""
 MAX_FROM_ZERO_STEPS = 8
 BACKLOG_PER_WORKER = "visible / IF(workers > 0, workers, 1)"
@@ -638,7 +639,11 @@ class QueueWorkerPool(Construct):
             scaling_target_id=self.scalable_target.ref,
             target_tracking_scaling_policy_configuration=scaling.TargetTrackingScalingPolicyConfigurationProperty(
                 target_value=self.target_backlog_per_worker,
-                scale_out_cooldown=60,
+                # New tasks show in the metric only after they start (~1 min) and the
+                # metrics catch up (~2 min); a shorter cooldown multiplies capacity by a
+                # stale backlog per worker (benchmarks/scaling_sim.py: 32 workers on
+                # average instead of 4 at 60 s).
+                scale_out_cooldown=SCALE_OUT_COOLDOWN_SECONDS,
                 scale_in_cooldown=120,
                 customized_metric_specification=scaling.CustomizedMetricSpecificationProperty(
                     metrics=[

@@ -308,3 +308,13 @@ def test_fails_on_scaling_options_that_cannot_work(
         QueueWorkerPool(
             stack, "Pool", queue=_queue(stack), workers=Ec2Workers(code_path=str(code)), **options
         )
+
+
+def test_fargate_scale_out_waits_for_new_tasks_to_show_in_the_metric(
+    fargate_pool: SimpleNamespace,
+) -> None:
+    """A task starts in ~1 min and metrics lag ~2 min; scaling again sooner overshoots."""
+    config = fargate_pool.t.props(fargate_pool.pool.scaling_policy)[
+        "TargetTrackingScalingPolicyConfiguration"
+    ]
+    assert config["ScaleOutCooldown"] >= 180
