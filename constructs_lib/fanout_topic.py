@@ -14,11 +14,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import monitoring
+from ._functions import DEFAULT_TIMEOUT
 from ._resources import new_subscription_dead_letter_queue, rotating_key
 from ._validation import FanoutConfigurationError, Problems
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .lambda_consumer import (
-    DEFAULT_TIMEOUT,
     LambdaConsumer,
     LambdaConsumerOptions,
     required_visibility_timeout,

@@ -6,27 +6,22 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
-from aws_cdk import Acknowledgment, Annotations, Duration, Token, Validations
+from aws_cdk import Annotations, Duration, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from . import monitoring
+from ._functions import DEFAULT_RUNTIME, DEFAULT_TIMEOUT, least_privilege_function
 from ._validation import Problems, describe
 from .consumer_queue import ConsumerQueue
 
-DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
-DEFAULT_TIMEOUT = Duration.seconds(30)
 DEFAULT_MEMORY_SIZE = 256
 DEFAULT_BATCH_SIZE = 10
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-POWERTOOLS_VERSION = "3.37.0"
-"""Powertools for AWS Lambda (Python) layer version; the tests run against the same release."""
 
 MAX_TIMEOUT = Duration.minutes(15)
 MAX_BATCHING_WINDOW = Duration.minutes(5)
@@ -165,43 +160,24 @@ class LambdaConsumer(Construct):
                 "max_concurrency.",
             )
 
-        self.role = iam.Role(
+        built = least_privilege_function(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {self.node.path}",
-        )
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
-        all_layers = list(layers)
-        if powertools_layer:
-            all_layers.insert(0, self._powertools_layer(runtime, architecture))
-        self.function = lambda_.Function(
-            self,
-            "Function",
             code=code,
             handler=handler,
+            description=f"Consumes {self.queue.node.path} ({self.node.path})",
             runtime=runtime,
             architecture=architecture,
             timeout=timeout,
             memory_size=memory_size,
-            role=self.role,
-            log_group=self.log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            layers=all_layers,
+            environment={"POWERTOOLS_SERVICE_NAME": service_name or id, **(environment or {})},
+            layers=layers,
+            powertools_layer=powertools_layer,
             reserved_concurrent_executions=reserved_concurrent_executions,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": service_name or id,
-                **(environment or {}),
-            },
-            description=f"Consumes {self.queue.node.path} ({self.node.path})",
+            log_retention=log_retention,
         )
-        # lambda.Function adds DependsOn its role (so the role's policy exists before the
-        # function) while also referencing the role's ARN; cfn-lint reports that redundancy
-        # as W3005. Acknowledged on this resource only.
-        cfn_function = self.function.node.default_child
-        assert isinstance(cfn_function, lambda_.CfnFunction)
-        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        self.log_group.grant_write(self.role)
+        self.function = built.function
+        self.role = built.role
+        self.log_group = built.log_group
         self.queue.grant_consume_messages(self.role)
         self.event_source_mapping = lambda_.EventSourceMapping(
             self,
@@ -213,16 +189,6 @@ class LambdaConsumer(Construct):
             max_concurrency=max_concurrency,
             report_batch_item_failures=True,
         )
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, "
-                "which support no resource-level permissions (AWS service authorization "
-                "reference); every other statement of this role names its queue, key or "
-                "log group.",
-            )
-        )
-
         self.errors_alarm: cloudwatch.Alarm | None = None
         self.throttles_alarm: cloudwatch.Alarm | None = None
         if alarms:
@@ -314,16 +280,6 @@ class LambdaConsumer(Construct):
             seconds = cfn.visibility_timeout
             return Duration.seconds(30 if seconds is None else seconds)
         return None
-
-    def _powertools_layer(
-        self, runtime: lambda_.Runtime, architecture: lambda_.Architecture
-    ) -> lambda_.ILayerVersion:
-        parameter = (
-            f"/aws/service/powertools/python/{architecture.name}/{runtime.name}/"
-            f"{POWERTOOLS_VERSION}"
-        )
-        arn = ssm.StringParameter.value_for_string_parameter(self, parameter)
-        return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)
 
     # -- metrics -------------------------------------------------------------------------
 
