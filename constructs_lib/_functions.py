@@ -40,12 +40,14 @@ def least_privilege_function(
     powertools_layer: bool = True,
     reserved_concurrent_executions: int | None = None,
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    other_wildcard_actions: str | None = None,
 ) -> Function:
     """``Role``, ``LogGroup`` and ``Function`` children of ``scope``.
 
     The role has no AWS-managed policy: it may write to its own log group and send traces
     (X-Ray's actions support no resource-level permissions: that cdk-nag finding is
-    acknowledged on this role with the reason). Grant everything else explicitly.
+    acknowledged on this role with the reason). Grant everything else explicitly;
+    ``other_wildcard_actions`` explains any other action the caller grants on ``*``.
     """
     role = iam.Role(
         scope,
@@ -86,7 +88,8 @@ def least_privilege_function(
             id="AwsSolutions-IAM5[Resource::*]",
             reason="Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, "
             "which support no resource-level permissions (AWS service authorization "
-            "reference); every other statement of this role names its resources.",
+            "reference); "
+            + (other_wildcard_actions or "every other statement of this role names its resources."),
         )
     )
     return Function(function, role, log_group)

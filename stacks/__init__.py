@@ -4,8 +4,14 @@ from aws_cdk import App, Stack
 
 from .image_processing import ImageProcessingStack
 from .order_fanout import OrderFanoutStack
+from .push_notifications import PushNotificationsStack
 
-__all__ = ["ImageProcessingStack", "OrderFanoutStack", "add_reference_stacks"]
+__all__ = [
+    "ImageProcessingStack",
+    "OrderFanoutStack",
+    "PushNotificationsStack",
+    "add_reference_stacks",
+]
 
 
 def add_reference_stacks(app: App) -> list[Stack]:
@@ -22,5 +28,11 @@ def add_reference_stacks(app: App) -> list[Stack]:
             "ImageProcessing",
             description="Image jobs thumbnailed by Fargate workers scaled on backlog per worker "
             "(constructs_lib reference architecture)",
+        ),
+        PushNotificationsStack(
+            app,
+            "PushNotifications",
+            description="Push notifications through APNs and FCM with device registration and "
+            "delivery feedback (constructs_lib reference architecture)",
         ),
     ]

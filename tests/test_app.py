@@ -36,7 +36,11 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
 
 
 def test_app_defines_the_reference_stacks(assembly: cx_api.CloudAssembly) -> None:
-    assert sorted(s.stack_name for s in assembly.stacks) == ["ImageProcessing", "OrderFanout"]
+    assert sorted(s.stack_name for s in assembly.stacks) == [
+        "ImageProcessing",
+        "OrderFanout",
+        "PushNotifications",
+    ]
 
 
 def test_cdk_nag_and_cdk_validation_report_no_violation(assembly: cx_api.CloudAssembly) -> None:

@@ -1,0 +1,444 @@
+"""Mobile push: SNS platform applications (APNs, FCM) as a secure custom resource, and
+MobilePush, which adds a broadcast topic, device registration and delivery feedback.
+
+CloudFormation has no resource for SNS platform applications
+(cloudformation-coverage-roadmap#148). ``AwsCustomResource`` would put the APNs key or the
+FCM service-account JSON in the template and its logs; here a Lambda-backed custom resource
+reads the credential from Secrets Manager at deploy time, so it never appears in the
+template, in the custom resource's properties or event, or in logs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    CustomResource,
+    Duration,
+    Names,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from ._functions import least_privilege_function
+from ._validation import FanoutConfigurationError
+from .fanout_topic import FanoutTopic
+
+RUNTIME = Path(__file__).resolve().parent / "runtime"
+PROVIDER_ID = "ConstructsLibPushPlatformApplicationProvider"
+
+
+class PushPlatform(enum.Enum):
+    """Mobile push services; ``FCM`` is ``GCM`` in SNS terms (FCM HTTP v1 credentials)."""
+
+    APNS = "APNS"
+    APNS_SANDBOX = "APNS_SANDBOX"
+    FCM = "GCM"
+
+
+class ApnsAuth(enum.Enum):
+    """How SNS authenticates to APNs: a .p8 signing key (token) or a certificate."""
+
+    TOKEN = "token"
+    CERTIFICATE = "certificate"
+
+
+class _Provider(Construct):
+    """One custom resource provider per stack, shared by its platform applications."""
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        built = least_privilege_function(
+            self,
+            code=lambda_.Code.from_asset(str(RUNTIME / "push_platform_application")),
+            handler="handler.on_event",
+            description="Creates, updates and deletes SNS platform applications "
+            "(credentials read from Secrets Manager)",
+            timeout=Duration.minutes(1),
+            powertools_layer=False,
+        )
+        self.function = built.function
+        self.role = built.role
+        framework_role = iam.Role(
+            self,
+            "FrameworkRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Custom resource framework of the SNS platform applications",
+        )
+        framework_logs = logs.LogGroup(
+            self, "FrameworkLogGroup", retention=logs.RetentionDays.ONE_MONTH
+        )
+        framework_logs.grant_write(framework_role)
+        self.provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=self.function,
+            framework_on_event_role=framework_role,
+            log_group=framework_logs,
+        )
+        framework = self.provider.node.try_find_child("framework-onEvent")
+        cfn_framework = framework.node.default_child if framework is not None else None
+        if isinstance(cfn_framework, lambda_.CfnFunction):
+            # Same redundant DependsOn-plus-GetAtt on its role as every lambda.Function (W3005).
+            cfn_framework.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+        Validations.of(framework_role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{_logical_id(self.function)}.Arn>:*]",
+                reason="The custom resource framework may invoke the one platform-application "
+                "handler, any of its versions (the :* suffix); nothing else.",
+            )
+        )
+
+
+def _logical_id(function: lambda_.Function) -> str:
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    return str(Stack.of(function).resolve(cfn.logical_id))
+
+
+def _provider(scope: Construct) -> _Provider:
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(PROVIDER_ID)
+    return existing if isinstance(existing, _Provider) else _Provider(stack, PROVIDER_ID)
+
+
+class PushPlatformApplication(Construct):
+    """An SNS platform application whose credential lives in Secrets Manager.
+
+    The credential secret holds JSON: for APNs token auth
+    ``{"signing_key": "<.p8>", "key_id", "team_id", "bundle_id"}``; for APNs certificate auth
+    ``{"certificate": "<PEM>", "private_key": "<PEM>"}``; for FCM the Google service-account
+    JSON (or ``{"service_account": {...}}``). The handler reads it at deploy time.
+
+    * Changing ``credentials_version`` (any string, e.g. the secret's new version id after a
+      rotation) makes CloudFormation update the application with the secret's current value.
+    * Renaming replaces the application; deleting an application that is already gone
+      succeeds.
+    * The handler may read exactly this secret and manage exactly this application.
+
+    :param platform: :class:`PushPlatform`.
+    :param credentials_secret: the secret with the credential.
+    :param apns_auth: APNs only. Default: token (.p8 key).
+    :param application_name: Default: generated from the stack and construct path.
+    :param event_topic: topic for endpoint created/deleted/updated and delivery failure
+        events. Default: none.
+    :param credentials_version: change it to push a rotated secret. Default: none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        platform: PushPlatform,
+        credentials_secret: secretsmanager.ISecret,
+        apns_auth: ApnsAuth = ApnsAuth.TOKEN,
+        application_name: str | None = None,
+        event_topic: sns.ITopic | None = None,
+        credentials_version: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.platform = platform
+        self.application_name = application_name or Names.unique_resource_name(
+            self, max_length=256, separator="-"
+        )
+        provider = _provider(self)
+        credentials_secret.grant_read(provider.role)
+        application_arn = Stack.of(self).format_arn(
+            service="sns",
+            resource="app",
+            resource_name=f"{platform.value}/{self.application_name}",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        provider.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "sns:CreatePlatformApplication",
+                    "sns:SetPlatformApplicationAttributes",
+                    "sns:GetPlatformApplicationAttributes",
+                    "sns:DeletePlatformApplication",
+                ],
+                resources=[application_arn],
+            )
+        )
+        properties: dict[str, str] = {
+            "Name": self.application_name,
+            "Platform": platform.value,
+            "CredentialsSecretArn": credentials_secret.secret_arn,
+        }
+        if platform is not PushPlatform.FCM:
+            properties["AuthMethod"] = apns_auth.value
+        if event_topic is not None:
+            for event in (
+                "EndpointCreated",
+                "EndpointDeleted",
+                "EndpointUpdated",
+                "DeliveryFailure",
+            ):
+                properties[f"Event{event}"] = event_topic.topic_arn
+        if credentials_version is not None:
+            properties["CredentialsVersion"] = credentials_version
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.provider.service_token,
+            resource_type="Custom::SnsPlatformApplication",
+            properties=properties,
+        )
+        self.platform_application_arn = self.resource.get_att_string("PlatformApplicationArn")
+
+
+class MobilePush(Construct):
+    """Push notifications end to end: applications, a broadcast topic, registration, feedback.
+
+    * one :class:`PushPlatformApplication` per entry of ``credentials``;
+    * ``broadcast``: a standard :class:`FanoutTopic` every registered device subscribes to
+      (publish once, SNS delivers through APNs or FCM); ``segments`` add one topic each;
+    * ``registration``: a function behind a function URL with IAM auth (never anonymous)
+      that creates or refreshes a device's endpoint and subscribes it; grant callers with
+      :meth:`grant_register`;
+    * ``feedback``: endpoint and delivery-failure events of the applications go through an
+      events topic to a :class:`LambdaConsumer` that deletes dead endpoints and their
+      subscriptions, so the endpoint list does not rot.
+
+    :param credentials: platform → secret (see :class:`PushPlatformApplication`).
+    :param apns_auth: Default: token.
+    :param segments: names of extra topics devices may join. Default: none.
+    :param broadcast_topic_fifo: must stay False: SNS cannot deliver a FIFO topic to mobile
+        endpoints (a synth error says so).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        credentials: Mapping[PushPlatform, secretsmanager.ISecret],
+        apns_auth: ApnsAuth = ApnsAuth.TOKEN,
+        segments: Sequence[str] = (),
+        broadcast_topic_fifo: bool = False,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = []
+        if broadcast_topic_fifo:
+            problems.append(
+                "broadcast_topic_fifo=True: SNS cannot deliver a FIFO topic to mobile "
+                "endpoints (APNs, FCM); use a standard topic"
+            )
+        if not credentials:
+            problems.append("credentials={}: configure at least one push platform")
+        if problems:
+            raise FanoutConfigurationError(self.node.path, problems)
+
+        self.events = FanoutTopic(self, "Events", display_name="Push endpoint events")
+        self._allow_sns_to_publish_events(self.events)
+        self.applications = {
+            platform: PushPlatformApplication(
+                self,
+                platform.name.title().replace("_", ""),
+                platform=platform,
+                credentials_secret=secret,
+                apns_auth=apns_auth,
+                event_topic=self.events.topic,
+            )
+            for platform, secret in credentials.items()
+        }
+        self.broadcast = FanoutTopic(self, "Broadcast", display_name="Broadcast")
+        self.segment_topics = {
+            name: FanoutTopic(self, f"Segment{name.title().replace('-', '')}") for name in segments
+        }
+        topics = [self.broadcast.topic, *(t.topic for t in self.segment_topics.values())]
+        environment = {
+            "PLATFORM_APPLICATIONS": Stack.of(self).to_json_string(
+                {
+                    platform.name.lower(): app.platform_application_arn
+                    for platform, app in self.applications.items()
+                }
+            ),
+            "BROADCAST_TOPIC_ARN": self.broadcast.topic.topic_arn,
+            "SEGMENT_TOPICS": Stack.of(self).to_json_string(
+                {name: t.topic.topic_arn for name, t in self.segment_topics.items()}
+            ),
+        }
+
+        registration = Construct(self, "Registration")
+        built = least_privilege_function(
+            registration,
+            code=lambda_.Code.from_asset(str(RUNTIME / "push_registration")),
+            handler="handler.handler",
+            description=f"Registers devices for push ({self.node.path})",
+            environment={"POWERTOOLS_SERVICE_NAME": "push-registration", **environment},
+        )
+        self.registration_function = built.function
+        self.registration_url = built.function.add_function_url(
+            auth_type=lambda_.FunctionUrlAuthType.AWS_IAM
+        )
+        app_arns = [app.platform_application_arn for app in self.applications.values()]
+        built.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sns:CreatePlatformEndpoint"],
+                resources=app_arns,
+            )
+        )
+        built.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "sns:GetEndpointAttributes",
+                    "sns:SetEndpointAttributes",
+                ],
+                resources=[_endpoints_of(self, app) for app in self.applications.values()],
+            )
+        )
+        built.role.add_to_policy(
+            iam.PolicyStatement(actions=["sns:Subscribe"], resources=[t.topic_arn for t in topics])
+        )
+        Validations.of(built.role.node.find_child("DefaultPolicy")).acknowledge(
+            *[
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{_nag_endpoint(self, app)}]",
+                    reason="Endpoint ids are assigned by SNS when a device registers; the "
+                    "wildcard stands only for them, within this one platform application.",
+                )
+                for app in self.applications.values()
+            ]
+        )
+
+        self._sync_rotated_credentials(credentials, apns_auth)
+
+        self.feedback = self.events.add_lambda_consumer(
+            "Feedback",
+            code=lambda_.Code.from_asset(str(RUNTIME / "push_feedback")),
+            handler="handler.handler",
+            environment={
+                "BROADCAST_TOPIC_ARN": environment["BROADCAST_TOPIC_ARN"],
+                "SEGMENT_TOPICS": environment["SEGMENT_TOPICS"],
+            },
+        )
+        self.feedback.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sns:GetEndpointAttributes", "sns:DeleteEndpoint"],
+                resources=[_endpoints_of(self, app) for app in self.applications.values()],
+            )
+        )
+        self.feedback.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sns:ListSubscriptionsByTopic", "sns:Unsubscribe"],
+                resources=[t.topic_arn for t in topics],
+            )
+        )
+        Validations.of(self.feedback.role.node.find_child("DefaultPolicy")).acknowledge(
+            *[
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{_nag_endpoint(self, app)}]",
+                    reason="Endpoint ids are assigned by SNS when a device registers; the "
+                    "wildcard stands only for them, within this one platform application.",
+                )
+                for app in self.applications.values()
+            ]
+        )
+
+    def _sync_rotated_credentials(
+        self, credentials: Mapping[PushPlatform, secretsmanager.ISecret], apns_auth: ApnsAuth
+    ) -> None:
+        """Push a secret's new value to its application when the secret changes.
+
+        Secrets Manager API calls reach EventBridge through CloudTrail: the account needs a
+        trail recording management events (most accounts have one).
+        """
+        scope = Construct(self, "CredentialSync")
+        applications = [
+            {
+                "secret_arn": credentials[platform].secret_arn,
+                "platform": platform.value,
+                "auth_method": apns_auth.value,
+                "name": app.application_name,
+            }
+            for platform, app in self.applications.items()
+        ]
+        built = least_privilege_function(
+            scope,
+            code=lambda_.Code.from_asset(str(RUNTIME / "push_platform_application")),
+            handler="handler.on_secret_rotated",
+            description=f"Updates platform applications when their secret changes "
+            f"({self.node.path})",
+            powertools_layer=False,
+            environment={"APPLICATIONS": Stack.of(self).to_json_string(applications)},
+            other_wildcard_actions="so is sns:ListPlatformApplications, which the function only "
+            "reads to find its own applications by name; its writes name those applications.",
+        )
+        self.credential_sync_function = built.function
+        for secret in credentials.values():
+            secret.grant_read(built.role)
+        built.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sns:SetPlatformApplicationAttributes"],
+                resources=[app.platform_application_arn for app in self.applications.values()],
+            )
+        )
+        built.role.add_to_policy(
+            iam.PolicyStatement(actions=["sns:ListPlatformApplications"], resources=["*"])
+        )
+        self.credential_sync_rule = events.Rule(
+            scope,
+            "SecretChanged",
+            description="A push credential secret got a new value",
+            event_pattern=events.EventPattern(
+                source=["aws.secretsmanager"],
+                detail={
+                    "eventName": ["PutSecretValue", "UpdateSecret", "RotationSucceeded"],
+                },
+            ),
+            targets=[targets.LambdaFunction(built.function, retry_attempts=4)],
+        )
+
+    def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` (the app backend) call the registration function URL."""
+        return self.registration_function.grant_invoke_url(grantee)
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` publish to the broadcast topic."""
+        return self.broadcast.grant_publish(grantee)
+
+    @staticmethod
+    def _allow_sns_to_publish_events(events: FanoutTopic) -> None:
+        """SNS itself publishes the applications' endpoint events to the encrypted topic."""
+        key = events.topic_key
+        if isinstance(key, kms.Key):
+            key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                    principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": Stack.of(events).account}},
+                )
+            )
+
+
+def _endpoints_of(scope: Construct, app: PushPlatformApplication) -> str:
+    return Stack.of(scope).format_arn(
+        service="sns",
+        resource="endpoint",
+        resource_name=f"{app.platform.value}/{app.application_name}/*",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
+def _nag_endpoint(scope: Construct, app: PushPlatformApplication) -> str:
+    return (
+        f"arn:<AWS::Partition>:sns:<AWS::Region>:<AWS::AccountId>:endpoint/"
+        f"{app.platform.value}/{app.application_name}/*"
+    )
