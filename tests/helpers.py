@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk import App, Stack, assertions
+from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -59,3 +63,27 @@ class Tmpl:
 def ref_or_arn(lid: str) -> list[dict[str, Any]]:
     """The forms a template uses to reference a resource's ARN."""
     return [{"Ref": lid}, {"Fn::GetAtt": [lid, "Arn"]}]
+
+
+UNSET_FOR_EMULATION = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "LOG_LEVEL", "POWERTOOLS_LOG_LEVEL")
+
+
+@contextlib.contextmanager
+def emulated_aws(
+    region: str, *, environment: Mapping[str, str] | None = None, unset: Sequence[str] = ()
+) -> Iterator[None]:
+    """moto in process with fake credentials: nothing reaches AWS.
+
+    Clears the variables that would point clients elsewhere or change handler logging, sets
+    ``region`` and then ``environment`` (what the CDK stack would set for the function).
+    """
+    with pytest.MonkeyPatch.context() as env:
+        for name in (*UNSET_FOR_EMULATION, *unset):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_DEFAULT_REGION", region)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        for name, value in (environment or {}).items():
+            env.setenv(name, value)
+        with mock_aws():
+            yield

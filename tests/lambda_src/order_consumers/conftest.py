@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
+from helpers import emulated_aws
 from sqs_events import LambdaContext, OrderFanout
 
 SOURCE = Path(__file__).resolve().parents[3] / "lambda_src" / "order_consumers"
@@ -103,22 +103,14 @@ class Account:
 @pytest.fixture(scope="module")
 def account() -> Iterator[Account]:
     """An emulated account (moto) and the environment variables the CDK stack sets."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "LOG_LEVEL", "POWERTOOLS_LOG_LEVEL"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        for name, value in STACK_ENVIRONMENT.items():
-            env.setenv(name, value)
-        with mock_aws():
-            account = Account(
-                dynamodb=boto3.client("dynamodb", region_name=REGION),
-                sns=boto3.client("sns", region_name=REGION),
-                sqs=boto3.client("sqs", region_name=REGION),
-            )
-            account.create_tables()
-            yield account
+    with emulated_aws(REGION, environment=STACK_ENVIRONMENT):
+        account = Account(
+            dynamodb=boto3.client("dynamodb", region_name=REGION),
+            sns=boto3.client("sns", region_name=REGION),
+            sqs=boto3.client("sqs", region_name=REGION),
+        )
+        account.create_tables()
+        yield account
 
 
 class CurrentStdout(io.TextIOBase):

@@ -30,7 +30,7 @@ from uuid import uuid4
 
 import boto3
 import pytest
-from moto import mock_aws
+from helpers import emulated_aws
 
 SOURCE = Path(__file__).resolve().parents[3] / "lambda_src" / "queue_worker"
 SOURCE_MODULES = ("worker", "jobs", "protection")
@@ -74,20 +74,14 @@ class Account:
 @pytest.fixture(scope="module")
 def account() -> Iterator[Account]:
     """An emulated account (moto, in process); nothing reaches AWS."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "LOG_LEVEL"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        with mock_aws():
-            yield Account(
-                sqs=boto3.client("sqs", region_name=REGION),
-                sns=boto3.client("sns", region_name=REGION),
-                dynamodb=boto3.client("dynamodb", region_name=REGION),
-                ec2=boto3.client("ec2", region_name=REGION),
-                autoscaling=boto3.client("autoscaling", region_name=REGION),
-            )
+    with emulated_aws(REGION, unset=("AWS_REGION",)):
+        yield Account(
+            sqs=boto3.client("sqs", region_name=REGION),
+            sns=boto3.client("sns", region_name=REGION),
+            dynamodb=boto3.client("dynamodb", region_name=REGION),
+            ec2=boto3.client("ec2", region_name=REGION),
+            autoscaling=boto3.client("autoscaling", region_name=REGION),
+        )
 
 
 @dataclass

@@ -22,7 +22,7 @@ from uuid import uuid4
 
 import boto3
 import pytest
-from moto import mock_aws
+from helpers import emulated_aws
 from sqs_events import LambdaContext, lambda_event, lambda_record
 
 SOURCE = Path(__file__).resolve().parents[4] / "constructs_lib" / "runtime" / "push_feedback"
@@ -86,26 +86,20 @@ class Push:
 
 @pytest.fixture(scope="module")
 def push() -> Iterator[Push]:
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "LOG_LEVEL", "POWERTOOLS_LOG_LEVEL"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        with mock_aws():
-            sns = boto3.client("sns", region_name=REGION)
-            yield Push(
-                sns=sns,
-                sqs=boto3.client("sqs", region_name=REGION),
-                application_arn=sns.create_platform_application(
-                    Name="app-fcm", Platform="GCM", Attributes={}
-                )["PlatformApplicationArn"],
-                broadcast_topic_arn=sns.create_topic(Name="broadcast")["TopicArn"],
-                segment_topics={
-                    name: sns.create_topic(Name=f"segment-{name}")["TopicArn"]
-                    for name in ("news", "offers")
-                },
-            )
+    with emulated_aws(REGION):
+        sns = boto3.client("sns", region_name=REGION)
+        yield Push(
+            sns=sns,
+            sqs=boto3.client("sqs", region_name=REGION),
+            application_arn=sns.create_platform_application(
+                Name="app-fcm", Platform="GCM", Attributes={}
+            )["PlatformApplicationArn"],
+            broadcast_topic_arn=sns.create_topic(Name="broadcast")["TopicArn"],
+            segment_topics={
+                name: sns.create_topic(Name=f"segment-{name}")["TopicArn"]
+                for name in ("news", "offers")
+            },
+        )
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
+from helpers import emulated_aws
 
 SOURCE = (
     Path(__file__).resolve().parents[4] / "constructs_lib" / "runtime" / "push_platform_application"
@@ -107,18 +107,11 @@ class Account:
 @pytest.fixture(scope="module")
 def account() -> Iterator[Account]:
     """An emulated account (moto) and the environment Lambda sets."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "LOG_LEVEL", "APPLICATIONS"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("AWS_REGION", REGION)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        with mock_aws():
-            yield Account(
-                sns=boto3.client("sns", region_name=REGION),
-                secretsmanager=boto3.client("secretsmanager", region_name=REGION),
-            )
+    with emulated_aws(REGION, environment={"AWS_REGION": REGION}, unset=("APPLICATIONS",)):
+        yield Account(
+            sns=boto3.client("sns", region_name=REGION),
+            secretsmanager=boto3.client("secretsmanager", region_name=REGION),
+        )
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from uuid import uuid4
 
 import boto3
 import pytest
-from moto import mock_aws
+from helpers import emulated_aws
 from sqs_events import LambdaContext
 
 SOURCE = Path(__file__).resolve().parents[4] / "constructs_lib" / "runtime" / "push_registration"
@@ -76,30 +76,24 @@ class Push:
 @pytest.fixture(scope="module")
 def push() -> Iterator[Push]:
     """An emulated account with APNs and FCM applications (no sandbox) and the topics."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "LOG_LEVEL", "POWERTOOLS_LOG_LEVEL"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        with mock_aws():
-            sns = boto3.client("sns", region_name=REGION)
-            applications = {
-                platform: sns.create_platform_application(
-                    Name=f"app-{platform}", Platform=sns_platform, Attributes={}
-                )["PlatformApplicationArn"]
-                for platform, sns_platform in (("apns", "APNS"), ("fcm", "GCM"))
-            }
-            segment_topics = {
-                name: sns.create_topic(Name=f"segment-{name}")["TopicArn"]
-                for name in ("news", "offers")
-            }
-            yield Push(
-                sns=sns,
-                applications=applications,
-                broadcast_topic_arn=sns.create_topic(Name="broadcast")["TopicArn"],
-                segment_topics=segment_topics,
-            )
+    with emulated_aws(REGION):
+        sns = boto3.client("sns", region_name=REGION)
+        applications = {
+            platform: sns.create_platform_application(
+                Name=f"app-{platform}", Platform=sns_platform, Attributes={}
+            )["PlatformApplicationArn"]
+            for platform, sns_platform in (("apns", "APNS"), ("fcm", "GCM"))
+        }
+        segment_topics = {
+            name: sns.create_topic(Name=f"segment-{name}")["TopicArn"]
+            for name in ("news", "offers")
+        }
+        yield Push(
+            sns=sns,
+            applications=applications,
+            broadcast_topic_arn=sns.create_topic(Name="broadcast")["TopicArn"],
+            segment_topics=segment_topics,
+        )
 
 
 @pytest.fixture(scope="module")
