@@ -150,8 +150,15 @@ class PushPlatformApplication(Construct):
         application_name: str | None = None,
         event_topic: sns.ITopic | None = None,
         credentials_version: str | None = None,
+        delivery_status_logging: bool = False,
+        success_sample_rate: int = 0,
     ) -> None:
         super().__init__(scope, id)
+        if delivery_status_logging and not 0 <= success_sample_rate <= 100:
+            raise FanoutConfigurationError(
+                self.node.path,
+                [f"success_sample_rate={success_sample_rate!r}: must be a percentage, 0 to 100"],
+            )
         self.platform = platform
         self.application_name = application_name or Names.unique_resource_name(
             self, max_length=256, separator="-"
@@ -192,6 +199,12 @@ class PushPlatformApplication(Construct):
                 properties[f"Event{event}"] = event_topic.topic_arn
         if credentials_version is not None:
             properties["CredentialsVersion"] = credentials_version
+        self.delivery_status_role: iam.Role | None = None
+        if delivery_status_logging:
+            self.delivery_status_role = self._delivery_status_role(provider)
+            properties["SuccessFeedbackRoleArn"] = self.delivery_status_role.role_arn
+            properties["FailureFeedbackRoleArn"] = self.delivery_status_role.role_arn
+            properties["SuccessFeedbackSampleRate"] = str(success_sample_rate)
         self.resource = CustomResource(
             self,
             "Resource",
@@ -200,6 +213,44 @@ class PushPlatformApplication(Construct):
             properties=properties,
         )
         self.platform_application_arn = self.resource.get_att_string("PlatformApplicationArn")
+
+    def _delivery_status_role(self, provider: _Provider) -> iam.Role:
+        """The role SNS assumes to write this application's delivery status logs."""
+        role = iam.Role(
+            self,
+            "DeliveryStatusRole",
+            assumed_by=iam.ServicePrincipal("sns.amazonaws.com"),
+            description=f"Delivery status logging of {self.node.path}",
+        )
+        stack = Stack.of(self)
+        log_groups = (
+            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:"
+            f"sns/{stack.region}/{stack.account}/app/{self.platform.value}/"
+            f"{self.application_name}*"
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:PutRetentionPolicy",
+                ],
+                resources=[log_groups],
+            )
+        )
+        Validations.of(role.node.find_child("DefaultPolicy")).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
+                "<AWS::AccountId>:log-group:sns/<AWS::Region>/<AWS::AccountId>/app/"
+                f"{self.platform.value}/{self.application_name}*]",
+                reason="SNS names the delivery status log groups of an application after it "
+                "(and adds /Failure); the wildcard covers only this application's groups "
+                "and their streams.",
+            )
+        )
+        role.grant_pass_role(provider.role)
+        return role
 
 
 class MobilePush(Construct):
@@ -218,6 +269,8 @@ class MobilePush(Construct):
     :param credentials: platform → secret (see :class:`PushPlatformApplication`).
     :param apns_auth: Default: token.
     :param segments: names of extra topics devices may join. Default: none.
+    :param delivery_status_logging: log deliveries to CloudWatch Logs (all failures, and
+        ``success_sample_rate`` percent of successes). Default: False.
     :param broadcast_topic_fifo: must stay False: SNS cannot deliver a FIFO topic to mobile
         endpoints (a synth error says so).
     """
@@ -231,6 +284,8 @@ class MobilePush(Construct):
         apns_auth: ApnsAuth = ApnsAuth.TOKEN,
         segments: Sequence[str] = (),
         broadcast_topic_fifo: bool = False,
+        delivery_status_logging: bool = False,
+        success_sample_rate: int = 0,
     ) -> None:
         super().__init__(scope, id)
         problems = []
@@ -254,6 +309,8 @@ class MobilePush(Construct):
                 credentials_secret=secret,
                 apns_auth=apns_auth,
                 event_topic=self.events.topic,
+                delivery_status_logging=delivery_status_logging,
+                success_sample_rate=success_sample_rate,
             )
             for platform, secret in credentials.items()
         }

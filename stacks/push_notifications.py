@@ -13,8 +13,8 @@ from constructs_lib import MobilePush, PushPlatform
 
 class PushNotificationsStack(Stack):
     """APNs and FCM applications from two existing secrets, a broadcast topic, a ``beta``
-    segment, device registration behind an IAM-authenticated function URL, and feedback that
-    removes dead endpoints.
+    segment, device registration behind an IAM-authenticated function URL, feedback that
+    removes dead endpoints, and delivery status logs (failures, 5% of successes).
 
     The secrets are stack parameters (their ARNs), so the stack synthesizes without any
     credential: store the APNs key and the FCM service-account JSON in Secrets Manager first,
@@ -49,4 +49,6 @@ class PushNotificationsStack(Stack):
                 ),
             },
             segments=["beta"],
+            delivery_status_logging=True,
+            success_sample_rate=5,
         )

@@ -12,7 +12,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from helpers import Tmpl, new_app
 
-from constructs_lib import FanoutConfigurationError, MobilePush, PushPlatform
+from constructs_lib import (
+    FanoutConfigurationError,
+    MobilePush,
+    PushPlatform,
+    PushPlatformApplication,
+)
 
 APNS_SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:apns-AbCdEf"
 FCM_SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:fcm-GhIjKl"
@@ -174,3 +179,43 @@ def test_a_changed_secret_is_pushed_to_its_application(built: SimpleNamespace) -
     assert wildcard == [
         ["sns:ListPlatformApplications", "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     ]
+
+
+def test_delivery_status_logging_uses_a_role_sns_assumes_for_this_application() -> None:
+    stack = Stack(new_app(), "Logged")
+    secret = secretsmanager.Secret.from_secret_complete_arn(stack, "S", FCM_SECRET)
+    app = PushPlatformApplication(
+        stack,
+        "Fcm",
+        platform=PushPlatform.FCM,
+        credentials_secret=secret,
+        delivery_status_logging=True,
+        success_sample_rate=10,
+    )
+    t = Tmpl(stack)
+    props = t.props(app.resource)
+    role_arn = {"Fn::GetAtt": [t.logical_id(app.delivery_status_role), "Arn"]}
+    assert props["SuccessFeedbackRoleArn"] == props["FailureFeedbackRoleArn"] == role_arn
+    assert props["SuccessFeedbackSampleRate"] == "10"
+    role = t.props(app.delivery_status_role)
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "sns.amazonaws.com"
+    }
+    (logs_statement,) = _statements(t, t.logical_id(app.delivery_status_role))
+    assert logs_statement["Resource"]["Fn::Join"][1][-1].endswith(
+        f"/app/GCM/{app.application_name}*"
+    )
+
+
+def test_fails_on_a_sample_rate_that_is_not_a_percentage() -> None:
+    stack = Stack(new_app(), "Some")
+    secret = secretsmanager.Secret.from_secret_complete_arn(stack, "S", FCM_SECRET)
+    with pytest.raises(FanoutConfigurationError, match=r"success_sample_rate=101: must be"):
+        PushPlatformApplication(
+            stack,
+            "Fcm",
+            platform=PushPlatform.FCM,
+            credentials_secret=secret,
+            delivery_status_logging=True,
+            success_sample_rate=101,
+        )
