@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import jsii
 from aws_cdk import (
@@ -489,28 +490,7 @@ class QueueWorkerPool(Construct):
             target_tracking_configuration=scaling.TargetTrackingConfigurationProperty(
                 target_value=self.target_backlog_per_worker,
                 customized_metric_specification=scaling.CustomizedMetricSpecificationProperty(
-                    metrics=[
-                        scaling.TargetTrackingMetricDataQueryProperty(
-                            id=query.id,
-                            expression=query.expression,
-                            label=query.label,
-                            return_data=query.return_data,
-                            metric_stat=None
-                            if query.metric is None
-                            else scaling.TargetTrackingMetricStatProperty(
-                                stat=query.metric.statistic,
-                                metric=scaling.MetricProperty(
-                                    namespace=query.metric.namespace,
-                                    metric_name=query.metric.metric_name,
-                                    dimensions=[
-                                        scaling.MetricDimensionProperty(name=k, value=v)
-                                        for k, v in (query.metric.dimensions or {}).items()
-                                    ],
-                                ),
-                            ),
-                        )
-                        for query in self._backlog_queries()
-                    ]
+                    metrics=self._target_tracking_metrics(scaling, "ec2")
                 ),
             ),
         )
@@ -646,30 +626,7 @@ class QueueWorkerPool(Construct):
                 scale_out_cooldown=SCALE_OUT_COOLDOWN_SECONDS,
                 scale_in_cooldown=120,
                 customized_metric_specification=scaling.CustomizedMetricSpecificationProperty(
-                    metrics=[
-                        scaling.TargetTrackingMetricDataQueryProperty(
-                            id=query.id,
-                            expression=query.expression,
-                            label=query.label,
-                            return_data=query.return_data,
-                            metric_stat=None
-                            if query.metric is None
-                            else scaling.TargetTrackingMetricStatProperty(
-                                stat=query.metric.statistic,
-                                metric=scaling.TargetTrackingMetricProperty(
-                                    namespace=query.metric.namespace,
-                                    metric_name=query.metric.metric_name,
-                                    dimensions=[
-                                        scaling.TargetTrackingMetricDimensionProperty(
-                                            name=k, value=v
-                                        )
-                                        for k, v in (query.metric.dimensions or {}).items()
-                                    ],
-                                ),
-                            ),
-                        )
-                        for query in self._backlog_queries()
-                    ]
+                    metrics=self._target_tracking_metrics(scaling, "ecs")
                 ),
             ),
         )
@@ -713,6 +670,43 @@ class QueueWorkerPool(Construct):
                 label="Messages visible per worker in service",
                 return_data=True,
             ),
+        ]
+
+    def _target_tracking_metrics(self, scaling: Any, kind: str) -> list[Any]:
+        """:meth:`_backlog_queries` as the L1 properties of ``scaling``'s module.
+
+        EC2 Auto Scaling and Application Auto Scaling spell the same structure with different
+        class names for the metric and its dimensions.
+        """
+        metric_cls = (
+            scaling.MetricProperty if kind == "ec2" else scaling.TargetTrackingMetricProperty
+        )
+        dimension_cls = (
+            scaling.MetricDimensionProperty
+            if kind == "ec2"
+            else scaling.TargetTrackingMetricDimensionProperty
+        )
+        return [
+            scaling.TargetTrackingMetricDataQueryProperty(
+                id=query.id,
+                expression=query.expression,
+                label=query.label,
+                return_data=query.return_data,
+                metric_stat=None
+                if query.metric is None
+                else scaling.TargetTrackingMetricStatProperty(
+                    stat=query.metric.statistic,
+                    metric=metric_cls(
+                        namespace=query.metric.namespace,
+                        metric_name=query.metric.metric_name,
+                        dimensions=[
+                            dimension_cls(name=k, value=v)
+                            for k, v in (query.metric.dimensions or {}).items()
+                        ],
+                    ),
+                ),
+            )
+            for query in self._backlog_queries()
         ]
 
     def _from_zero_steps(self) -> list[tuple[float, float | None, int]]:
