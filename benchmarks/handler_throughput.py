@@ -61,6 +61,7 @@ os.environ.update(ENVIRONMENT)
 sys.path.insert(0, str(SOURCE))
 
 import billing  # noqa: E402
+import consumer  # noqa: E402
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord  # noqa: E402
 from aws_lambda_powertools.utilities.idempotency import (  # noqa: E402
     BasePersistenceLayer,
@@ -175,7 +176,7 @@ def in_memory_backends() -> Iterator[InMemoryOrdersStore]:
         UNWRAPPED_ISSUE_INVOICE,
         data_keyword_argument="order",
         persistence_store=InMemoryPersistenceLayer(),
-        config=billing.idempotency_config,
+        config=consumer.idempotency_config,
     )
     try:
         yield store
@@ -243,7 +244,7 @@ def batch_path(records: list[dict[str, Any]], context: Context) -> float:
 def bare_loop(records: list[dict[str, Any]], context: Context) -> float:
     """Seconds to call billing.record_handler on every record, one after the other."""
     with in_memory_backends() as store:
-        billing.idempotency_config.register_lambda_context(context)
+        consumer.idempotency_config.register_lambda_context(context)
         started = time.perf_counter()
         for record in records:
             billing.record_handler(SQSRecord(record))

@@ -11,7 +11,8 @@ this module is their common wiring, built once per execution environment:
 * ``once_per_order``, which makes a function of ``order=`` run once per order id
   (Powertools idempotency on the idempotency table), so a message delivered twice does the
   work once;
-* ``order_of``, which turns a record into an ``Order`` and reports why a record failed.
+* ``order_of``, which turns a record into an ``Order`` and reports why a record failed;
+* ``sqs_batch_handler``, the Lambda entry point around a consumer's ``record_handler``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from typing import Any, NamedTuple, ParamSpec, TypeVar, cast
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -33,6 +40,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from orders import InvalidOrder, Order, parse_order
@@ -277,3 +285,27 @@ def _receive_count(record: SQSRecord) -> int | None:
     """How many times SQS has handed out the record, this delivery included."""
     count = record.attributes.get("ApproximateReceiveCount")
     return int(count) if isinstance(count, str) and count.isdigit() else None
+
+
+def sqs_batch_handler(
+    record_handler: Callable[[SQSRecord], object],
+) -> Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]:
+    """The Lambda entry point of a consumer: partial batch responses around ``record_handler``.
+
+    Each record is handled on its own; the ones that raise are reported in
+    ``batchItemFailures`` (a batch in which every record fails is answered the same way,
+    not with an error), so only they are retried and, after the queue's maxReceiveCount,
+    dead-lettered. Logs carry the Lambda context; metrics are flushed per invocation.
+    """
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        idempotency_config.register_lambda_context(context)
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    # The Powertools decorators are untyped; the signature above is what they return.
+    return cast("Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]", handler)

@@ -16,33 +16,24 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from consumer import (
     Addition,
     ItemExists,
-    idempotency_config,
     logger,
     metrics,
     once_per_order,
     order_of,
     orders_table,
+    sqs_batch_handler,
 )
 from orders import InvalidOrder, Order
 
 MAX_SKUS_PER_ORDER = 99
 """A DynamoDB transaction writes at most 100 items: the reservation and 99 stock items."""
-
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class Reservation(TypedDict):
@@ -101,10 +92,4 @@ def record_handler(record: SQSRecord) -> Reservation:
         return reserve_stock(order=order)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    idempotency_config.register_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+handler = sqs_batch_handler(record_handler)
