@@ -3,11 +3,13 @@
 from aws_cdk import App, Stack
 
 from .image_processing import ImageProcessingStack
+from .ledger_fanout import LedgerFanoutStack
 from .order_fanout import OrderFanoutStack
 from .push_notifications import PushNotificationsStack
 
 __all__ = [
     "ImageProcessingStack",
+    "LedgerFanoutStack",
     "OrderFanoutStack",
     "PushNotificationsStack",
     "add_reference_stacks",
@@ -28,6 +30,12 @@ def add_reference_stacks(app: App) -> list[Stack]:
             "ImageProcessing",
             description="Image jobs thumbnailed by Fargate workers scaled on backlog per worker "
             "(constructs_lib reference architecture)",
+        ),
+        LedgerFanoutStack(
+            app,
+            "LedgerFanout",
+            description="Ledger entries in order per account through a FIFO topic to a FIFO "
+            "balances queue and a standard audit queue (constructs_lib reference architecture)",
         ),
         PushNotificationsStack(
             app,

@@ -38,6 +38,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
 def test_app_defines_the_reference_stacks(assembly: cx_api.CloudAssembly) -> None:
     assert sorted(s.stack_name for s in assembly.stacks) == [
         "ImageProcessing",
+        "LedgerFanout",
         "OrderFanout",
         "PushNotifications",
     ]

@@ -1,0 +1,354 @@
+"""CloudFormation resource types moto 5.2.5 silently skips, implemented on moto's own backends.
+
+moto builds its table of CloudFormation types from ``CloudFormationModel.__subclasses__()``;
+importing this module (in the process that runs the server) adds the types below. Each one
+does what CloudFormation would do, through the same backend calls the matching API makes, so
+the emulator's state afterwards is what the API calls would leave (subscriptions that really
+deliver, queue and topic policies that ``GetQueueAttributes`` / ``GetTopicAttributes`` return,
+alarms that ``DescribeAlarms`` lists, tables that accept items).
+
+moto derives a service name from ``cls.__module__.split(".")[1]``: these classes must live in a
+package submodule (``emulator.cfn_gaps``), never in a top-level module.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.cloudwatch.models import (
+    Dimension,
+    Metric,
+    MetricDataQuery,
+    MetricStat,
+    cloudwatch_backends,
+)
+from moto.core.common_models import CloudFormationModel
+from moto.core.utils import utcnow
+from moto.dynamodb.models import dynamodb_backends
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
+from moto.ssm.models import Parameter, ssm_backends
+
+
+def _policy(document: Any) -> str:
+    return document if isinstance(document, str) else json.dumps(document)
+
+
+def _queue_name(url_or_arn: str) -> str:
+    return url_or_arn.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+class _Resource:
+    """What every type below shares: created at once, identified by ``physical_resource_id``.
+
+    Not itself a ``CloudFormationModel``: moto lists only *direct* subclasses, so each type
+    names ``CloudFormationModel`` as a base of its own.
+    """
+
+    def __init__(self, physical_resource_id: str, properties: dict[str, Any]) -> None:
+        self.physical_resource_id = physical_resource_id
+        self.properties = properties
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.physical_resource_id
+
+    def is_created(self) -> bool:
+        return True
+
+
+class SnsSubscription(_Resource, CloudFormationModel):
+    """AWS::SNS::Subscription: ``Subscribe`` then ``SetSubscriptionAttributes``.
+
+    ``Region`` (a subscription to a topic in another region) picks the topic's backend, as
+    CloudFormation creates the subscription in the topic's region.
+    """
+
+    ATTRIBUTES = ("FilterPolicyScope", "FilterPolicy", "RawMessageDelivery", "RedrivePolicy")
+    """In this order: moto reads a filter policy in the scope set when the policy is set."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> SnsSubscription:
+        props = cloudformation_json["Properties"]
+        region = props.get("Region") or region_name
+        backend = sns_backends[account_id][region]
+        subscription = backend.subscribe(props["TopicArn"], props["Endpoint"], props["Protocol"])
+        for name in cls.ATTRIBUTES:
+            if name in props:
+                value = props[name]
+                if name == "RawMessageDelivery":  # the API layer hands the backend a bool
+                    value = str(value).lower() == "true"
+                elif isinstance(value, dict):
+                    value = json.dumps(value)
+                backend.set_subscription_attributes(subscription.arn, name, value)
+        return cls(subscription.arn, props)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        region = cloudformation_json["Properties"].get("Region") or region_name
+        sns_backends[account_id][region].unsubscribe(resource_name)
+
+
+class SqsQueuePolicy(_Resource, CloudFormationModel):
+    """AWS::SQS::QueuePolicy: ``SetQueueAttributes(Policy)`` on every queue it names."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> SqsQueuePolicy:
+        props = cloudformation_json["Properties"]
+        backend = sqs_backends[account_id][region_name]
+        for queue in props["Queues"]:
+            backend.set_queue_attributes(
+                _queue_name(queue), {"Policy": _policy(props["PolicyDocument"])}
+            )
+        return cls(f"{kwargs.get('LogicalId', resource_name)}-policy", props)
+
+
+class SnsTopicPolicy(_Resource, CloudFormationModel):
+    """AWS::SNS::TopicPolicy: ``SetTopicAttributes(Policy)`` on every topic it names."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> SnsTopicPolicy:
+        props = cloudformation_json["Properties"]
+        backend = sns_backends[account_id][region_name]
+        for topic_arn in props["Topics"]:
+            backend.set_topic_attribute(topic_arn, "policy", _policy(props["PolicyDocument"]))
+        return cls(f"{kwargs.get('LogicalId', resource_name)}-policy", props)
+
+
+class CloudWatchAlarm(_Resource, CloudFormationModel):
+    """AWS::CloudWatch::Alarm: ``PutMetricAlarm`` with the template's metric or metric math."""
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> CloudWatchAlarm:
+        props = cloudformation_json["Properties"]
+        queries = [_metric_data_query(query) for query in props.get("Metrics", [])]
+        backend = cloudwatch_backends[account_id][region_name]
+        alarm = backend.put_metric_alarm(
+            name=resource_name,
+            namespace=props.get("Namespace"),
+            metric_name=props.get("MetricName"),
+            comparison_operator=props["ComparisonOperator"],
+            evaluation_periods=int(props["EvaluationPeriods"]),
+            period=props.get("Period"),
+            threshold=float(props["Threshold"]),
+            statistic=props.get("Statistic"),
+            description=props.get("AlarmDescription"),
+            dimensions=props.get("Dimensions", []),
+            alarm_actions=props.get("AlarmActions", []),
+            ok_actions=props.get("OKActions", []),
+            metric_data_queries=queries or None,
+            datapoints_to_alarm=props.get("DatapointsToAlarm"),
+            treat_missing_data=props.get("TreatMissingData"),
+        )
+        return cls(alarm.name, props)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+
+def _metric_data_query(query: dict[str, Any]) -> MetricDataQuery:
+    """One entry of the alarm's ``Metrics`` (metric math), as ``PutMetricAlarm`` parses it."""
+    stat = query.get("MetricStat")
+    metric_stat = None
+    if stat:
+        metric = stat["Metric"]
+        metric_stat = MetricStat(
+            metric=Metric(
+                metric_name=metric.get("MetricName"),
+                namespace=metric.get("Namespace"),
+                dimensions=[Dimension(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])],
+            ),
+            period=stat["Period"],
+            stat=stat["Stat"],
+            unit=stat.get("Unit"),
+        )
+    return MetricDataQuery(
+        query_id=query["Id"],
+        label=query.get("Label", ""),
+        period=query.get("Period"),
+        return_data=query.get("ReturnData", True),
+        expression=query.get("Expression"),
+        metric_stat=metric_stat,
+    )
+
+
+class DynamoDbGlobalTable(_Resource, CloudFormationModel):
+    """AWS::DynamoDB::GlobalTable (what CDK's ``TableV2`` writes): ``CreateTable`` in this region.
+
+    Only the replica of the stack's own region is created (a one-region global table, as
+    the reference stacks declare); its time-to-live setting is applied as well.
+    """
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "TableName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::DynamoDB::GlobalTable"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "StreamArn", "TableId")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return str(getattr(self.table, "table_arn", self.physical_resource_id))
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> DynamoDbGlobalTable:
+        props = cloudformation_json["Properties"]
+        name = props.get("TableName") or resource_name
+        backend = dynamodb_backends[account_id][region_name]
+        table = backend.create_table(
+            name,
+            schema=props["KeySchema"],
+            throughput=None,
+            attr=props["AttributeDefinitions"],
+            global_indexes=props.get("GlobalSecondaryIndexes"),
+            indexes=props.get("LocalSecondaryIndexes"),
+            streams=props.get("StreamSpecification"),
+            billing_mode=props.get("BillingMode", "PAY_PER_REQUEST"),
+            sse_specification=None,
+            tags=[],
+            deletion_protection_enabled=None,
+            warm_throughput=None,
+        )
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            backend.update_time_to_live(
+                name, {"Enabled": True, "AttributeName": ttl["AttributeName"]}
+            )
+        resource = cls(name, props)
+        resource.table = table
+        return resource
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        dynamodb_backends[account_id][region_name].delete_table(resource_name)
+
+
+FILLED_TYPES = tuple(
+    model.cloudformation_type()
+    for model in (
+        SnsSubscription,
+        SqsQueuePolicy,
+        SnsTopicPolicy,
+        CloudWatchAlarm,
+        DynamoDbGlobalTable,
+    )
+)
+
+
+def register() -> None:
+    """Make moto's CloudFormation see the types above (its model table is cached)."""
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    missing = [t for t in FILLED_TYPES if t not in parsing.get_model_map()]
+    if missing:
+        raise RuntimeError(f"moto did not pick up the emulated types {missing}")
+
+
+def put_public_parameter(account_id: str, region: str, name: str, value: str) -> None:
+    """A parameter AWS publishes under ``/aws/service/``, which ``PutParameter`` refuses.
+
+    moto only carries a few public parameter trees (AMIs, regions); this adds one more the
+    way moto loads those, straight into the backend.
+    """
+    backend = ssm_backends[account_id][region]
+    backend._parameters[name].append(
+        Parameter(
+            account_id=account_id,
+            name=name,
+            value=value,
+            parameter_type="String",
+            description=None,
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=utcnow(),
+            version=1,
+            data_type="text",
+        )
+    )

@@ -1,0 +1,465 @@
+"""Deploy synthesized CDK templates to moto in server mode, and check nothing was skipped.
+
+The emulator is moto's ``ThreadedMotoServer`` bound to 127.0.0.1 on a free port, in this
+process, with the CloudFormation types moto lacks filled in (``cfn_gaps``). ``deploy`` does
+what ``cdk deploy`` does with a cloud assembly: it publishes the stack's file assets (Lambda
+code folders, the template itself) to the bootstrap bucket, then creates the stack from the
+template's S3 URL with ``CreateStack``. The template is the one ``cdk synth`` writes and users
+deploy; nothing is recreated by hand.
+
+After the stack is created, every resource of the template is looked up among the stack's
+resources as the emulator reports them. A resource the emulator did not create fails the
+deploy, unless its type is on ``NOT_EMULATED`` with the reason written next to it. Then, for
+the types whose behaviour the scenarios depend on, the settings the emulator holds are
+compared with the template (a property moto ignored would otherwise pass silently).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import socket
+import urllib.request
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aws_cdk import App, cx_api
+from moto.server import ThreadedMotoServer
+
+from . import cfn_gaps
+
+ACCOUNT = "123456789012"
+"""moto's default account id."""
+
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+BOOTSTRAP_VERSION = "30"
+"""What ``cdk bootstrap`` writes to ``/cdk-bootstrap/<qualifier>/version`` (the template's
+``CheckBootstrapVersion`` rule reads it)."""
+
+NOT_EMULATED: Mapping[str, str] = {
+    # CDK's anonymous usage report: a template entry with no behaviour; real CloudFormation
+    # creates nothing a consumer could observe either.
+    "AWS::CDK::Metadata": "version reporting only",
+}
+"""Resource types the harness accepts as skipped by the emulator, each with its reason."""
+
+PUBLIC_SSM_PARAMETERS: Mapping[str, str] = {
+    # Powertools for AWS Lambda (Python) publishes its layer ARN per region in this public
+    # parameter; the value here has the shape of the real one for eu-west-1.
+    "/aws/service/powertools/python/arm64/python3.14/3.37.0": (
+        "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27"
+    ),
+}
+"""Parameters AWS publishes in every account that the reference templates read."""
+
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI_CONTEXT: Mapping[str, object] = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+}
+"""What ``cdk synth`` adds to the app's context: construct paths, asset paths and the usage
+report in the template, so the harness deploys the template the CLI would write."""
+
+
+def cli_app(outdir: str | Path) -> App:
+    """An App with cdk.json's context plus what the CLI adds, writing to ``outdir``."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return App(context={**context, **CLI_CONTEXT}, outdir=str(outdir))
+
+
+class EmulatorGap(AssertionError):
+    """The emulator skipped or changed part of a template: the test would prove nothing."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Emulator:
+    """moto in server mode on 127.0.0.1, with the variables that point clients at it.
+
+    Use as a context manager. While it runs, ``AWS_ENDPOINT_URL`` and fake credentials are
+    set in ``os.environ`` so that code which builds its own clients (the Lambda handlers)
+    talks to the emulator; the previous values come back on exit.
+    """
+
+    region: str = "eu-west-1"
+    endpoint_url: str = ""
+    _server: ThreadedMotoServer | None = None
+    _saved_environment: dict[str, str | None] = field(default_factory=dict)
+
+    def __enter__(self) -> Emulator:
+        cfn_gaps.register()
+        # The server's request log, and moto's note on each type it skips (judged by
+        # check_against_template instead), would bury what a test or the demo prints.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        port = _free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        self.endpoint_url = f"http://127.0.0.1:{port}"
+        self._reset()
+        self._set_environment(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                "AWS_PROFILE": None,
+                "AWS_SESSION_TOKEN": None,
+            }
+        )
+        return self
+
+    def _reset(self) -> None:
+        """Forget every resource: moto's backends are per process, not per server."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._reset()
+            self._server.stop()
+            self._server = None
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
+
+    def _set_environment(self, values: Mapping[str, str | None]) -> None:
+        for name, value in values.items():
+            self._saved_environment.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return boto3.client(
+            service,
+            region_name=region or self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    # -- cdk bootstrap and cdk deploy ------------------------------------------------------
+
+    def asset_bucket(self, region: str | None = None) -> str:
+        return f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{region or self.region}"
+
+    def bootstrap(self, region: str | None = None) -> None:
+        """What ``cdk bootstrap`` leaves that a deploy reads: the version and asset bucket."""
+        region = region or self.region
+        ssm = self.client("ssm", region)
+        ssm.put_parameter(
+            Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version",
+            Value=BOOTSTRAP_VERSION,
+            Type="String",
+            Overwrite=True,
+        )
+        for name, value in PUBLIC_SSM_PARAMETERS.items():
+            cfn_gaps.put_public_parameter(ACCOUNT, region, name, value.format(region=region))
+        s3 = self.client("s3", region)
+        bucket = self.asset_bucket(region)
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
+            )
+
+    def deploy(
+        self,
+        stack: cx_api.CloudFormationStackArtifact,
+        *,
+        parameters: Mapping[str, str] | None = None,
+    ) -> DeployedStack:
+        """Publish the stack's assets, create it from its template, and check the result."""
+        region = self.region
+        template_url = self._publish_assets(stack, region)
+        cloudformation = self.client("cloudformation", region)
+        with warnings.catch_warnings():
+            # moto warns about each type it skips; check_against_template judges those.
+            warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+            self._create_stack(cloudformation, stack, template_url, parameters or {})
+        described = cloudformation.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
+        if described["StackStatus"] != "CREATE_COMPLETE":
+            raise EmulatorGap(
+                f"{stack.stack_name}: {described['StackStatus']} "
+                f"{described.get('StackStatusReason', '')}"
+            )
+        deployed = DeployedStack(self, stack.stack_name, stack.template, region)
+        deployed.check_against_template()
+        deployed.pause_event_source_mappings()
+        return deployed
+
+    @staticmethod
+    def _create_stack(
+        cloudformation: Any,
+        stack: cx_api.CloudFormationStackArtifact,
+        template_url: str,
+        parameters: Mapping[str, str],
+    ) -> None:
+        cloudformation.create_stack(
+            StackName=stack.stack_name,
+            TemplateURL=template_url,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=CAPABILITIES,
+        )
+
+    def _publish_assets(self, stack: cx_api.CloudFormationStackArtifact, region: str) -> str:
+        """Upload every file asset as ``cdk-assets`` would; return the template's URL."""
+        directory = Path(stack.assembly.directory)
+        manifest = json.loads((directory / f"{stack.stack_name}.assets.json").read_text())
+        if manifest.get("dockerImages"):
+            raise EmulatorGap(
+                f"{stack.stack_name} has container image assets; there is no Docker engine "
+                "here to build them, so the stack cannot be deployed to the emulator"
+            )
+        s3 = self.client("s3", region)
+        template_url = ""
+        for asset in manifest.get("files", {}).values():
+            source = directory / asset["source"]["path"]
+            body = _zipped(source) if asset["source"].get("packaging") == "zip" else source
+            for destination in asset["destinations"].values():
+                bucket = _substitute(destination["bucketName"], region)
+                key = destination["objectKey"]
+                s3.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=body if isinstance(body, bytes) else body.read_bytes(),
+                )
+                if source.name == stack.template_file:
+                    template_url = f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+        if not template_url:
+            raise EmulatorGap(f"{stack.stack_name}: the asset manifest has no template entry")
+        return template_url
+
+
+def _substitute(value: str, region: str) -> str:
+    return (
+        value.replace("${AWS::AccountId}", ACCOUNT)
+        .replace("${AWS::Region}", region)
+        .replace("${AWS::Partition}", "aws")
+    )
+
+
+def _zipped(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+@dataclass
+class DeployedStack:
+    """A stack the emulator created: its resources by logical id, and lookups on them."""
+
+    emulator: Emulator
+    name: str
+    template: dict[str, Any]
+    region: str
+    physical_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = self.template["Resources"]
+        return resources
+
+    def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {lid: r for lid, r in self.resources.items() if r["Type"] == cfn_type}
+
+    def client(self, service: str) -> Any:
+        return self.emulator.client(service, self.region)
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.physical_ids[logical_id]
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.physical_ids[logical_id]
+
+    def queue_arn(self, logical_id: str) -> str:
+        name = self.queue_url(logical_id).rsplit("/", 1)[-1]
+        return f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}"
+
+    def pause_event_source_mappings(self) -> None:
+        """Switch off the SQS event source mappings moto created from the template.
+
+        moto runs Lambda functions only in Docker: left on, a mapping makes moto try to run
+        its function on every message sent to the queue (and fail, and count a receive).
+        ``LambdaService`` plays the mapping's part in this process instead.
+        """
+        lambda_ = self.client("lambda")
+        for lid in self.of_type("AWS::Lambda::EventSourceMapping"):
+            lambda_.update_event_source_mapping(UUID=self.physical_ids[lid], Enabled=False)
+
+    def logical_id_at(self, construct_path: str) -> str:
+        """Logical id of the resource CDK created at ``construct_path`` (its metadata)."""
+        for lid, resource in self.resources.items():
+            if resource.get("Metadata", {}).get("aws:cdk:path") == construct_path:
+                return lid
+        raise KeyError(f"{self.name}: no resource at {construct_path}")
+
+    # -- the check that the emulator did not skip anything ---------------------------------
+
+    def check_against_template(self) -> None:
+        cloudformation = self.client("cloudformation")
+        listed: dict[str, dict[str, Any]] = {}
+        paginator = cloudformation.get_paginator("list_stack_resources")
+        for page in paginator.paginate(StackName=self.name):
+            for summary in page["StackResourceSummaries"]:
+                listed[summary["LogicalResourceId"]] = summary
+        skipped = []
+        for lid, resource in self.resources.items():
+            summary = listed.get(lid)
+            if summary and summary.get("PhysicalResourceId"):
+                self.physical_ids[lid] = summary["PhysicalResourceId"]
+            elif resource["Type"] not in NOT_EMULATED:
+                skipped.append(f"{lid} ({resource['Type']})")
+        if skipped:
+            raise EmulatorGap(
+                f"{self.name}: the emulator did not create {len(skipped)} resources: "
+                + ", ".join(skipped)
+            )
+        problems = [
+            problem
+            for cfn_type, probe in PROBES.items()
+            for lid, resource in self.of_type(cfn_type).items()
+            for problem in probe(self, lid, resource.get("Properties", {}))
+        ]
+        if problems:
+            raise EmulatorGap(
+                f"{self.name}: the emulator holds other settings than the template:\n  "
+                + "\n  ".join(problems)
+            )
+
+    def resolve(self, value: Any) -> Any:
+        """A template value with the references this harness can resolve replaced."""
+        if isinstance(value, dict) and len(value) == 1:
+            ((function, argument),) = value.items()
+            if function == "Ref" and argument in self.physical_ids:
+                return self._ref(argument)
+            if function == "Fn::GetAtt" and argument[1] == "Arn":
+                return self._arn(argument[0])
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _ref(self, logical_id: str) -> str:
+        return self.physical_ids[logical_id]
+
+    def _arn(self, logical_id: str) -> str:
+        cfn_type = self.resources[logical_id]["Type"]
+        if cfn_type == "AWS::SQS::Queue":
+            return self.queue_arn(logical_id)
+        if cfn_type == "AWS::KMS::Key":
+            key = self.client("kms").describe_key(KeyId=self.physical_ids[logical_id])
+            arn: str = key["KeyMetadata"]["Arn"]
+            return arn
+        return self.physical_ids[logical_id]
+
+
+def _probe_queue(deployed: DeployedStack, lid: str, props: Mapping[str, Any]) -> Iterator[str]:
+    attributes = deployed.client("sqs").get_queue_attributes(
+        QueueUrl=deployed.queue_url(lid), AttributeNames=["All"]
+    )["Attributes"]
+    expected = {
+        "VisibilityTimeout": props.get("VisibilityTimeout"),
+        "MessageRetentionPeriod": props.get("MessageRetentionPeriod"),
+        "FifoQueue": props.get("FifoQueue"),
+    }
+    for name, value in expected.items():
+        if value is not None and str(attributes.get(name)).lower() != str(value).lower():
+            yield f"{lid}.{name}: template {value}, emulator {attributes.get(name)}"
+    if "RedrivePolicy" in props:
+        want = deployed.resolve(props["RedrivePolicy"])
+        have = json.loads(attributes.get("RedrivePolicy", "{}"))
+        if (int(have.get("maxReceiveCount", -1)), have.get("deadLetterTargetArn")) != (
+            int(want["maxReceiveCount"]),
+            want["deadLetterTargetArn"],
+        ):
+            yield f"{lid}.RedrivePolicy: template {want}, emulator {have}"
+
+
+def _probe_subscription(
+    deployed: DeployedStack, lid: str, props: Mapping[str, Any]
+) -> Iterator[str]:
+    region = props.get("Region") or deployed.region
+    attributes = deployed.emulator.client("sns", region).get_subscription_attributes(
+        SubscriptionArn=deployed.physical_id(lid)
+    )["Attributes"]
+    if attributes["Endpoint"] != deployed.resolve(props["Endpoint"]):
+        yield f"{lid}.Endpoint: template {props['Endpoint']}, emulator {attributes['Endpoint']}"
+    raw = str(props.get("RawMessageDelivery", False)).lower()
+    held = attributes.get("RawMessageDelivery", "false")
+    if held != raw:
+        yield f"{lid}.RawMessageDelivery: template {raw}, emulator {held}"
+    for name in ("FilterPolicy", "RedrivePolicy"):
+        if name in props and json.loads(attributes.get(name, "{}")) != deployed.resolve(
+            props[name]
+        ):
+            yield f"{lid}.{name}: template {props[name]}, emulator {attributes.get(name)}"
+
+
+def _probe_queue_policy(
+    deployed: DeployedStack, lid: str, props: Mapping[str, Any]
+) -> Iterator[str]:
+    for queue in props["Queues"]:
+        url = deployed.resolve(queue)
+        policy = (
+            deployed.client("sqs")
+            .get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+            .get("Attributes", {})
+            .get("Policy")
+        )
+        if policy is None:
+            yield f"{lid}: queue {url} has no policy in the emulator"
+
+
+def _probe_event_source_mapping(
+    deployed: DeployedStack, lid: str, props: Mapping[str, Any]
+) -> Iterator[str]:
+    mapping = deployed.client("lambda").get_event_source_mapping(UUID=deployed.physical_id(lid))
+    if mapping["EventSourceArn"] != deployed.resolve(props["EventSourceArn"]):
+        yield f"{lid}.EventSourceArn: emulator {mapping['EventSourceArn']}"
+
+
+PROBES = {
+    "AWS::SQS::Queue": _probe_queue,
+    "AWS::SNS::Subscription": _probe_subscription,
+    "AWS::SQS::QueuePolicy": _probe_queue_policy,
+    "AWS::Lambda::EventSourceMapping": _probe_event_source_mapping,
+}
+"""Per type: compare what the emulator holds with the template, yield each difference."""
+
+
+@contextlib.contextmanager
+def running_emulator(region: str = "eu-west-1") -> Iterator[Emulator]:
+    """An emulator, bootstrapped for ``region``, for the duration of the block."""
+    with Emulator(region=region) as emulator:
+        emulator.bootstrap()
+        yield emulator

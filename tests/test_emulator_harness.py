@@ -1,0 +1,110 @@
+"""The emulator harness never passes silently: skipped resources and lost settings fail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aws_cdk import Stack, cx_api
+from aws_cdk import aws_sns as sns
+from emulator import (
+    NOT_EMULATED,
+    DeployedStack,
+    Emulator,
+    EmulatorGap,
+    cli_app,
+    running_emulator,
+)
+from emulator.fanout import DeployedFanout
+
+from constructs_lib import FanoutTopic
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
+    """Two small stacks: a fanout, and the same fanout plus a type moto does not know."""
+    app = cli_app(tmp_path_factory.mktemp("cdk.out"))
+    FanoutTopic(Stack(app, "Small"), "Events").add_queue_consumer("Audit")
+    unknown = Stack(app, "Unknown")
+    fanout = FanoutTopic(unknown, "Events")
+    sns.CfnTopicInlinePolicy(
+        unknown,
+        "InlinePolicy",
+        topic_arn=fanout.topic.topic_arn,
+        policy_document={"Version": "2012-10-17", "Statement": []},
+    )
+    return app.synth()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with running_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def small(emulator: Emulator, assembly: cx_api.CloudAssembly) -> DeployedStack:
+    return emulator.deploy(assembly.get_stack_by_name("Small"))
+
+
+def test_deploy_fails_naming_a_resource_the_emulator_skipped(
+    emulator: Emulator, assembly: cx_api.CloudAssembly
+) -> None:
+    assert "AWS::SNS::TopicInlinePolicy" not in NOT_EMULATED
+    with pytest.raises(
+        EmulatorGap,
+        match=r"did not create 1 resources: InlinePolicy\w* \(AWS::SNS::TopicInlinePolicy\)",
+    ):
+        emulator.deploy(assembly.get_stack_by_name("Unknown"))
+
+
+def test_check_fails_when_the_emulator_holds_another_setting(small: DeployedStack) -> None:
+    audit = DeployedFanout(small, "Small/Events").consumers["Audit"]
+    sqs = small.client("sqs")
+    # moto drops a queue's policy on SetQueueAttributes without one: pass it along.
+    (policy,) = sqs.get_queue_attributes(QueueUrl=audit.queue_url, AttributeNames=["Policy"])[
+        "Attributes"
+    ].values()
+
+    def set_visibility(seconds: str) -> None:
+        sqs.set_queue_attributes(
+            QueueUrl=audit.queue_url, Attributes={"VisibilityTimeout": seconds, "Policy": policy}
+        )
+
+    set_visibility("7")
+    try:
+        with pytest.raises(EmulatorGap, match=r"VisibilityTimeout: template 30, emulator 7"):
+            small.check_against_template()
+    finally:
+        set_visibility("30")
+    small.check_against_template()
+
+
+def test_filled_types_leave_the_state_their_api_calls_would(small: DeployedStack) -> None:
+    fanout = DeployedFanout(small, "Small/Events")
+    sns_client = small.client("sns")
+    (subscription,) = sns_client.list_subscriptions_by_topic(TopicArn=fanout.topic_arn)[
+        "Subscriptions"
+    ]
+    attributes = sns_client.get_subscription_attributes(
+        SubscriptionArn=subscription["SubscriptionArn"]
+    )["Attributes"]
+    assert attributes["Protocol"] == "sqs"
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith("-undelivered")
+    topic_policy = json.loads(
+        sns_client.get_topic_attributes(TopicArn=subscription["TopicArn"])["Attributes"]["Policy"]
+    )
+    assert any(s.get("Condition", {}).get("Bool") for s in topic_policy["Statement"])
+    alarms = small.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert any("could not deliver" in a.get("AlarmDescription", "") for a in alarms)
+
+
+def test_assets_are_published_to_the_bootstrap_bucket(
+    emulator: Emulator, assembly: cx_api.CloudAssembly, small: DeployedStack
+) -> None:
+    manifest = json.loads((Path(assembly.directory) / "Small.assets.json").read_text())
+    keys = {d["objectKey"] for a in manifest["files"].values() for d in a["destinations"].values()}
+    listed = emulator.client("s3").list_objects_v2(Bucket=emulator.asset_bucket())["Contents"]
+    assert keys <= {o["Key"] for o in listed}
