@@ -36,9 +36,7 @@ def test_balances_is_ordered_and_dead_letters_to_a_fifo_queue(
     assert t.props(dlq_lid)["FifoQueue"] is True
 
 
-def test_audit_is_a_standard_raw_queue_on_the_fifo_topic(
-    stack: LedgerFanoutStack, t: Tmpl
-) -> None:
+def test_audit_is_a_standard_raw_queue_on_the_fifo_topic(stack: LedgerFanoutStack, t: Tmpl) -> None:
     assert "FifoQueue" not in t.props(stack.audit.queue)
     subscription = t.props(stack.audit.subscription)
     assert subscription["TopicArn"] == {"Ref": t.logical_id(stack.entries.topic)}
