@@ -485,6 +485,13 @@ def cmd_peek(args: argparse.Namespace, clients: Clients, io: Console) -> int:
     if not 1 <= args.count <= MAX_PEEK:
         raise UsageError(f"--count must be from 1 to {MAX_PEEK}, not {args.count}")
     url = resolve_queue_url(clients.sqs, args.queue)
+    redrive = _json_attribute(queue_attributes(clients.sqs, url, ["All"]), "RedrivePolicy")
+    if redrive:
+        raise UsageError(
+            f"{queue_name(url)} has a dead-letter queue (maxReceiveCount "
+            f"{redrive.get('maxReceiveCount')}): every peek counts as a receive and would "
+            "move its messages there; peek at its dead-letter queue instead"
+        )
     messages = [describe_message(m) for m in peek(clients.sqs, url, args.count)]
     if args.json:
         io.out(json.dumps(messages, indent=2, ensure_ascii=False))

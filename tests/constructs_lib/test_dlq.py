@@ -341,6 +341,31 @@ def test_peek_of_an_unknown_queue_exits_2_with_one_line(
     assert captured.out == ""
 
 
+def test_peek_refuses_a_queue_that_has_a_dead_letter_queue(
+    fanout: Fanout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    billing = fanout.add_consumer("Billing")
+    fanout.publish({"order_id": "o-4"})
+
+    assert fanout.cli("peek", billing) == 2
+
+    assert "every peek counts as a receive" in capsys.readouterr().err
+    assert len(fanout.receive(billing)) == 1  # not received by peek, so not dead-lettered
+
+
+def test_runs_as_a_program_against_the_emulator(fanout: Fanout) -> None:
+    billing = fanout.add_consumer("Billing")
+    command = [sys.executable, "-m", "constructs_lib.dlq", "--endpoint-url", fanout.endpoint]
+    listed = subprocess.run(
+        [*command, "--region", REGION, "list", "--prefix", billing, "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert [r["dead_letter_queue"] for r in json.loads(listed.stdout)] == [f"{billing}-dlq"]
+
+
 def test_missing_credentials_exit_1_with_one_line(
     endpoint: str,
     capsys: pytest.CaptureFixture[str],
@@ -515,10 +540,7 @@ def test_ctrl_c_cancels_the_move_task_and_says_so(
         "cancel_message_move_task", {"ApproximateNumberOfMessagesMoved": 1}, {"TaskHandle": HANDLE}
     )
 
-    def interrupt(_: float) -> None:
-        raise KeyboardInterrupt
-
-    assert stubbed.run("redrive", DLQ, sleep=interrupt) == 130
+    assert stubbed.run("redrive", DLQ, sleep=_interrupt) == 130
 
     out = capsys.readouterr().out
     assert "Interrupted: cancelling the message move task (CancelMessageMoveTask)...\n" in out
@@ -665,34 +687,51 @@ def test_command_starts_without_aws_cdk() -> None:
     assert loaded.stdout == "False\n"
 
 
-def test_redrive_needs_only_what_grant_redrive_grants(stubbed: Stubbed) -> None:
-    """The SQS calls of a whole redrive (made on the Stubber, as moto lacks move tasks) are
-    all actions that ConsumerQueue.grant_redrive puts in the grantee's policy."""
-    from aws_cdk import Stack, assertions
+def test_peek_redrive_and_cancel_need_only_what_grant_redrive_grants_on_the_dlq(
+    stubbed: Stubbed,
+) -> None:
+    """Every SQS call of a peek, a redrive and a cancel (on the Stubber, as moto lacks move
+    tasks) is an action ConsumerQueue.grant_redrive grants on that consumer's DLQ."""
+    from aws_cdk import Stack
     from aws_cdk import aws_iam as iam
     from aws_cdk import aws_sns as sns
-    from helpers import new_app
+    from helpers import Tmpl, new_app, ref_or_arn
 
     from constructs_lib import ConsumerQueue
 
     stack = Stack(new_app(), "Shop")
     consumer = ConsumerQueue(stack, "Billing", topic=sns.Topic(stack, "Topic"))
-    operator = iam.Role(stack, "Operator", assumed_by=iam.AccountRootPrincipal())
-    consumer.grant_redrive(operator)
+    consumer.grant_redrive(iam.Role(stack, "Operator", assumed_by=iam.AccountRootPrincipal()))
+    tmpl = Tmpl(stack)
+    on_dlq = ref_or_arn(tmpl.logical_id(consumer.dead_letter_queue))
     granted = {
         action
-        for policy in assertions.Template.from_stack(stack)
-        .find_resources("AWS::IAM::Policy")
-        .values()
+        for policy in tmpl.of_type("AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        for action in (
-            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-        )
+        if statement["Resource"] in on_dlq
+        for action in statement["Action"]
     }
+
+    stubbed.expect("get_queue_url", {"QueueUrl": DLQ_URL}, {"QueueName": DLQ})
+    stubbed.expect(
+        "get_queue_attributes",
+        {"Attributes": {"QueueArn": DLQ_ARN}},
+        {"QueueUrl": DLQ_URL, "AttributeNames": ["All"]},
+    )
+    stubbed.expect("receive_message", {"Messages": []}, None)
+    assert stubbed.run("peek", DLQ) == 0
     stubbed.expect_dlq()
     stubbed.expect_tasks()
     stubbed.expect("start_message_move_task", {"TaskHandle": HANDLE}, {"SourceArn": DLQ_ARN})
-    stubbed.expect_tasks(_task("COMPLETED", 3))
-    assert stubbed.run("redrive", DLQ) == 0
+    stubbed.expect_tasks(_task("RUNNING", 1))
+    stubbed.expect(
+        "cancel_message_move_task", {"ApproximateNumberOfMessagesMoved": 1}, {"TaskHandle": HANDLE}
+    )
+    assert stubbed.run("redrive", DLQ, sleep=_interrupt) == 130
 
+    assert {"ReceiveMessage", "StartMessageMoveTask", "CancelMessageMoveTask"} <= set(stubbed.calls)
     assert {f"sqs:{call}" for call in stubbed.calls} <= granted
+
+
+def _interrupt(_: float) -> None:
+    raise KeyboardInterrupt
