@@ -144,7 +144,12 @@ def _code(err: ClientError) -> str:
 
 
 def _message(err: ClientError) -> str:
-    return str(err.response.get("Error", {}).get("Message", "")) or str(err)
+    """The error's message on one line (an endpoint that is not AWS may answer with HTML)."""
+    message = " ".join(str(err.response.get("Error", {}).get("Message", "")).split())
+    if not message or message.startswith("<"):
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        return f"HTTP {status} without an AWS error (does the endpoint implement this API?)"
+    return message
 
 
 def _json_attribute(attributes: Mapping[str, str], name: str) -> dict[str, Any]:
@@ -771,6 +776,8 @@ def _client_error(err: ClientError) -> OperatorError:
         return UsageError(f"not found: {message} ({operation})")
     if code in ACCESS_DENIED:
         return OperatorError(f"access denied for {operation}: {message}")
+    if code.isdigit():  # no AWS error code, only an HTTP status
+        return OperatorError(f"{operation} failed: {message}")
     return OperatorError(f"{operation} failed: {code}: {message}")
 
 

@@ -668,6 +668,26 @@ def test_access_denied_is_one_line_and_exit_1(
     )
 
 
+def test_an_endpoint_without_the_api_gets_a_one_line_error(
+    stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto answers ListMessageMoveTasks with an HTML 500 page; replayed on the Stubber."""
+    stubbed.expect_dlq()
+    stubbed.stub.add_client_error(
+        "list_message_move_tasks",
+        service_error_code="500",
+        service_message="<!doctype html>\n<title>500 Internal Server Error</title>\n",
+        http_status_code=500,
+    )
+
+    assert stubbed.run("redrive", DLQ) == 1
+
+    assert capsys.readouterr().err == (
+        "fanout-dlq: error: ListMessageMoveTasks failed: HTTP 500 without an AWS error "
+        "(does the endpoint implement this API?)\n"
+    )
+
+
 # -- packaging and permissions -----------------------------------------------------------
 
 
