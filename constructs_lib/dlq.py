@@ -598,8 +598,8 @@ def follow(sqs: Client, source_arn: str, handle: str, earlier: set[int | None], 
                     f"could not cancel message move task {handle}: {_message(err)}"
                 ) from err
             io.out(
-                f"Cancelled after about {moved} message(s) moved; "
-                "the rest stay in the dead-letter queue."
+                f"Cancel requested after about {moved} message(s) moved; SQS stops the task "
+                "and the rest stay in the dead-letter queue."
             )
             return EXIT_INTERRUPTED
 

@@ -545,7 +545,8 @@ def test_ctrl_c_cancels_the_move_task_and_says_so(
     out = capsys.readouterr().out
     assert "Interrupted: cancelling the message move task (CancelMessageMoveTask)...\n" in out
     assert out.endswith(
-        "Cancelled after about 1 message(s) moved; the rest stay in the dead-letter queue.\n"
+        "Cancel requested after about 1 message(s) moved; SQS stops the task "
+        "and the rest stay in the dead-letter queue.\n"
     )
 
 
