@@ -1,11 +1,42 @@
-"""Safe-by-default SNS → SQS fanout constructs for the AWS CDK (Python)."""
+"""Safe-by-default SNS → SQS fanout constructs for the AWS CDK (Python).
 
-from ._validation import FanoutConfigurationError
-from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
-from .fanout_topic import FanoutTopic
-from .lambda_consumer import LambdaConsumer, LambdaConsumerOptions, required_visibility_timeout
-from .push import ApnsAuth, MobilePush, PushPlatform, PushPlatformApplication
-from .worker_pool import Ec2Workers, FargateWorkers, QueueWorkerPool
+The constructs are imported on first use (PEP 562), so that ``constructs_lib.dlq``, the
+operator command, starts without loading aws_cdk and its jsii runtime (Node).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._validation import FanoutConfigurationError
+    from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
+    from .fanout_topic import FanoutTopic
+    from .lambda_consumer import (
+        LambdaConsumer,
+        LambdaConsumerOptions,
+        required_visibility_timeout,
+    )
+    from .push import ApnsAuth, MobilePush, PushPlatform, PushPlatformApplication
+    from .worker_pool import Ec2Workers, FargateWorkers, QueueWorkerPool
+
+_EXPORTS = {
+    "ApnsAuth": ".push",
+    "ConsumerQueue": ".consumer_queue",
+    "ConsumerQueueOptions": ".consumer_queue",
+    "Ec2Workers": ".worker_pool",
+    "FanoutConfigurationError": "._validation",
+    "FanoutTopic": ".fanout_topic",
+    "FargateWorkers": ".worker_pool",
+    "LambdaConsumer": ".lambda_consumer",
+    "LambdaConsumerOptions": ".lambda_consumer",
+    "MobilePush": ".push",
+    "PushPlatform": ".push",
+    "PushPlatformApplication": ".push",
+    "QueueWorkerPool": ".worker_pool",
+    "required_visibility_timeout": ".lambda_consumer",
+}
 
 __all__ = [
     "ApnsAuth",
@@ -23,3 +54,16 @@ __all__ = [
     "QueueWorkerPool",
     "required_visibility_timeout",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
