@@ -9,10 +9,11 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup synth test lint typecheck unit clean
+.PHONY: help setup demo synth test lint typecheck unit clean
 
 help:
-	@echo "make synth  - install toolchain if missing, cdk synth --all into cdk.out"
+	@echo "make demo   - install toolchain if missing, deploy the order fanout to a local emulator, publish sample orders, print what each consumer got"
+	@echo "make synth  - install toolchain if missing, cdk synth (every stack) into cdk.out"
 	@echo "make test   - install toolchain if missing, then ruff, mypy and pytest"
 	@echo "make clean  - remove .venv, node_modules and cdk.out"
 
@@ -28,8 +29,14 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# The demo deploys what `cdk synth` wrote to the emulator (moto, in process, on 127.0.0.1)
+# and stops it when done; nothing reaches AWS. Its code is the test harness in tests/emulator.
+demo: setup
+	cdk synth --quiet --output cdk.out
+	PYTHONPATH=tests python -W ignore::UserWarning -m emulator.demo --assembly cdk.out
+
 synth: setup
-	cdk synth --all --quiet --output cdk.out
+	cdk synth --quiet --output cdk.out
 	@echo "Templates written to cdk.out/"
 
 lint: setup

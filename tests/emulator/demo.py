@@ -5,7 +5,8 @@ after ``cdk synth``) to moto in server mode on 127.0.0.1, publishes a handful of
 orders (one of them twice, one malformed), runs the billing, shipping and inventory Lambda
 handlers in this process on the messages their queues received, plays the consumers of the
 two plain queues, and prints per consumer what was delivered, filtered out, processed and
-dead-lettered. The emulator stops when it is done; nothing reaches AWS.
+dead-lettered; then the operator command ``fanout-dlq list`` shows the dead-letter queues.
+The emulator stops when it is done; nothing reaches AWS.
 
 Run: ``make demo`` (or ``PYTHONPATH=tests python -m emulator.demo --assembly cdk.out``).
 """
@@ -13,7 +14,7 @@ Run: ``make demo`` (or ``PYTHONPATH=tests python -m emulator.demo --assembly cdk
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 import tempfile
 import time
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import cx_api
+
+from constructs_lib import dlq
 
 from .fanout import DeployedFanout, published_body
 from .harness import DeployedStack, cli_app, running_emulator
@@ -99,8 +102,13 @@ def run(assembly: cx_api.CloudAssembly, out: Any = sys.stdout) -> list[ConsumerR
             fanout.publish(sample.message, attributes=sample.attributes)
             say(f"  {sample.label}")
         reports = _consume(deployed, fanout)
-    say()
-    _print_table(reports, say)
+        say()
+        _print_table(reports, say)
+        say()
+        command = ["--endpoint-url", emulator.endpoint_url, "list", "--prefix", f"{STACK}-"]
+        say(f"$ fanout-dlq {' '.join(command)}")
+        with contextlib.redirect_stdout(out):
+            dlq.main(command)
     return reports
 
 
@@ -145,7 +153,12 @@ def _print_table(reports: Sequence[ConsumerReport], say: Any) -> None:
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
-        say("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+        say(
+            "  ".join(
+                cell.ljust(w) if i < 2 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
     say()
     for r in reports:
         if r.orders:

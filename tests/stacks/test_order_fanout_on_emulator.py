@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from aws_cdk import cx_api
 from botocore.exceptions import ClientError
-from emulator import DeployedStack, cli_app, running_emulator
+from emulator import DeployedStack, running_emulator
 from emulator.fanout import DeployedFanout, published_body
 from emulator.lambda_service import LambdaService
 
-from stacks import OrderFanoutStack
 from stacks.order_fanout import HIGH_VALUE_ORDER_TOTAL
 
 TOTALS = [Decimal("10"), Decimal("999.99"), Decimal("1000"), Decimal("5000")]
@@ -41,12 +41,9 @@ def order(order_id: str, total: Decimal, sku: str = "SKU-1") -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"))
-    OrderFanoutStack(app, "OrderFanout")
-    assembly = app.synth()
+def deployed(order_fanout_assembly: cx_api.CloudAssembly) -> Iterator[DeployedStack]:
     with running_emulator() as emulator:
-        yield emulator.deploy(assembly.get_stack_by_name("OrderFanout"))
+        yield emulator.deploy(order_fanout_assembly.get_stack_by_name("OrderFanout"))
 
 
 @pytest.fixture
