@@ -43,13 +43,16 @@ def _queue_name(url_or_arn: str) -> str:
 class _Resource:
     """What every type below shares: created at once, identified by ``physical_resource_id``.
 
-    Not itself a ``CloudFormationModel``: moto lists only *direct* subclasses, so each type
-    names ``CloudFormationModel`` as a base of its own.
+    moto calls ``create_from_cloudformation_json`` / ``delete_from_cloudformation_json``
+    with the resolved template entry; each type implements ``create`` (returning the
+    physical id) and, where the API has an inverse, ``delete``. Not itself a
+    ``CloudFormationModel``: moto lists only *direct* subclasses, so each type names
+    ``CloudFormationModel`` as a base of its own.
     """
 
-    def __init__(self, physical_resource_id: str, properties: dict[str, Any]) -> None:
+    def __init__(self, physical_resource_id: str, arn: str) -> None:
         self.physical_resource_id = physical_resource_id
-        self.properties = properties
+        self.arn = arn
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -60,10 +63,46 @@ class _Resource:
         return attr == "Arn"
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.physical_resource_id
+        return self.arn
 
     def is_created(self) -> bool:
         return True
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _Resource:
+        props = cloudformation_json["Properties"]
+        logical_id = kwargs.get("LogicalId", resource_name)
+        physical_id, arn = cls.create(resource_name, props, account_id, region_name, logical_id)
+        return cls(physical_id, arn)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        cls.delete(resource_name, cloudformation_json["Properties"], account_id, region_name)
+
+    @classmethod
+    def create(
+        cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
+    ) -> tuple[str, str]:
+        """Create the resource; return its physical id and its ``Arn`` attribute."""
+        raise NotImplementedError
+
+    @classmethod
+    def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
+        """Delete the resource. Default: nothing to undo (a policy left on a deleted stack's
+        queue or topic goes with it)."""
 
 
 class SnsSubscription(_Resource, CloudFormationModel):
@@ -81,38 +120,24 @@ class SnsSubscription(_Resource, CloudFormationModel):
         return "AWS::SNS::Subscription"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> SnsSubscription:
-        props = cloudformation_json["Properties"]
-        region = props.get("Region") or region_name
-        backend = sns_backends[account_id][region]
+    def create(
+        cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
+    ) -> tuple[str, str]:
+        backend = sns_backends[account_id][props.get("Region") or region]
         subscription = backend.subscribe(props["TopicArn"], props["Endpoint"], props["Protocol"])
-        for name in cls.ATTRIBUTES:
-            if name in props:
-                value = props[name]
-                if name == "RawMessageDelivery":  # the API layer hands the backend a bool
+        for attribute in cls.ATTRIBUTES:
+            if attribute in props:
+                value = props[attribute]
+                if attribute == "RawMessageDelivery":  # the API layer hands the backend a bool
                     value = str(value).lower() == "true"
                 elif isinstance(value, dict):
                     value = json.dumps(value)
-                backend.set_subscription_attributes(subscription.arn, name, value)
-        return cls(subscription.arn, props)
+                backend.set_subscription_attributes(subscription.arn, attribute, value)
+        return subscription.arn, subscription.arn
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        region = cloudformation_json["Properties"].get("Region") or region_name
-        sns_backends[account_id][region].unsubscribe(resource_name)
+    def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
+        sns_backends[account_id][props.get("Region") or region].unsubscribe(physical_id)
 
 
 class SqsQueuePolicy(_Resource, CloudFormationModel):
@@ -123,21 +148,15 @@ class SqsQueuePolicy(_Resource, CloudFormationModel):
         return "AWS::SQS::QueuePolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> SqsQueuePolicy:
-        props = cloudformation_json["Properties"]
-        backend = sqs_backends[account_id][region_name]
+    def create(
+        cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
+    ) -> tuple[str, str]:
+        backend = sqs_backends[account_id][region]
         for queue in props["Queues"]:
             backend.set_queue_attributes(
                 _queue_name(queue), {"Policy": _policy(props["PolicyDocument"])}
             )
-        return cls(f"{kwargs.get('LogicalId', resource_name)}-policy", props)
+        return f"{logical_id}-policy", ""
 
 
 class SnsTopicPolicy(_Resource, CloudFormationModel):
@@ -148,19 +167,13 @@ class SnsTopicPolicy(_Resource, CloudFormationModel):
         return "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> SnsTopicPolicy:
-        props = cloudformation_json["Properties"]
-        backend = sns_backends[account_id][region_name]
+    def create(
+        cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
+    ) -> tuple[str, str]:
+        backend = sns_backends[account_id][region]
         for topic_arn in props["Topics"]:
             backend.set_topic_attribute(topic_arn, "policy", _policy(props["PolicyDocument"]))
-        return cls(f"{kwargs.get('LogicalId', resource_name)}-policy", props)
+        return f"{logical_id}-policy", ""
 
 
 class CloudWatchAlarm(_Resource, CloudFormationModel):
@@ -175,19 +188,11 @@ class CloudWatchAlarm(_Resource, CloudFormationModel):
         return "AWS::CloudWatch::Alarm"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CloudWatchAlarm:
-        props = cloudformation_json["Properties"]
-        queries = [_metric_data_query(query) for query in props.get("Metrics", [])]
-        backend = cloudwatch_backends[account_id][region_name]
-        alarm = backend.put_metric_alarm(
-            name=resource_name,
+    def create(
+        cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
+    ) -> tuple[str, str]:
+        alarm = cloudwatch_backends[account_id][region].put_metric_alarm(
+            name=name,
             namespace=props.get("Namespace"),
             metric_name=props.get("MetricName"),
             comparison_operator=props["ComparisonOperator"],
@@ -199,21 +204,15 @@ class CloudWatchAlarm(_Resource, CloudFormationModel):
             dimensions=props.get("Dimensions", []),
             alarm_actions=props.get("AlarmActions", []),
             ok_actions=props.get("OKActions", []),
-            metric_data_queries=queries or None,
+            metric_data_queries=[_metric_data_query(q) for q in props.get("Metrics", [])] or None,
             datapoints_to_alarm=props.get("DatapointsToAlarm"),
             treat_missing_data=props.get("TreatMissingData"),
         )
-        return cls(alarm.name, props)
+        return alarm.name, alarm.alarm_arn
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+    def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
+        cloudwatch_backends[account_id][region].delete_alarms([physical_id])
 
 
 def _metric_data_query(query: dict[str, Any]) -> MetricDataQuery:
@@ -243,7 +242,7 @@ def _metric_data_query(query: dict[str, Any]) -> MetricDataQuery:
 
 
 class DynamoDbGlobalTable(_Resource, CloudFormationModel):
-    """AWS::DynamoDB::GlobalTable (what CDK's ``TableV2`` writes): ``CreateTable`` in this region.
+    """AWS::DynamoDB::GlobalTable (what CDK's ``TableV2`` writes): ``CreateTable`` here.
 
     Only the replica of the stack's own region is created (a one-region global table, as
     the reference stacks declare); its time-to-live setting is applied as well.
@@ -261,21 +260,11 @@ class DynamoDbGlobalTable(_Resource, CloudFormationModel):
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr in ("Arn", "StreamArn", "TableId")
 
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return str(getattr(self.table, "table_arn", self.physical_resource_id))
-
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> DynamoDbGlobalTable:
-        props = cloudformation_json["Properties"]
-        name = props.get("TableName") or resource_name
-        backend = dynamodb_backends[account_id][region_name]
+    def create(
+        cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
+    ) -> tuple[str, str]:
+        backend = dynamodb_backends[account_id][region]
         table = backend.create_table(
             name,
             schema=props["KeySchema"],
@@ -295,19 +284,11 @@ class DynamoDbGlobalTable(_Resource, CloudFormationModel):
             backend.update_time_to_live(
                 name, {"Enabled": True, "AttributeName": ttl["AttributeName"]}
             )
-        resource = cls(name, props)
-        resource.table = table
-        return resource
+        return name, str(table.table_arn)
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        dynamodb_backends[account_id][region_name].delete_table(resource_name)
+    def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
+        dynamodb_backends[account_id][region].delete_table(physical_id)
 
 
 FILLED_TYPES = tuple(

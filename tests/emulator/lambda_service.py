@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any
 from uuid import uuid4
 
+from helpers import CurrentStdout
 from sqs_events import lambda_record
 
 from .harness import ACCOUNT, DeployedStack
@@ -274,13 +275,5 @@ def _import_isolated(code_dir: Path, module_name: str) -> ModuleType:
     logger = getattr(module, "logger", None)
     registered = getattr(logger, "registered_handler", None)
     if registered is not None:
-        registered.setStream(_CurrentStdout())
+        registered.setStream(CurrentStdout())
     return module
-
-
-class _CurrentStdout(io.TextIOBase):
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()

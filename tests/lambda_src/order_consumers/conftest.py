@@ -14,7 +14,6 @@ when a line is written, and capsys sees the logs too.
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import logging
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 
 import boto3
 import pytest
-from helpers import emulated_aws
+from helpers import CurrentStdout, emulated_aws
 from sqs_events import LambdaContext, OrderFanout
 
 SOURCE = Path(__file__).resolve().parents[3] / "lambda_src" / "order_consumers"
@@ -111,16 +110,6 @@ def account() -> Iterator[Account]:
         )
         account.create_tables()
         yield account
-
-
-class CurrentStdout(io.TextIOBase):
-    """Writes to ``sys.stdout`` as it is at the time of writing."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
 
 
 def _imported(name: str) -> Iterator[ModuleType]:
