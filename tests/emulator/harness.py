@@ -23,7 +23,6 @@ import logging
 import os
 import socket
 import urllib.request
-import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -198,10 +197,7 @@ class Emulator:
         region = self.region
         template_url = self._publish_assets(stack, region)
         cloudformation = self.client("cloudformation", region)
-        with warnings.catch_warnings():
-            # moto warns about each type it skips; check_against_template judges those.
-            warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
-            self._create_stack(cloudformation, stack, template_url, parameters or {})
+        self._create_stack(cloudformation, stack, template_url, parameters or {})
         described = cloudformation.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
         if described["StackStatus"] != "CREATE_COMPLETE":
             raise EmulatorGap(
