@@ -39,6 +39,8 @@ def test_app_defines_the_reference_stacks(assembly: cx_api.CloudAssembly) -> Non
     assert sorted(s.stack_name for s in assembly.stacks) == [
         "ImageProcessing",
         "OrderFanout",
+        "OrdersPrimary",
+        "OrdersRecovery",
         "PushNotifications",
     ]
 
