@@ -170,6 +170,36 @@ def test_a_topic_in_another_region_needs_a_physical_name() -> None:
         Tmpl(recovery)
 
 
+def test_cross_region_references_with_weak_references_read_the_topic_stack_outputs() -> None:
+    """With cdk.json's weak references, CDK passes values across regions natively."""
+    app = new_app()
+    primary = Stack(app, "Primary", env=Environment(region="us-east-1"))
+    recovery = Stack(
+        app, "Recovery", env=Environment(region="us-west-2"), cross_region_references=True
+    )
+    orders = FanoutTopic(primary, "Orders")  # no physical name needed this way
+    replica = ConsumerQueue(
+        recovery,
+        "Replica",
+        topic=orders.topic,
+        subscription_dead_letter_queue=orders.subscription_dead_letter_queue,
+    )
+    primary_t, recovery_t = Tmpl(primary), Tmpl(recovery)
+    sub = recovery_t.props(replica.subscription)
+    assert sub["Region"] == "us-east-1"
+    topic_output = {"Ref": primary_t.logical_id(orders.topic)}
+    (output_name,) = [n for n, o in primary_t.json["Outputs"].items() if o["Value"] == topic_output]
+    assert sub["TopicArn"] == {
+        "Fn::GetStackOutput": {
+            "StackName": "Primary",
+            "Region": "us-east-1",
+            "OutputName": output_name,
+        }
+    }
+    for t in (primary_t, recovery_t):
+        assert not [r for r in t.resources.values() if r["Type"].startswith("Custom::")]
+
+
 def test_topic_imported_by_arn_from_another_region_of_an_agnostic_account() -> None:
     stack = Stack(new_app(), "Recovery", env=Environment(region="us-west-2"))
     topic = sns.Topic.from_topic_arn(
