@@ -9,13 +9,14 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup demo synth test lint typecheck unit clean
+.PHONY: help setup demo synth test lint typecheck unit dist clean
 
 help:
 	@echo "make demo   - install toolchain if missing, deploy the order fanout to a local emulator, publish sample orders, print what each consumer got"
 	@echo "make synth  - install toolchain if missing, cdk synth (every stack) into cdk.out"
 	@echo "make test   - install toolchain if missing, then ruff, mypy and pytest"
-	@echo "make clean  - remove .venv, node_modules and cdk.out"
+	@echo "make dist   - build the constructs_lib wheel into dist/"
+	@echo "make clean  - remove .venv, node_modules, cdk.out and dist"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,5 +52,8 @@ unit: setup
 
 test: lint typecheck unit
 
+dist: setup
+	$(VENV)/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out
+	rm -rf $(VENV) node_modules cdk.out dist build

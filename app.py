@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CDK app: synthesizes every reference stack, environment-agnostic."""
+"""CDK app: synthesizes every reference stack (account-agnostic; see stacks/__init__.py)."""
 
 from aws_cdk import App
 

@@ -109,7 +109,9 @@ class ConsumerQueue(Construct):
     :param dead_letter_queue: use an existing dead-letter queue (same FIFO type as the
         queue) instead of creating one. Default: a new one.
     :param subscription_dead_letter_queue: where SNS puts messages it cannot deliver to the
-        queue (same type as the topic). Default: a new SSE-SQS encrypted queue.
+        queue (same type as the topic, in the topic's region: SNS keeps a cross-region
+        subscription there). Default: a new SSE-SQS encrypted queue in this stack; required
+        when the topic's region is known and differs from this stack's.
     :param alarms: create the alarms. Default: True.
     :param alarm_topic: send alarm and OK notifications to this topic. Default: none.
     :param max_message_age: alarm when the oldest message is older than this, 1 minute up
@@ -168,6 +170,7 @@ class ConsumerQueue(Construct):
                 "topic's type",
             )
         _check_filter_policies(problems, filter_policy, filter_policy_with_message_body)
+        _check_subscription_region(problems, topic, self, subscription_dead_letter_queue)
         problems.check_int("max_receive_count", max_receive_count, 1, 1000)
         problems.check_duration(
             "visibility_timeout", visibility_timeout, Duration.seconds(0), MAX_VISIBILITY_TIMEOUT
@@ -455,6 +458,44 @@ def _check_filter_policies(
                 f"has {size.combinations} value combinations (the product of each key's "
                 f"number of values); SNS allows at most {MAX_FILTER_COMBINATIONS}",
             )
+
+
+def _check_subscription_region(
+    problems: Problems,
+    topic: sns.ITopic,
+    scope: Construct,
+    subscription_dead_letter_queue: sqs.IQueue | None,
+) -> None:
+    """A cross-region subscription lives in the topic's region; so must its dead-letter queue.
+
+    SNS creates the subscription in the topic's region (CloudFormation calls Subscribe there,
+    the subscription's ``Region``) and requires the subscription dead-letter queue in the
+    subscription's account and region. Checked only where both regions are known.
+    """
+    topic_region = topic.env.region
+    if Token.is_unresolved(topic_region):
+        return
+    own_region = Stack.of(scope).region
+    if subscription_dead_letter_queue is None:
+        if not Token.is_unresolved(own_region) and own_region != topic_region:
+            problems.add(
+                "subscription_dead_letter_queue",
+                None,
+                f"the topic is in {topic_region} and this stack in {own_region}: the "
+                f"subscription lives in {topic_region} and SNS requires its dead-letter queue "
+                f"there; pass a queue in {topic_region}, e.g. the FanoutTopic's "
+                "subscription_dead_letter_queue",
+            )
+        return
+    queue_region = subscription_dead_letter_queue.env.region
+    if not Token.is_unresolved(queue_region) and queue_region != topic_region:
+        problems.add(
+            "subscription_dead_letter_queue",
+            subscription_dead_letter_queue.node.path,
+            f"is in {queue_region} but the topic, and so the subscription, is in "
+            f"{topic_region}; SNS requires the subscription dead-letter queue in the "
+            "subscription's region",
+        )
 
 
 def _kind(fifo: bool) -> str:

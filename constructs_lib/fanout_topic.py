@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Unpack
 
-from aws_cdk import Token
+from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -27,6 +28,7 @@ from .lambda_consumer import (
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
 MAX_ARCHIVE_DAYS = 365
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 class FanoutTopic(Construct):
@@ -234,6 +236,50 @@ class FanoutTopic(Construct):
         )
         self.topic_key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
         return grant
+
+    def grant_subscribe(self, account: str) -> iam.Grant:
+        """Let another AWS account subscribe its own SQS queues to the topic.
+
+        Adds one topic-policy statement: ``sns:Subscribe`` for ``account`` (whose own IAM
+        policies then decide which of its principals may use it), only with protocol ``sqs``
+        and only for endpoints that are queues of that account (``sns:Endpoint`` like
+        ``arn:<partition>:sqs:*:<account>:*``). Nothing else: not publish, not the topic
+        key, which SNS does not need to deliver to a queue.
+
+        The consumer account then creates the subscription in its own stack, with
+        ``ConsumerQueue(stack, id, topic=sns.Topic.from_topic_arn(stack, id, arn))``; SNS
+        confirms a subscription that the queue's owner creates at once.
+        """
+        if not Token.is_unresolved(account) and not ACCOUNT_ID.fullmatch(account):
+            raise FanoutConfigurationError(
+                self.node.path,
+                [f"account={account!r}: grant_subscribe takes a 12-digit AWS account id"],
+            )
+        own_queues = Stack.of(self).format_arn(
+            service="sqs",
+            region="*",
+            account=account,
+            resource="*",
+            arn_format=ArnFormat.NO_RESOURCE_NAME,
+        )
+        grantee = iam.AccountPrincipal(account)
+        statement = iam.PolicyStatement(
+            actions=["sns:Subscribe"],
+            principals=[grantee],
+            resources=[self.topic.topic_arn],
+            conditions={
+                "StringEquals": {"sns:Protocol": "sqs"},
+                "StringLike": {"sns:Endpoint": own_queues},
+            },
+        )
+        # Grant.add_to_principal_or_resource would drop the conditions from a resource policy.
+        return iam.Grant.add_statement_to_resource_policy(
+            statement=statement,
+            resource=self.topic,
+            grantee=grantee,
+            actions=["sns:Subscribe"],
+            resource_arns=[self.topic.topic_arn],
+        )
 
     # -- metrics -------------------------------------------------------------------------
 

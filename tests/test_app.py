@@ -40,6 +40,8 @@ def test_app_defines_the_reference_stacks(assembly: cx_api.CloudAssembly) -> Non
         "ImageProcessing",
         "LedgerFanout",
         "OrderFanout",
+        "OrdersPrimary",
+        "OrdersRecovery",
         "PushNotifications",
     ]
 

@@ -48,7 +48,14 @@ def test_cli_synthesizes_every_reference_stack(
         for name, artifact in manifest["artifacts"].items()
         if artifact["type"] == "aws:cloudformation:stack"
     ]
-    assert sorted(stacks) == ["ImageProcessing", "LedgerFanout", "OrderFanout", "PushNotifications"]
+    assert sorted(stacks) == [
+        "ImageProcessing",
+        "LedgerFanout",
+        "OrderFanout",
+        "OrdersPrimary",
+        "OrdersRecovery",
+        "PushNotifications",
+    ]
 
 
 def test_cli_runs_on_the_pinned_node_without_an_end_of_life_banner(

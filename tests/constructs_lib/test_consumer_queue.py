@@ -9,6 +9,7 @@ from aws_cdk import Duration, Environment, Stack, assertions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from helpers import Tmpl, new_app, ref_or_arn
 
 from constructs_lib import ConsumerQueue, FanoutTopic
@@ -311,7 +312,8 @@ def test_consumer_of_a_topic_in_another_region_names_the_topic_region() -> None:
         env=Environment(account="111122223333", region="us-west-2"),
         cross_region_references=True,
     )
-    consumer = ConsumerQueue(dr, "Replica", topic=topic)
+    undelivered = sqs.Queue(home, "Undelivered")  # SNS keeps the subscription in us-east-1
+    consumer = ConsumerQueue(dr, "Replica", topic=topic, subscription_dead_letter_queue=undelivered)
     assert Tmpl(dr).props(consumer.subscription)["Region"] == "us-east-1"
 
 
