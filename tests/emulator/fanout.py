@@ -97,33 +97,10 @@ class DeployedFanout:
     def receive_all(
         self, queue_url: str, *, visibility_timeout: int = 300, delete: bool = True
     ) -> list[dict[str, Any]]:
-        """Every message now visible in the queue, each received once.
-
-        Received messages are deleted (a consumer that processed them), unless ``delete``
-        is False: then they come back after ``visibility_timeout`` seconds.
-        """
-        messages: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=queue_url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=visibility_timeout,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if not batch:
-                return messages
-            messages += batch
-            if delete:
-                self.sqs.delete_message_batch(
-                    QueueUrl=queue_url,
-                    Entries=[
-                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
-                        for n, m in enumerate(batch)
-                    ],
-                )
-            elif visibility_timeout == 0:
-                return messages  # the same messages would come straight back
+        """:func:`receive_all` on one of this fanout's queues."""
+        return receive_all(
+            self.sqs, queue_url, visibility_timeout=visibility_timeout, delete=delete
+        )
 
     def depth(self, queue_url: str) -> int:
         """Messages in the queue, visible or in flight."""
@@ -144,6 +121,37 @@ class DeployedFanout:
             urls += [consumer.queue_url, consumer.dead_letter_queue_url]
         for url in urls:
             self.receive_all(url)
+
+
+def receive_all(
+    sqs: Any, queue_url: str, *, visibility_timeout: int = 300, delete: bool = True
+) -> list[dict[str, Any]]:
+    """Every message now visible in the queue, each received once.
+
+    Received messages are deleted (a consumer that processed them), unless ``delete`` is
+    False: then they come back after ``visibility_timeout`` seconds.
+    """
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=visibility_timeout,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not batch:
+            return messages
+        messages += batch
+        if delete:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)
+                ],
+            )
+        elif visibility_timeout == 0:
+            return messages  # the same messages would come straight back
 
 
 def published_body(message: Mapping[str, Any], *, raw: bool) -> Any:

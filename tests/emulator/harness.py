@@ -59,6 +59,9 @@ PUBLIC_SSM_PARAMETERS: Mapping[str, str] = {
 }
 """Parameters AWS publishes in every account that the reference templates read."""
 
+UNKNOWN_REGION = "unknown-region"
+"""The region of an environment-agnostic stack in its cloud assembly."""
+
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +104,7 @@ class Emulator:
     endpoint_url: str = ""
     _server: ThreadedMotoServer | None = None
     _saved_environment: dict[str, str | None] = field(default_factory=dict)
+    _bootstrapped: set[str] = field(default_factory=set)
 
     def __enter__(self) -> Emulator:
         cfn_gaps.register()
@@ -169,6 +173,7 @@ class Emulator:
     def bootstrap(self, region: str | None = None) -> None:
         """What ``cdk bootstrap`` leaves that a deploy reads: the version and asset bucket."""
         region = region or self.region
+        self._bootstrapped.add(region)
         ssm = self.client("ssm", region)
         ssm.put_parameter(
             Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version",
@@ -193,8 +198,16 @@ class Emulator:
         *,
         parameters: Mapping[str, str] | None = None,
     ) -> DeployedStack:
-        """Publish the stack's assets, create it from its template, and check the result."""
-        region = self.region
+        """Publish the stack's assets, create it from its template, and check the result.
+
+        A stack with a region of its own (``env=Environment(region=...)``) is deployed
+        there, the others to this emulator's region; each region is bootstrapped once.
+        """
+        region = stack.environment.region
+        if region == UNKNOWN_REGION:
+            region = self.region
+        if region not in self._bootstrapped:
+            self.bootstrap(region)
         template_url = self._publish_assets(stack, region)
         cloudformation = self.client("cloudformation", region)
         self._create_stack(cloudformation, stack, template_url, parameters or {})
@@ -357,13 +370,30 @@ class DeployedStack:
             ((function, argument),) = value.items()
             if function == "Ref" and argument in self.physical_ids:
                 return self._ref(argument)
+            if function == "Ref" and argument in self.pseudo_parameters:
+                return self.pseudo_parameters[argument]
             if function == "Fn::GetAtt" and argument[1] == "Arn":
                 return self._arn(argument[0])
+            if function == "Fn::Join":
+                separator, parts = argument
+                resolved = [self.resolve(part) for part in parts]
+                if all(isinstance(part, str) for part in resolved):
+                    return separator.join(resolved)
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         return value
+
+    @property
+    def pseudo_parameters(self) -> dict[str, str]:
+        return {
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": self.region,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": self.name,
+        }
 
     def _ref(self, logical_id: str) -> str:
         return self.physical_ids[logical_id]
