@@ -61,7 +61,7 @@ class Function:
 
 
 @dataclass
-class Mapping_:
+class EventSourceMapping:
     """An SQS event source mapping: which queue feeds which function, in what batches."""
 
     logical_id: str
@@ -95,7 +95,7 @@ class LambdaService:
         self._workdir = tempfile.TemporaryDirectory(prefix="lambda-tasks-")
         self._lambda = deployed.client("lambda")
         self._sqs = deployed.client("sqs")
-        self.mappings: dict[str, Mapping_] = {}
+        self.mappings: dict[str, EventSourceMapping] = {}
         functions: dict[str, Function] = {}
         for lid, resource in deployed.of_type("AWS::Lambda::EventSourceMapping").items():
             props = resource["Properties"]
@@ -103,7 +103,7 @@ class LambdaService:
             if function_lid not in functions:
                 functions[function_lid] = self._load(deployed.physical_id(function_lid))
             queue_lid = props["EventSourceArn"]["Fn::GetAtt"][0]
-            self.mappings[queue_lid] = Mapping_(
+            self.mappings[queue_lid] = EventSourceMapping(
                 logical_id=lid,
                 function=functions[function_lid],
                 queue_url=deployed.queue_url(queue_lid),
@@ -227,7 +227,7 @@ class LambdaService:
                     QueueUrl=mapping.queue_url, ReceiptHandle=handle, VisibilityTimeout=0
                 )
 
-    def _invoke(self, mapping: Mapping_, records: list[dict[str, Any]]) -> Invocation:
+    def _invoke(self, mapping: EventSourceMapping, records: list[dict[str, Any]]) -> Invocation:
         function = mapping.function
         context = Context(
             function_name=function.name,
