@@ -114,6 +114,10 @@ class ConsumerQueue(Construct):
     :param alarm_topic: send alarm and OK notifications to this topic. Default: none.
     :param max_message_age: alarm when the oldest message is older than this, 1 minute up
         to ``retention_period``. Default: 15 minutes.
+    :param per_queue_alarms: create this consumer's own dead-letter and message-age alarms
+        (standard alarms, two per consumer). Default: True. :class:`FanoutTopic` passes
+        False and covers its consumers with fanout-level Metrics Insights alarms instead,
+        which it sets as ``dead_letter_alarm`` and ``message_age_alarm``.
     """
 
     def __init__(
@@ -137,6 +141,7 @@ class ConsumerQueue(Construct):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
+        per_queue_alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
         is_fifo = topic.fifo if fifo is None else fifo
@@ -207,6 +212,9 @@ class ConsumerQueue(Construct):
 
         self.topic = topic
         self.fifo = is_fifo
+        self.alarms = alarms
+        self.alarm_topic = alarm_topic
+        self.max_message_age = max_message_age
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
         self.encryption_key: kms.IKey = encryption_key or rotating_key(
@@ -274,6 +282,7 @@ class ConsumerQueue(Construct):
             self._add_alarms(
                 max_message_age,
                 alarm_topic,
+                per_queue=per_queue_alarms,
                 own_subscription_dlq=subscription_dead_letter_queue is None,
             )
 
@@ -337,26 +346,30 @@ class ConsumerQueue(Construct):
         max_message_age: Duration,
         alarm_topic: sns.ITopic | None,
         *,
+        per_queue: bool,
         own_subscription_dlq: bool,
     ) -> None:
         path = self.node.path
-        self.dead_letter_alarm = monitoring.queue_not_empty_alarm(
-            self,
-            "DeadLetterAlarm",
-            queue=self.dead_letter_queue,
-            description=f"{path}: messages failed max_receive_count times and were dead-lettered",
-        )
-        self.message_age_alarm = monitoring.oldest_message_age_alarm(
-            self,
-            "MessageAgeAlarm",
-            queue=self.queue,
-            threshold=max_message_age,
-            description=(
-                f"{path}: the oldest message has waited more than "
-                f"{max_message_age.to_human_string()}; the consumer is stuck or too slow"
-            ),
-        )
-        alarms = [self.dead_letter_alarm, self.message_age_alarm]
+        alarms: list[cloudwatch.Alarm] = []
+        if per_queue:
+            self.dead_letter_alarm = monitoring.queue_not_empty_alarm(
+                self,
+                "DeadLetterAlarm",
+                queue=self.dead_letter_queue,
+                description=f"{path}: messages failed max_receive_count times and were "
+                "dead-lettered",
+            )
+            self.message_age_alarm = monitoring.oldest_message_age_alarm(
+                self,
+                "MessageAgeAlarm",
+                queue=self.queue,
+                threshold=max_message_age,
+                description=(
+                    f"{path}: the oldest message has waited more than "
+                    f"{max_message_age.to_human_string()}; the consumer is stuck or too slow"
+                ),
+            )
+            alarms += [self.dead_letter_alarm, self.message_age_alarm]
         if own_subscription_dlq:
             self.undelivered_alarm = monitoring.queue_not_empty_alarm(
                 self,
