@@ -21,6 +21,7 @@ from ._validation import (
     MAX_VISIBILITY_TIMEOUT,
     MIN_RETENTION,
     Problems,
+    known_seconds,
     with_fifo_suffix,
 )
 from .filter_policy import (
@@ -192,7 +193,8 @@ class ConsumerQueue(Construct):
                 and retention_ok
                 and dead_letter_retention_ok
                 and _known(retention_period, dead_letter_retention_period)
-                and dead_letter_retention_period.to_seconds() <= retention_period.to_seconds()
+                and (known_seconds(dead_letter_retention_period) or 0)
+                <= (known_seconds(retention_period) or 0)
             ):
                 problems.add(
                     "dead_letter_retention_period",
@@ -226,10 +228,16 @@ class ConsumerQueue(Construct):
             if queue_name is not None
             else generated_queue_name(self, fifo=is_fifo)
         )
+        dead_letter_name = generated_queue_name(self, fifo=is_fifo, suffix="-dlq")
+        self.literal_queue_names: tuple[str | None, str | None] = (
+            None if Token.is_unresolved(name) else name,
+            dead_letter_name if dead_letter_queue is None else None,
+        )
+        """The physical names of the queue and dead-letter queue when known at synth."""
         self.dead_letter_queue: sqs.IQueue = dead_letter_queue or sqs.Queue(
             self,
             "DeadLetterQueue",
-            queue_name=generated_queue_name(self, fifo=is_fifo, suffix="-dlq"),
+            queue_name=dead_letter_name,
             fifo=True if is_fifo else None,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.encryption_key,
@@ -475,7 +483,7 @@ def _kind(fifo: bool) -> str:
 
 
 def _known(*durations: Duration) -> bool:
-    return not any(d.is_unresolved() for d in durations)
+    return all(known_seconds(d) is not None for d in durations)
 
 
 def _foreign_region(topic: sns.ITopic, scope: Construct) -> str | None:

@@ -58,17 +58,6 @@ class _ConsumerStack:
     alarms_opened: dict[str, int] = field(default_factory=dict)
 
 
-def _known_name(queue: sqs.IQueue) -> str:
-    """The queue's physical name when it is known at synth, else its (deploy-time) token.
-
-    A literal name keeps the alarm queries short: more queues fit in one query.
-    """
-    cfn = queue.node.default_child
-    if isinstance(cfn, sqs.CfnQueue) and cfn.queue_name and not Token.is_unresolved(cfn.queue_name):
-        return cfn.queue_name
-    return queue.queue_name
-
-
 def _resources_in(construct: Construct) -> int:
     return sum(isinstance(c, CfnResource) for c in construct.node.find_all())
 
@@ -309,7 +298,7 @@ class FanoutTopic(Construct):
         dead_letter = self._alarm_with_room(
             target,
             target.dead_letter_alarms.setdefault(topic_key, []),
-            _known_name(consumer.dead_letter_queue),
+            consumer.literal_queue_names[1] or consumer.dead_letter_queue.queue_name,
             lambda alarm_id: monitoring.dead_letter_query_alarm(
                 target.scope,
                 alarm_id,
@@ -324,7 +313,7 @@ class FanoutTopic(Construct):
         message_age = self._alarm_with_room(
             target,
             target.age_alarms.setdefault((threshold_key, topic_key), []),
-            _known_name(consumer.queue),
+            consumer.literal_queue_names[0] or consumer.queue.queue_name,
             lambda alarm_id: monitoring.message_age_query_alarm(
                 target.scope,
                 alarm_id,

@@ -1,0 +1,188 @@
+"""FanoutTopic at scale: 1,000 consumers on one topic, templates within CloudFormation limits.
+
+The 1,000-consumer app is synthesized once for the module (about a minute here).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Stack, cx_api
+from aws_cdk import aws_sqs as sqs
+from helpers import Tmpl, alarm_query, new_app, queues_in_query
+
+from constructs_lib import FanoutTopic
+
+CONSUMERS = 1000
+MAX_RESOURCES = 500
+MAX_TEMPLATE_BYTES = 1_000_000
+MAX_PARAMETERS = 200
+MAX_OUTPUTS = 200
+
+
+@dataclass
+class Synthesized:
+    fanout: FanoutTopic
+    assembly: cx_api.CloudAssembly
+    templates: dict[str, dict[str, Any]]
+    sizes: dict[str, int]
+
+
+def _templates(directory: Path) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """Every template in the assembly folder (stacks and nested stacks), by file name."""
+    templates, sizes = {}, {}
+    for path in sorted(directory.glob("*.template.json")):
+        body = path.read_text()
+        templates[path.name] = json.loads(body)
+        sizes[path.name] = len(body.encode())
+    return templates, sizes
+
+
+def _team(n: int) -> str:
+    return f"Team{n:04d}"
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = new_app(outdir=str(outdir))
+    fanout = FanoutTopic(Stack(app, "Big"), "Orders")
+    for n in range(CONSUMERS):
+        fanout.add_queue_consumer(_team(n))
+    assembly = app.synth()
+    templates, sizes = _templates(outdir)
+    return Synthesized(fanout, assembly, templates, sizes)
+
+
+def _resources(big: Synthesized, cfn_type: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, r)
+        for name, template in big.templates.items()
+        for r in template["Resources"].values()
+        if r["Type"] == cfn_type
+    ]
+
+
+def test_consumers_spread_over_nested_stacks(big: Synthesized) -> None:
+    nested = [name for name in big.templates if name.endswith(".nested.template.json")]
+    assert len(nested) == len(big.fanout.consumer_stacks) >= 2
+    assert [s.node.id for s in big.fanout.consumer_stacks] == [
+        f"Consumers{n}" for n in range(2, len(nested) + 2)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("section", "limit"),
+    [("Resources", MAX_RESOURCES), ("Parameters", MAX_PARAMETERS), ("Outputs", MAX_OUTPUTS)],
+)
+def test_every_template_stays_within_cloudformation_limits(
+    big: Synthesized, section: str, limit: int
+) -> None:
+    counts = {name: len(t.get(section, {})) for name, t in big.templates.items()}
+    assert max(counts.values()) <= limit, counts
+
+
+def test_every_template_body_is_under_one_megabyte(big: Synthesized) -> None:
+    assert max(big.sizes.values()) <= MAX_TEMPLATE_BYTES, big.sizes
+
+
+def test_the_fanouts_own_stack_leaves_room_for_the_rest_of_the_app(big: Synthesized) -> None:
+    parent = big.templates["Big.template.json"]["Resources"]
+    assert len(parent) <= 210  # 200 for the fanout, plus a nested stack resource per part
+
+
+def test_every_consumer_is_subscribed_to_the_one_topic(big: Synthesized) -> None:
+    parent = big.templates["Big.template.json"]["Resources"]
+    (topic_lid,) = [lid for lid, r in parent.items() if r["Type"] == "AWS::SNS::Topic"]
+    # Each nested stack receives the topic ARN as a parameter from the parent.
+    topic_parameter: dict[str, set[str]] = {"Big.template.json": set()}
+    for stack in big.fanout.consumer_stacks:
+        stack_resource = stack.nested_stack_resource
+        assert stack_resource is not None
+        resource = parent[Stack.of(stack_resource).resolve(stack_resource.logical_id)]
+        topic_parameter[stack.template_file] = {
+            key
+            for key, value in resource["Properties"]["Parameters"].items()
+            if value == {"Ref": topic_lid}
+        }
+    subscribed: Counter[str] = Counter()
+    for name, template in big.templates.items():
+        for r in template["Resources"].values():
+            if r["Type"] != "AWS::SNS::Subscription":
+                continue
+            topic = r["Properties"]["TopicArn"]
+            assert topic == {"Ref": topic_lid} or topic["Ref"] in topic_parameter[name]
+            subscribed[r["Properties"]["Protocol"]] += 1
+    assert subscribed == {"sqs": CONSUMERS}
+
+
+def test_a_fanout_of_1000_consumers_uses_two_kms_keys(big: Synthesized) -> None:
+    assert len(_resources(big, "AWS::KMS::Key")) == 2
+
+
+def test_every_consumer_queue_is_covered_by_both_alarms(big: Synthesized) -> None:
+    watched: dict[str, set[str]] = {"ApproximateNumberOfMessagesVisible": set()}
+    watched["ApproximateAgeOfOldestMessage"] = set()
+    for _, alarm in _resources(big, "AWS::CloudWatch::Alarm"):
+        props = alarm["Properties"]
+        if "Metrics" not in props:
+            continue  # the subscription dead-letter queue's own alarm
+        query = alarm_query(props)
+        assert len(query) <= 2048
+        metric = query.removeprefix("SELECT MAX(").split(")", 1)[0]
+        names = queues_in_query(query)
+        assert watched[metric].isdisjoint(names), "a queue is in two alarms"
+        watched[metric] |= names
+    queue_names = {r["Properties"]["QueueName"] for _, r in _resources(big, "AWS::SQS::Queue")}
+    dead_letter = {n for n in queue_names if n.endswith("-dlq")}
+    sources = queue_names - dead_letter - {n for n in queue_names if n.endswith("-undelivered")}
+    assert len(sources) == len(dead_letter) == CONSUMERS
+    assert watched["ApproximateNumberOfMessagesVisible"] == dead_letter
+    assert watched["ApproximateAgeOfOldestMessage"] == sources
+
+
+def test_alarms_are_a_small_fraction_of_the_resources(big: Synthesized) -> None:
+    total = sum(len(t["Resources"]) for t in big.templates.values())
+    alarms = len(_resources(big, "AWS::CloudWatch::Alarm"))
+    assert alarms <= CONSUMERS // 10
+    assert total / CONSUMERS <= 5.1, (total, alarms)
+
+
+def test_adding_consumers_at_the_end_moves_no_earlier_consumer(big: Synthesized) -> None:
+    """The first consumers of the 1,000 are where a fanout of only those would put them."""
+    in_own_stack = [c for c in big.fanout.consumers.values() if c.node.scope is big.fanout]
+    first = len(in_own_stack) + 3  # across the boundary into Consumers2
+    app = new_app()
+    small = FanoutTopic(Stack(app, "Big"), "Orders")
+    for n in range(first):
+        small.add_queue_consumer(_team(n))
+    for team, consumer in small.consumers.items():
+        earlier = big.fanout.consumers[team]
+        assert consumer.node.path == earlier.node.path
+        assert _queue_name(consumer.queue) == _queue_name(earlier.queue)
+    assert len(small.consumer_stacks) == 1
+
+
+def _queue_name(queue: sqs.IQueue) -> str | None:
+    cfn = queue.node.default_child
+    assert isinstance(cfn, sqs.CfnQueue)
+    return cfn.queue_name
+
+
+def test_a_queue_consumer_adds_five_resources() -> None:
+    """Measured: the templates of N and N + 1 consumers differ by five resources."""
+
+    def resources(consumers: int) -> Counter[str]:
+        stack = Stack(new_app(), "Measure")
+        fanout = FanoutTopic(stack, "Orders")
+        for n in range(consumers):
+            fanout.add_queue_consumer(_team(n))
+        return Counter(r["Type"] for r in Tmpl(stack).resources.values())
+
+    added = resources(4) - resources(3)
+    assert added == {"AWS::SQS::Queue": 2, "AWS::SQS::QueuePolicy": 2, "AWS::SNS::Subscription": 1}
