@@ -6,17 +6,26 @@ The 1,000-consumer app is synthesized once for the module (about a minute here).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import Stack, cx_api
+from aws_cdk import Duration, NestedStack, Stack, Validations, cx_api
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from helpers import Tmpl, alarm_query, new_app, queues_in_query
+from cdk_nag import AwsSolutionsChecks
+from helpers import ROOT, Tmpl, alarm_query, new_app, queues_in_query
 
-from constructs_lib import FanoutTopic
+from constructs_lib import FanoutTopic, fanout_topic
+
+CFN_LINT = Path(sys.executable).with_name("cfn-lint")
+ORDER_CONSUMERS = ROOT / "lambda_src" / "order_consumers"
 
 CONSUMERS = 1000
 MAX_RESOURCES = 500
@@ -186,3 +195,66 @@ def test_a_queue_consumer_adds_five_resources() -> None:
 
     added = resources(4) - resources(3)
     assert added == {"AWS::SQS::Queue": 2, "AWS::SQS::QueuePolicy": 2, "AWS::SNS::Subscription": 1}
+
+
+@pytest.fixture(scope="module")
+def nested_checked(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[cx_api.CloudAssembly, Path]]:
+    """A fanout with small stack budgets (so that two nested stacks hold a few consumers,
+    queue and Lambda ones) synthesized with cdk-nag; cheap enough to lint every template."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fanout_topic, "OWN_STACK_BUDGET", 40)
+        patch.setattr(fanout_topic, "NESTED_STACK_BUDGET", 45)
+        app = new_app(outdir=str(outdir))
+        stack = Stack(app, "Nested")
+        ops = sns.Topic(stack, "Ops", enforce_ssl=True)
+        fanout = FanoutTopic(stack, "Orders", alarm_topic=ops)
+        for n in range(12):
+            fanout.add_queue_consumer(_team(n), max_message_age=Duration.minutes(5 + n % 2))
+            if n % 4 == 3:
+                # One Code per consumer: an asset belongs to the first stack that uses it.
+                code = lambda_.Code.from_asset(str(ORDER_CONSUMERS))
+                fanout.add_lambda_consumer(f"Handler{n}", code=code, handler="billing.handler")
+        assert len(fanout.consumer_stacks) >= 2
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        try:
+            assembly = app.synth()
+        except RuntimeError as err:
+            report = outdir / "validation-report.json"
+            pytest.fail(f"synth failed validation: {err}\n{report.read_text()}")
+    yield assembly, outdir
+
+
+def test_nested_consumer_stacks_pass_cdk_nag(
+    nested_checked: tuple[cx_api.CloudAssembly, Path],
+) -> None:
+    _, outdir = nested_checked
+    report = json.loads((outdir / "validation-report.json").read_text())
+    assert [r for r in report["pluginReports"] if r.get("conclusion") != "success"] == []
+
+
+def test_nested_consumer_stacks_pass_cfn_lint(
+    nested_checked: tuple[cx_api.CloudAssembly, Path],
+) -> None:
+    _, outdir = nested_checked
+    templates = sorted(str(p) for p in outdir.glob("*.template.json"))
+    assert len(templates) >= 3  # the stack and its nested consumer stacks
+    result = subprocess.run(
+        [str(CFN_LINT), "--format", "parseable", *templates],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_the_nag_harness_sees_inside_nested_stacks(tmp_path: Path) -> None:
+    """Negative control: a bad queue in a nested stack fails the same check."""
+    app = new_app(outdir=str(tmp_path))
+    sqs.Queue(NestedStack(Stack(app, "Bad"), "Part"), "NoDeadLetterQueue")
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    assert "AwsSolutions-SQS3" in (tmp_path / "validation-report.json").read_text()
