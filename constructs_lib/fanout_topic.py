@@ -6,14 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Unpack
 
-from aws_cdk import CfnResource, NestedStack, Token
+import jsii
+from aws_cdk import CfnOutput, CfnParameter, CfnResource, NestedStack, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from . import monitoring
 from ._functions import DEFAULT_TIMEOUT
@@ -60,6 +61,56 @@ class _ConsumerStack:
 
 def _resources_in(construct: Construct) -> int:
     return sum(isinstance(c, CfnResource) for c in construct.node.find_all())
+
+
+def _own_constructs(stack: Stack) -> list[Construct]:
+    """The constructs of ``stack`` that are not in one of its nested stacks."""
+    found: list[Construct] = []
+    pending = list(stack.node.children)
+    while pending:
+        construct = pending.pop()
+        if isinstance(construct, Stack):
+            continue
+        found.append(construct)
+        pending.extend(construct.node.children)
+    return found
+
+
+MAX_STACK_PARAMETERS = 200
+MAX_STACK_OUTPUTS = 200
+
+
+@jsii.implements(IValidation)
+class _StackLimits:
+    """At synth: the stacks holding this fanout's consumers are within CloudFormation's
+    limits on resources, parameters and outputs, counting everything in them by then
+    (what users attached to consumers after adding them included)."""
+
+    def __init__(self, fanout: FanoutTopic) -> None:
+        self._fanout = fanout
+
+    def validate(self) -> list[str]:
+        own = Stack.of(self._fanout)
+        stacks: list[tuple[Stack, list[Construct]]] = [(own, _own_constructs(own))]
+        # A consumer stack holds no nested stack of its own: one call lists all of it.
+        stacks += [(s, list(s.node.find_all())) for s in self._fanout.consumer_stacks]
+        problems = []
+        for stack, constructs in stacks:
+            for kind, cls, limit in (
+                ("resources", CfnResource, MAX_STACK_RESOURCES),
+                ("parameters", CfnParameter, MAX_STACK_PARAMETERS),
+                ("outputs", CfnOutput, MAX_STACK_OUTPUTS),
+            ):
+                count = sum(isinstance(c, cls) for c in constructs)
+                if count > limit:
+                    problems.append(
+                        f"{stack.node.path} has {count} {kind}; CloudFormation allows {limit} "
+                        f"per stack. The fanout {self._fanout.node.path} leaves room when it "
+                        "places consumers; the rest was added to this stack afterwards "
+                        "(resources under the consumers, references to their attributes): "
+                        "move those elsewhere"
+                    )
+        return problems
 
 
 class FanoutTopic(Construct):
@@ -204,6 +255,7 @@ class FanoutTopic(Construct):
         """The fanout-level alarms on the consumers' dead-letter queues."""
         self.message_age_alarms: list[cloudwatch.Alarm] = []
         """The fanout-level alarms on the age of the consumers' oldest messages."""
+        self.node.add_validation(_StackLimits(self))
 
     @property
     def consumers(self) -> dict[str, ConsumerQueue]:

@@ -258,3 +258,19 @@ def test_the_nag_harness_sees_inside_nested_stacks(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     assert "AwsSolutions-SQS3" in (tmp_path / "validation-report.json").read_text()
+
+
+def test_a_consumer_stack_overfilled_after_placement_fails_at_synth() -> None:
+    app = new_app()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fanout_topic, "OWN_STACK_BUDGET", 20)
+        fanout = FanoutTopic(Stack(app, "Overfilled"), "Orders")
+        for n in range(4):
+            fanout.add_queue_consumer(_team(n))
+    (part,) = fanout.consumer_stacks
+    last = fanout.consumers[_team(3)]
+    for n in range(500):  # resources users attach to a consumer after adding it
+        sqs.CfnQueue(last, f"Extra{n}")
+    with pytest.raises(RuntimeError, match=r"Overfilled/Orders/Consumers2 has 5\d\d resources"):
+        app.synth()
+    assert part.node.path == "Overfilled/Orders/Consumers2"
