@@ -37,6 +37,8 @@ DEFAULT_VISIBILITY_TIMEOUT = Duration.seconds(30)
 DEFAULT_RETENTION = Duration.days(4)
 DEFAULT_DEAD_LETTER_RETENTION = MAX_RETENTION
 DEFAULT_MAX_MESSAGE_AGE = Duration.minutes(15)
+MIN_MAX_MESSAGE_AGE = Duration.minutes(1)
+MIN_VISIBILITY_TIMEOUT = Duration.seconds(0)
 
 SNS_PRINCIPAL = "sns.amazonaws.com"
 
@@ -176,7 +178,7 @@ class ConsumerQueue(Construct):
         _check_filter_policies(problems, filter_policy, filter_policy_with_message_body)
         problems.check_int("max_receive_count", max_receive_count, 1, 1000)
         problems.check_duration(
-            "visibility_timeout", visibility_timeout, Duration.seconds(0), MAX_VISIBILITY_TIMEOUT
+            "visibility_timeout", visibility_timeout, MIN_VISIBILITY_TIMEOUT, MAX_VISIBILITY_TIMEOUT
         )
         retention_ok = problems.check_duration(
             "retention_period", retention_period, MIN_RETENTION, MAX_RETENTION
@@ -208,7 +210,7 @@ class ConsumerQueue(Construct):
         )
         if alarms and retention_ok and _known(max_message_age, retention_period):
             problems.check_duration(
-                "max_message_age", max_message_age, Duration.minutes(1), retention_period
+                "max_message_age", max_message_age, MIN_MAX_MESSAGE_AGE, retention_period
             )
         problems.raise_if_any(self)
 
@@ -357,6 +359,8 @@ class ConsumerQueue(Construct):
         per_queue: bool,
         own_subscription_dlq: bool,
     ) -> None:
+        if not (per_queue or own_subscription_dlq):
+            return
         path = self.node.path
         alarms: list[cloudwatch.Alarm] = []
         if per_queue:

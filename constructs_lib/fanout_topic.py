@@ -19,7 +19,7 @@ from constructs import Construct, IValidation
 from . import monitoring
 from ._functions import DEFAULT_TIMEOUT
 from ._resources import new_subscription_dead_letter_queue, rotating_key
-from ._validation import FanoutConfigurationError, Problems
+from ._validation import FanoutConfigurationError, Problems, known_seconds
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .lambda_consumer import (
     LambdaConsumer,
@@ -344,9 +344,11 @@ class FanoutTopic(Construct):
 
     def _cover_with_alarms(self, target: _ConsumerStack, consumer: ConsumerQueue) -> None:
         """Add the consumer's queues to its stack's dead-letter and message-age alarms."""
-        topic_key = consumer.alarm_topic.node.path if consumer.alarm_topic else ""
+        # The consumer holds its alarm topic, so the object's id stays unique meanwhile.
+        topic_key = str(id(consumer.alarm_topic)) if consumer.alarm_topic else ""
         age = consumer.max_message_age
-        threshold_key = str(age.to_seconds()) if not age.is_unresolved() else age.to_human_string()
+        seconds = known_seconds(age)
+        threshold_key = age.to_human_string() if seconds is None else str(seconds)
         dead_letter = self._alarm_with_room(
             target,
             target.dead_letter_alarms.setdefault(topic_key, []),
@@ -391,7 +393,7 @@ class FanoutTopic(Construct):
         listing: list[cloudwatch.Alarm],
         base_id: str,
     ) -> cloudwatch.Alarm:
-        if not group or not group[-1].fits(queue_name):
+        if not group or not group[-1].try_add(queue_name):
             number = target.alarms_opened.get(base_id, 0) + 1
             target.alarms_opened[base_id] = number
             alarm_id = base_id if number == 1 else f"{base_id}{number}"
@@ -400,7 +402,8 @@ class FanoutTopic(Construct):
             group.append(query_alarm)
             listing.append(query_alarm.alarm)
             target.used += 1
-        group[-1].add(queue_name)
+            if not query_alarm.try_add(queue_name):
+                raise ValueError(f"queue name too long for a metric query: {queue_name}")
         return group[-1].alarm
 
     def add_lambda_consumer(

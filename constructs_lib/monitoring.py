@@ -111,9 +111,9 @@ class _QueryProducer:
 class QueueQueryAlarm:
     """One CloudWatch alarm on a Metrics Insights query over a growing set of queues.
 
-    Queues join with :meth:`add` until the query would exceed CloudWatch's expression
-    length or :data:`MAX_QUEUES_PER_QUERY`; :meth:`fits` says whether one more fits. The
-    query is rendered at synth, so it names every queue added until then.
+    Queues join with :meth:`try_add` until the query would exceed CloudWatch's expression
+    length or :data:`MAX_QUEUES_PER_QUERY`. The query is rendered at synth, so it names
+    every queue added until then.
     """
 
     def __init__(
@@ -147,20 +147,17 @@ class QueueQueryAlarm:
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-    @staticmethod
-    def _term_length(queue_name: str, first: bool) -> int:
-        name_length = UNRESOLVED_NAME_LENGTH if Token.is_unresolved(queue_name) else len(queue_name)
-        return len("QueueName = ''") + name_length + (0 if first else len(" OR "))
-
-    def fits(self, queue_name: str) -> bool:
+    def try_add(self, queue_name: str) -> bool:
+        """Add ``queue_name`` to the query if it still fits; False when it does not."""
         if len(self.queue_names) >= MAX_QUEUES_PER_QUERY:
             return False
-        added = self._term_length(queue_name, first=not self.queue_names)
-        return self._length + added <= MAX_QUERY_LENGTH
-
-    def add(self, queue_name: str) -> None:
-        self._length += self._term_length(queue_name, first=not self.queue_names)
+        name_length = UNRESOLVED_NAME_LENGTH if Token.is_unresolved(queue_name) else len(queue_name)
+        length = len("QueueName = ''") + name_length + (len(" OR ") if self.queue_names else 0)
+        if self._length + length > MAX_QUERY_LENGTH:
+            return False
+        self._length += length
         self.queue_names.append(queue_name)
+        return True
 
 
 def dead_letter_query_alarm(scope: Construct, id: str, *, description: str) -> QueueQueryAlarm:
