@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct, IValidation
+from constructs import Construct, IConstruct, IValidation
 
 from . import monitoring
 from ._functions import DEFAULT_TIMEOUT
@@ -63,9 +63,9 @@ def _resources_in(construct: Construct) -> int:
     return sum(isinstance(c, CfnResource) for c in construct.node.find_all())
 
 
-def _own_constructs(stack: Stack) -> list[Construct]:
+def _own_constructs(stack: Stack) -> list[IConstruct]:
     """The constructs of ``stack`` that are not in one of its nested stacks."""
-    found: list[Construct] = []
+    found: list[IConstruct] = []
     pending = list(stack.node.children)
     while pending:
         construct = pending.pop()
@@ -91,7 +91,7 @@ class _StackLimits:
 
     def validate(self) -> list[str]:
         own = Stack.of(self._fanout)
-        stacks: list[tuple[Stack, list[Construct]]] = [(own, _own_constructs(own))]
+        stacks: list[tuple[Stack, list[IConstruct]]] = [(own, _own_constructs(own))]
         # A consumer stack holds no nested stack of its own: one call lists all of it.
         stacks += [(s, list(s.node.find_all())) for s in self._fanout.consumer_stacks]
         problems = []
@@ -132,9 +132,9 @@ class FanoutTopic(Construct):
       policy on each, the subscription);
     * consumer alarms at fanout level: Metrics Insights query alarms with one contributor
       per queue, one on "any message in any consumer's dead-letter queue" and one per
-      distinct ``max_message_age`` on "the oldest message is older than that" (each query
-      names up to 100 queues, within CloudWatch's 2,048-character query limit; more
-      consumers get more alarms);
+      distinct ``max_message_age`` on "the oldest message is older than that", per stack
+      holding consumers; a query names its queues, at most 100 and 2,048 characters (about
+      30 generated names), so more consumers get more alarms;
     * consumers spread over nested stacks automatically: the fanout fills its own stack up
       to 200 of its resources, then nested stacks ``Consumers2``, ``Consumers3``, … of up
       to 450 resources each, in the order consumers are added (see

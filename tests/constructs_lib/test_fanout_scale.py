@@ -130,6 +130,12 @@ def test_every_consumer_is_subscribed_to_the_one_topic(big: Synthesized) -> None
     assert subscribed == {"sqs": CONSUMERS}
 
 
+def test_synth_reports_no_warning_or_error(big: Synthesized) -> None:
+    """No dependency cycle or other CloudFormation validation finding across the stacks."""
+    messages = [(m.id, str(m.entry.data)) for s in big.assembly.stacks for m in s.messages]
+    assert messages == []
+
+
 def test_a_fanout_of_1000_consumers_uses_two_kms_keys(big: Synthesized) -> None:
     assert len(_resources(big, "AWS::KMS::Key")) == 2
 
