@@ -36,9 +36,11 @@ MAX_STACK_RESOURCES = 500
 OWN_STACK_BUDGET = 200
 """Resources the fanout may create in the stack it is defined in (topic, keys, consumers,
 alarms): the other 300 stay free for the rest of the user's stack."""
-NESTED_STACK_BUDGET = 450
-"""Resources the fanout places in each of its nested consumer stacks: 50 stay free for what
-users attach to their consumers afterwards (grants, their own alarms)."""
+NESTED_STACK_BUDGET = 399
+"""Resources the fanout places in each of its nested consumer stacks: below the 80 % of the
+limit at which CDK reports a stack as approaching it, and 101 stay free for what users
+attach to their consumers afterwards (grants, their own alarms, about one per consumer).
+Changing it moves consumers between stacks, so it is fixed."""
 FIRST_CONSUMER_ESTIMATE = {"queue": 5, "lambda": 12}
 """What a consumer is assumed to cost before the first of its kind has been measured."""
 ALARM_HEADROOM = 2
@@ -137,7 +139,7 @@ class FanoutTopic(Construct):
       30 generated names), so more consumers get more alarms;
     * consumers spread over nested stacks automatically: the fanout fills its own stack up
       to 200 of its resources, then nested stacks ``Consumers2``, ``Consumers3``, … of up
-      to 450 resources each, in the order consumers are added (see
+      to 399 resources each, in the order consumers are added (see
       :meth:`add_queue_consumer` for what keeps a consumer in place).
 
     :param fifo: create a FIFO topic (ordered, deduplicated). Default: False.
@@ -274,7 +276,7 @@ class FanoutTopic(Construct):
 
         Where it goes: into the fanout's own stack while the fanout's resources there (with
         this consumer's) stay within 200, else into the newest nested stack
-        ``Consumers<n>`` while that stays within 450, else into a new one. The resources
+        ``Consumers<n>`` while that stays within 399, else into a new one. The resources
         each consumer really created are counted; the fit is judged on the largest consumer
         of the same kind so far. A consumer's stack is part of its path and queue names:
         adding consumers at the end never moves an existing one, but removing a consumer,
