@@ -206,7 +206,7 @@ def test_a_queue_consumer_adds_five_resources() -> None:
 @pytest.fixture(scope="module")
 def nested_checked(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[cx_api.CloudAssembly, Path]]:
+) -> Iterator[tuple[FanoutTopic, Path]]:
     """A fanout with small stack budgets (so that two nested stacks hold a few consumers,
     queue and Lambda ones) synthesized with cdk-nag; cheap enough to lint every template."""
     outdir = tmp_path_factory.mktemp("cdk.out")
@@ -230,11 +230,12 @@ def nested_checked(
         except RuntimeError as err:
             report = outdir / "validation-report.json"
             pytest.fail(f"synth failed validation: {err}\n{report.read_text()}")
-    yield assembly, outdir
+    assert assembly.stacks
+    yield fanout, outdir
 
 
 def test_nested_consumer_stacks_pass_cdk_nag(
-    nested_checked: tuple[cx_api.CloudAssembly, Path],
+    nested_checked: tuple[FanoutTopic, Path],
 ) -> None:
     _, outdir = nested_checked
     report = json.loads((outdir / "validation-report.json").read_text())
@@ -242,7 +243,7 @@ def test_nested_consumer_stacks_pass_cdk_nag(
 
 
 def test_nested_consumer_stacks_pass_cfn_lint(
-    nested_checked: tuple[cx_api.CloudAssembly, Path],
+    nested_checked: tuple[FanoutTopic, Path],
 ) -> None:
     _, outdir = nested_checked
     templates = sorted(str(p) for p in outdir.glob("*.template.json"))
@@ -280,3 +281,30 @@ def test_a_consumer_stack_overfilled_after_placement_fails_at_synth() -> None:
     with pytest.raises(RuntimeError, match=r"Overfilled/Orders/Consumers2 has 5\d\d resources"):
         app.synth()
     assert part.node.path == "Overfilled/Orders/Consumers2"
+
+
+def test_alarms_in_nested_stacks_notify_the_parents_alarm_topic(
+    nested_checked: tuple[FanoutTopic, Path],
+) -> None:
+    fanout, outdir = nested_checked
+    templates, _ = _templates(outdir)
+    parent = templates.pop("Nested.template.json")["Resources"]
+    ops = fanout.alarm_topic
+    assert isinstance(ops, sns.Topic)
+    ops_lid = Stack.of(ops).resolve(ops.node.default_child.logical_id)
+    thresholds = set()
+    for stack in fanout.consumer_stacks:
+        stack_resource = stack.nested_stack_resource
+        assert stack_resource is not None
+        passed = parent[Stack.of(stack_resource).resolve(stack_resource.logical_id)]["Properties"][
+            "Parameters"
+        ]
+        for alarm in templates[stack.template_file]["Resources"].values():
+            if alarm["Type"] != "AWS::CloudWatch::Alarm" or "Metrics" not in alarm["Properties"]:
+                continue
+            (action,) = alarm["Properties"]["AlarmActions"]
+            assert passed[action["Ref"]] == {"Ref": ops_lid}
+            if "ApproximateAgeOfOldestMessage" in alarm_query(alarm["Properties"]):
+                thresholds.add(alarm["Properties"]["Threshold"])
+    # Queue consumers alternate 5 and 6 minutes; the Lambda consumers keep the 15-minute default.
+    assert thresholds == {300, 360, 900}
