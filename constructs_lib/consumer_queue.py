@@ -21,6 +21,7 @@ from ._validation import (
     MAX_VISIBILITY_TIMEOUT,
     MIN_RETENTION,
     Problems,
+    known_seconds,
     with_fifo_suffix,
 )
 from .filter_policy import (
@@ -36,6 +37,8 @@ DEFAULT_VISIBILITY_TIMEOUT = Duration.seconds(30)
 DEFAULT_RETENTION = Duration.days(4)
 DEFAULT_DEAD_LETTER_RETENTION = MAX_RETENTION
 DEFAULT_MAX_MESSAGE_AGE = Duration.minutes(15)
+MIN_MAX_MESSAGE_AGE = Duration.minutes(1)
+MIN_VISIBILITY_TIMEOUT = Duration.seconds(0)
 
 SNS_PRINCIPAL = "sns.amazonaws.com"
 
@@ -116,6 +119,10 @@ class ConsumerQueue(Construct):
     :param alarm_topic: send alarm and OK notifications to this topic. Default: none.
     :param max_message_age: alarm when the oldest message is older than this, 1 minute up
         to ``retention_period``. Default: 15 minutes.
+    :param per_queue_alarms: create this consumer's own dead-letter and message-age alarms
+        (standard alarms, two per consumer). Default: True. :class:`FanoutTopic` passes
+        False and covers its consumers with fanout-level Metrics Insights alarms instead,
+        which it sets as ``dead_letter_alarm`` and ``message_age_alarm``.
     """
 
     def __init__(
@@ -139,6 +146,7 @@ class ConsumerQueue(Construct):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
+        per_queue_alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
         is_fifo = topic.fifo if fifo is None else fifo
@@ -173,7 +181,7 @@ class ConsumerQueue(Construct):
         _check_subscription_region(problems, topic, self, subscription_dead_letter_queue)
         problems.check_int("max_receive_count", max_receive_count, 1, 1000)
         problems.check_duration(
-            "visibility_timeout", visibility_timeout, Duration.seconds(0), MAX_VISIBILITY_TIMEOUT
+            "visibility_timeout", visibility_timeout, MIN_VISIBILITY_TIMEOUT, MAX_VISIBILITY_TIMEOUT
         )
         retention_ok = problems.check_duration(
             "retention_period", retention_period, MIN_RETENTION, MAX_RETENTION
@@ -190,7 +198,8 @@ class ConsumerQueue(Construct):
                 and retention_ok
                 and dead_letter_retention_ok
                 and _known(retention_period, dead_letter_retention_period)
-                and dead_letter_retention_period.to_seconds() <= retention_period.to_seconds()
+                and (known_seconds(dead_letter_retention_period) or 0)
+                <= (known_seconds(retention_period) or 0)
             ):
                 problems.add(
                     "dead_letter_retention_period",
@@ -204,12 +213,15 @@ class ConsumerQueue(Construct):
         )
         if alarms and retention_ok and _known(max_message_age, retention_period):
             problems.check_duration(
-                "max_message_age", max_message_age, Duration.minutes(1), retention_period
+                "max_message_age", max_message_age, MIN_MAX_MESSAGE_AGE, retention_period
             )
         problems.raise_if_any(self)
 
         self.topic = topic
         self.fifo = is_fifo
+        self.alarms = alarms
+        self.alarm_topic = alarm_topic
+        self.max_message_age = max_message_age
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
         self.encryption_key: kms.IKey = encryption_key or rotating_key(
@@ -221,10 +233,16 @@ class ConsumerQueue(Construct):
             if queue_name is not None
             else generated_queue_name(self, fifo=is_fifo)
         )
+        dead_letter_name = generated_queue_name(self, fifo=is_fifo, suffix="-dlq")
+        self.literal_queue_names: tuple[str | None, str | None] = (
+            None if Token.is_unresolved(name) else name,
+            dead_letter_name if dead_letter_queue is None else None,
+        )
+        """The physical names of the queue and dead-letter queue when known at synth."""
         self.dead_letter_queue: sqs.IQueue = dead_letter_queue or sqs.Queue(
             self,
             "DeadLetterQueue",
-            queue_name=generated_queue_name(self, fifo=is_fifo, suffix="-dlq"),
+            queue_name=dead_letter_name,
             fifo=True if is_fifo else None,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.encryption_key,
@@ -277,6 +295,7 @@ class ConsumerQueue(Construct):
             self._add_alarms(
                 max_message_age,
                 alarm_topic,
+                per_queue=per_queue_alarms,
                 own_subscription_dlq=subscription_dead_letter_queue is None,
             )
 
@@ -340,26 +359,32 @@ class ConsumerQueue(Construct):
         max_message_age: Duration,
         alarm_topic: sns.ITopic | None,
         *,
+        per_queue: bool,
         own_subscription_dlq: bool,
     ) -> None:
+        if not (per_queue or own_subscription_dlq):
+            return
         path = self.node.path
-        self.dead_letter_alarm = monitoring.queue_not_empty_alarm(
-            self,
-            "DeadLetterAlarm",
-            queue=self.dead_letter_queue,
-            description=f"{path}: messages failed max_receive_count times and were dead-lettered",
-        )
-        self.message_age_alarm = monitoring.oldest_message_age_alarm(
-            self,
-            "MessageAgeAlarm",
-            queue=self.queue,
-            threshold=max_message_age,
-            description=(
-                f"{path}: the oldest message has waited more than "
-                f"{max_message_age.to_human_string()}; the consumer is stuck or too slow"
-            ),
-        )
-        alarms = [self.dead_letter_alarm, self.message_age_alarm]
+        alarms: list[cloudwatch.Alarm] = []
+        if per_queue:
+            self.dead_letter_alarm = monitoring.queue_not_empty_alarm(
+                self,
+                "DeadLetterAlarm",
+                queue=self.dead_letter_queue,
+                description=f"{path}: messages failed max_receive_count times and were "
+                "dead-lettered",
+            )
+            self.message_age_alarm = monitoring.oldest_message_age_alarm(
+                self,
+                "MessageAgeAlarm",
+                queue=self.queue,
+                threshold=max_message_age,
+                description=(
+                    f"{path}: the oldest message has waited more than "
+                    f"{max_message_age.to_human_string()}; the consumer is stuck or too slow"
+                ),
+            )
+            alarms += [self.dead_letter_alarm, self.message_age_alarm]
         if own_subscription_dlq:
             self.undelivered_alarm = monitoring.queue_not_empty_alarm(
                 self,
@@ -503,7 +528,7 @@ def _kind(fifo: bool) -> str:
 
 
 def _known(*durations: Duration) -> bool:
-    return not any(d.is_unresolved() for d in durations)
+    return all(known_seconds(d) is not None for d in durations)
 
 
 def _foreign_region(topic: sns.ITopic, scope: Construct) -> str | None:

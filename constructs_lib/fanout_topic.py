@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Unpack
 
-from aws_cdk import ArnFormat, Stack, Token
+import jsii
+from aws_cdk import ArnFormat, CfnOutput, CfnParameter, CfnResource, NestedStack, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct, IValidation
 
 from . import monitoring
 from ._functions import DEFAULT_TIMEOUT
 from ._resources import new_subscription_dead_letter_queue, rotating_key
-from ._validation import FanoutConfigurationError, Problems
+from ._validation import FanoutConfigurationError, Problems, known_seconds
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .lambda_consumer import (
     LambdaConsumer,
@@ -29,6 +32,89 @@ MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
 MAX_ARCHIVE_DAYS = 365
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+MAX_STACK_RESOURCES = 500
+"""CloudFormation's limit on resources per stack (nested stacks included)."""
+OWN_STACK_BUDGET = 200
+"""Resources the fanout may create in the stack it is defined in (topic, keys, consumers,
+alarms): the other 300 stay free for the rest of the user's stack."""
+NESTED_STACK_BUDGET = 399
+"""Resources the fanout places in each of its nested consumer stacks: below the 80 % of the
+limit at which CDK reports a stack as approaching it, and 101 stay free for what users
+attach to their consumers afterwards (grants, their own alarms, about one per consumer).
+Changing it moves consumers between stacks, so it is fixed."""
+FIRST_CONSUMER_ESTIMATE = {"queue": 5, "lambda": 12}
+"""What a consumer is assumed to cost before the first of its kind has been measured."""
+ALARM_HEADROOM = 2
+"""A consumer may open a new dead-letter alarm and a new message-age alarm in its stack."""
+
+
+@dataclass
+class _ConsumerStack:
+    """Where consumers go: the fanout itself (its own stack) or one nested stack."""
+
+    scope: Construct
+    budget: int
+    used: int
+    dead_letter_alarms: dict[str, list[monitoring.QueueQueryAlarm]] = field(default_factory=dict)
+    age_alarms: dict[tuple[str, str], list[monitoring.QueueQueryAlarm]] = field(
+        default_factory=dict
+    )
+    alarms_opened: dict[str, int] = field(default_factory=dict)
+
+
+def _resources_in(construct: Construct) -> int:
+    return sum(isinstance(c, CfnResource) for c in construct.node.find_all())
+
+
+def _own_constructs(stack: Stack) -> list[IConstruct]:
+    """The constructs of ``stack`` that are not in one of its nested stacks."""
+    found: list[IConstruct] = []
+    pending = list(stack.node.children)
+    while pending:
+        construct = pending.pop()
+        if isinstance(construct, Stack):
+            continue
+        found.append(construct)
+        pending.extend(construct.node.children)
+    return found
+
+
+MAX_STACK_PARAMETERS = 200
+MAX_STACK_OUTPUTS = 200
+
+
+@jsii.implements(IValidation)
+class _StackLimits:
+    """At synth: the stacks holding this fanout's consumers are within CloudFormation's
+    limits on resources, parameters and outputs, counting everything in them by then
+    (what users attached to consumers after adding them included)."""
+
+    def __init__(self, fanout: FanoutTopic) -> None:
+        self._fanout = fanout
+
+    def validate(self) -> list[str]:
+        own = Stack.of(self._fanout)
+        stacks: list[tuple[Stack, list[IConstruct]]] = [(own, _own_constructs(own))]
+        # A consumer stack holds no nested stack of its own: one call lists all of it.
+        stacks += [(s, list(s.node.find_all())) for s in self._fanout.consumer_stacks]
+        problems = []
+        for stack, constructs in stacks:
+            for kind, cls, limit in (
+                ("resources", CfnResource, MAX_STACK_RESOURCES),
+                ("parameters", CfnParameter, MAX_STACK_PARAMETERS),
+                ("outputs", CfnOutput, MAX_STACK_OUTPUTS),
+            ):
+                count = sum(isinstance(c, cls) for c in constructs)
+                if count > limit:
+                    problems.append(
+                        f"{stack.node.path} has {count} {kind}; CloudFormation allows {limit} "
+                        f"per stack. The fanout {self._fanout.node.path} leaves room when it "
+                        "places consumers; the rest was added to this stack afterwards "
+                        "(resources under the consumers, references to their attributes): "
+                        "move those elsewhere"
+                    )
+        return problems
 
 
 class FanoutTopic(Construct):
@@ -45,7 +131,18 @@ class FanoutTopic(Construct):
       dependency cycle between the topic and the queues;
     * one subscription dead-letter queue (``subscription_dead_letter_queue``) shared by all
       subscriptions, with an alarm, for messages SNS cannot deliver;
-    * :meth:`add_queue_consumer` to add :class:`ConsumerQueue` consumers.
+    * :meth:`add_queue_consumer` and :meth:`add_lambda_consumer` to add consumers, five
+      CloudFormation resources per queue consumer (queue, dead-letter queue, a TLS-only
+      policy on each, the subscription);
+    * consumer alarms at fanout level: Metrics Insights query alarms with one contributor
+      per queue, one on "any message in any consumer's dead-letter queue" and one per
+      distinct ``max_message_age`` on "the oldest message is older than that", per stack
+      holding consumers; a query names its queues, at most 100 and 2,048 characters (about
+      30 generated names), so more consumers get more alarms;
+    * consumers spread over nested stacks automatically: the fanout fills its own stack up
+      to 200 of its resources, then nested stacks ``Consumers2``, ``Consumers3``, … of up
+      to 399 resources each, in the order consumers are added (see
+      :meth:`add_queue_consumer` for what keeps a consumer in place).
 
     :param fifo: create a FIFO topic (ordered, deduplicated). Default: False.
     :param content_based_deduplication: FIFO only; derive the deduplication id from the
@@ -59,8 +156,9 @@ class FanoutTopic(Construct):
     :param archive_retention_days: FIFO only; keep published messages in the topic's
         archive for this many days (1..365) so they can be replayed to subscriptions.
         Default: no archive.
-    :param alarms: create alarms on this fanout and, unless a consumer says otherwise, on
-        each consumer. Default: True.
+    :param alarms: create alarms on this fanout and, unless a consumer says otherwise,
+        cover each consumer with the fanout-level dead-letter and message-age alarms.
+        Default: True.
     :param alarm_topic: topic for alarm and OK notifications of the fanout and its
         consumers. Default: none (alarms only change state).
     """
@@ -153,6 +251,15 @@ class FanoutTopic(Construct):
             )
             monitoring.notify(self.undelivered_alarm, alarm_topic)
         self._consumers: dict[str, ConsumerQueue] = {}
+        self._measured: dict[str, int] = {}
+        self._stacks = [_ConsumerStack(self, OWN_STACK_BUDGET, _resources_in(self))]
+        self.consumer_stacks: list[NestedStack] = []
+        """The nested stacks holding consumers, in the order they were opened."""
+        self.dead_letter_alarms: list[cloudwatch.Alarm] = []
+        """The fanout-level alarms on the consumers' dead-letter queues."""
+        self.message_age_alarms: list[cloudwatch.Alarm] = []
+        """The fanout-level alarms on the age of the consumers' oldest messages."""
+        self.node.add_validation(_StackLimits(self))
 
     @property
     def consumers(self) -> dict[str, ConsumerQueue]:
@@ -164,9 +271,27 @@ class FanoutTopic(Construct):
 
         The consumer shares this fanout's queue key and subscription dead-letter queue and
         inherits ``alarms`` and ``alarm_topic``; ``options`` are :class:`ConsumerQueue`'s and
-        override those. ``id`` must be unique among this topic's consumers; it becomes part
-        of the construct path and of the generated queue names.
+        override those. Its ``dead_letter_alarm`` and ``message_age_alarm`` are the
+        fanout-level alarms whose queries name its queues. ``id`` must be unique among this
+        topic's consumers; it becomes part of the construct path and of the generated queue
+        names.
+
+        Where it goes: into the fanout's own stack while the fanout's resources there (with
+        this consumer's) stay within 200, else into the newest nested stack
+        ``Consumers<n>`` while that stays within 399, else into a new one. The resources
+        each consumer really created are counted; the fit is judged on the largest consumer
+        of the same kind so far. A consumer's stack is part of its path and queue names:
+        adding consumers at the end never moves an existing one, but removing a consumer,
+        or making one bigger (a queue consumer turned Lambda consumer), can move the
+        consumers added after it in a full stack, which replaces their queues.
         """
+        self._check_new_id(id)
+        target = self._place("queue")
+        consumer = self._new_consumer(target, id, options)
+        self._account(target, "queue", consumer)
+        return consumer
+
+    def _check_new_id(self, id: str) -> None:
         if id in self._consumers:
             raise FanoutConfigurationError(
                 self.node.path,
@@ -175,6 +300,10 @@ class FanoutTopic(Construct):
                     f"consumer ids must be unique per topic (existing: {sorted(self._consumers)})"
                 ],
             )
+
+    def _new_consumer(
+        self, target: _ConsumerStack, id: str, options: ConsumerQueueOptions
+    ) -> ConsumerQueue:
         settings: ConsumerQueueOptions = {
             "encryption_key": self.queue_key,
             "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
@@ -182,9 +311,104 @@ class FanoutTopic(Construct):
             "alarm_topic": self.alarm_topic,
         }
         settings.update(options)
-        consumer = ConsumerQueue(self, id, topic=self.topic, **settings)
+        consumer = ConsumerQueue(
+            target.scope, id, topic=self.topic, per_queue_alarms=False, **settings
+        )
         self._consumers[id] = consumer
+        if consumer.alarms:
+            self._cover_with_alarms(target, consumer)
         return consumer
+
+    # -- placement -----------------------------------------------------------------------
+
+    def _place(self, kind: str) -> _ConsumerStack:
+        """The stack the next consumer of ``kind`` goes to, opening a nested one if needed."""
+        estimate = self._measured.get(kind, FIRST_CONSUMER_ESTIMATE[kind]) + ALARM_HEADROOM
+        current = self._stacks[-1]
+        if current.used + estimate <= current.budget:
+            return current
+        number = len(self._stacks) + 1
+        nested = NestedStack(
+            self,
+            f"Consumers{number}",
+            description=f"Consumers of the {self.node.path} fanout, part {number}",
+        )
+        self.consumer_stacks.append(nested)
+        self._stacks[0].used += 1  # the AWS::CloudFormation::Stack resource
+        opened = _ConsumerStack(nested, NESTED_STACK_BUDGET, 0)
+        self._stacks.append(opened)
+        return opened
+
+    def _account(self, target: _ConsumerStack, kind: str, consumer: Construct) -> None:
+        cost = _resources_in(consumer)
+        target.used += cost
+        self._measured[kind] = max(cost, self._measured.get(kind, 0))
+
+    # -- consumer alarms -----------------------------------------------------------------
+
+    def _cover_with_alarms(self, target: _ConsumerStack, consumer: ConsumerQueue) -> None:
+        """Add the consumer's queues to its stack's dead-letter and message-age alarms."""
+        # The consumer holds its alarm topic, so the object's id stays unique meanwhile.
+        topic_key = str(id(consumer.alarm_topic)) if consumer.alarm_topic else ""
+        age = consumer.max_message_age
+        seconds = known_seconds(age)
+        threshold_key = age.to_human_string() if seconds is None else str(seconds)
+        dead_letter = self._alarm_with_room(
+            target,
+            target.dead_letter_alarms.setdefault(topic_key, []),
+            consumer.literal_queue_names[1] or consumer.dead_letter_queue.queue_name,
+            lambda alarm_id: monitoring.dead_letter_query_alarm(
+                target.scope,
+                alarm_id,
+                description=f"{self.node.path}: messages failed max_receive_count times and "
+                "were dead-lettered in a consumer's dead-letter queue; the alarm's "
+                "contributors name the queue",
+            ),
+            consumer.alarm_topic,
+            self.dead_letter_alarms,
+            "DeadLetterAlarm",
+        )
+        message_age = self._alarm_with_room(
+            target,
+            target.age_alarms.setdefault((threshold_key, topic_key), []),
+            consumer.literal_queue_names[0] or consumer.queue.queue_name,
+            lambda alarm_id: monitoring.message_age_query_alarm(
+                target.scope,
+                alarm_id,
+                threshold=age,
+                description=f"{self.node.path}: the oldest message of a consumer queue has "
+                f"waited more than {age.to_human_string()}; that consumer is stuck or too "
+                "slow (the alarm's contributors name the queue)",
+            ),
+            consumer.alarm_topic,
+            self.message_age_alarms,
+            "MessageAgeAlarm",
+        )
+        consumer.dead_letter_alarm = dead_letter
+        consumer.message_age_alarm = message_age
+
+    def _alarm_with_room(
+        self,
+        target: _ConsumerStack,
+        group: list[monitoring.QueueQueryAlarm],
+        queue_name: str,
+        new_alarm: Callable[[str], monitoring.QueueQueryAlarm],
+        alarm_topic: sns.ITopic | None,
+        listing: list[cloudwatch.Alarm],
+        base_id: str,
+    ) -> cloudwatch.Alarm:
+        if not group or not group[-1].try_add(queue_name):
+            number = target.alarms_opened.get(base_id, 0) + 1
+            target.alarms_opened[base_id] = number
+            alarm_id = base_id if number == 1 else f"{base_id}{number}"
+            query_alarm = new_alarm(alarm_id)
+            monitoring.notify(query_alarm.alarm, alarm_topic)
+            group.append(query_alarm)
+            listing.append(query_alarm.alarm)
+            target.used += 1
+            if not query_alarm.try_add(queue_name):
+                raise ValueError(f"queue name too long for a metric query: {queue_name}")
+        return group[-1].alarm
 
     def add_lambda_consumer(
         self,
@@ -209,16 +433,20 @@ class FanoutTopic(Construct):
             window = options.get("max_batching_window")
             if not timeout.is_unresolved() and not (window and window.is_unresolved()):
                 queue_settings["visibility_timeout"] = required_visibility_timeout(timeout, window)
-        consumer_queue = self.add_queue_consumer(id, **queue_settings)
+        self._check_new_id(id)
+        target = self._place("lambda")
+        consumer_queue = self._new_consumer(target, id, queue_settings)
         settings: LambdaConsumerOptions = {
             "alarms": self._alarms,
             "alarm_topic": self.alarm_topic,
             "service_name": id,
         }
         settings.update(options)
-        return LambdaConsumer(
+        consumer = LambdaConsumer(
             consumer_queue, "Handler", queue=consumer_queue, code=code, handler=handler, **settings
         )
+        self._account(target, "lambda", consumer_queue)
+        return consumer
 
     # -- grants --------------------------------------------------------------------------
 

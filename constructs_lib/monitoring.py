@@ -6,7 +6,10 @@ alarms with thresholds that mean "a human should look".
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from collections.abc import Sequence
+
+import jsii
+from aws_cdk import Duration, IStableStringProducer, Lazy, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
@@ -14,6 +17,15 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 ALARM_PERIOD = Duration.minutes(1)
+
+MAX_QUERY_LENGTH = 2048
+"""CloudWatch's limit on a metric query expression (``MetricDataQuery.Expression``)."""
+MAX_QUEUES_PER_QUERY = 100
+"""A multi-time-series alarm reports at most 100 contributors in ALARM; a query never
+names more queues than that, so every breaching queue is listed (and the query stays far
+below Metrics Insights' 500 returned time series)."""
+UNRESOLVED_NAME_LENGTH = 80
+"""Length assumed for a queue name only known at deploy time (SQS allows 80 characters)."""
 
 
 def queue_not_empty_alarm(
@@ -71,3 +83,112 @@ def notify(alarm: cloudwatch.Alarm, topic: sns.ITopic | None) -> None:
     action = cw_actions.SnsAction(topic)
     alarm.add_alarm_action(action)
     alarm.add_ok_action(action)
+
+
+def queues_query(metric_name: str, queue_names: Sequence[str]) -> str:
+    """A Metrics Insights query returning ``metric_name`` of each named queue (Maximum).
+
+    One time series per queue (``GROUP BY QueueName``), highest first: as an alarm, each
+    queue is a contributor with its own state, so the alarm names the breaching queue.
+    """
+    where = " OR ".join(f"QueueName = '{name}'" for name in queue_names)
+    return (
+        f'SELECT MAX({metric_name}) FROM SCHEMA("AWS/SQS", QueueName) WHERE {where} '
+        "GROUP BY QueueName ORDER BY MAX() DESC"
+    )
+
+
+@jsii.implements(IStableStringProducer)
+class _QueryProducer:
+    def __init__(self, metric_name: str, queue_names: list[str]) -> None:
+        self._metric_name = metric_name
+        self._queue_names = queue_names
+
+    def produce(self) -> str:
+        return queues_query(self._metric_name, self._queue_names)
+
+
+class QueueQueryAlarm:
+    """One CloudWatch alarm on a Metrics Insights query over a growing set of queues.
+
+    Queues join with :meth:`try_add` until the query would exceed CloudWatch's expression
+    length or :data:`MAX_QUEUES_PER_QUERY`. The query is rendered at synth, so it names
+    every queue added until then.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        metric_name: str,
+        threshold: float,
+        comparison_operator: cloudwatch.ComparisonOperator,
+        evaluation_periods: int,
+        description: str,
+        label: str,
+    ) -> None:
+        self.metric_name = metric_name
+        self.queue_names: list[str] = []
+        self._length = len(queues_query(metric_name, []))
+        expression = cloudwatch.MathExpression(
+            expression=Lazy.string(_QueryProducer(metric_name, self.queue_names)),
+            period=ALARM_PERIOD,
+            label=label,
+        )
+        self.alarm = expression.create_alarm(
+            scope,
+            id,
+            alarm_description=description,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=evaluation_periods,
+            comparison_operator=comparison_operator,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def try_add(self, queue_name: str) -> bool:
+        """Add ``queue_name`` to the query if it still fits; False when it does not."""
+        if len(self.queue_names) >= MAX_QUEUES_PER_QUERY:
+            return False
+        name_length = UNRESOLVED_NAME_LENGTH if Token.is_unresolved(queue_name) else len(queue_name)
+        length = len("QueueName = ''") + name_length + (len(" OR ") if self.queue_names else 0)
+        if self._length + length > MAX_QUERY_LENGTH:
+            return False
+        self._length += length
+        self.queue_names.append(queue_name)
+        return True
+
+
+def dead_letter_query_alarm(scope: Construct, id: str, *, description: str) -> QueueQueryAlarm:
+    """Alarm as soon as any of its dead-letter queues holds a message (per queue)."""
+    return QueueQueryAlarm(
+        scope,
+        id,
+        metric_name="ApproximateNumberOfMessagesVisible",
+        threshold=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods=1,
+        description=description,
+        label="Dead-lettered messages",
+    )
+
+
+def message_age_query_alarm(
+    scope: Construct, id: str, *, threshold: Duration, description: str
+) -> QueueQueryAlarm:
+    """Alarm when the oldest message of any of its queues is older than ``threshold``.
+
+    Per queue, three consecutive one-minute periods must breach (as
+    :func:`oldest_message_age_alarm`).
+    """
+    return QueueQueryAlarm(
+        scope,
+        id,
+        metric_name="ApproximateAgeOfOldestMessage",
+        threshold=threshold.to_seconds(),
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=3,
+        description=description,
+        label="Age of oldest message (s)",
+    )

@@ -62,6 +62,25 @@ class Tmpl:
         return key_ref["Fn::GetAtt"][0]
 
 
+def alarm_query(alarm_props: dict[str, Any]) -> str:
+    """The Metrics Insights query of an alarm on one (``ReturnData``) query, as a string."""
+    (query,) = [m for m in alarm_props["Metrics"] if m.get("ReturnData", True)]
+    expression = query["Expression"]
+    assert isinstance(expression, str), f"expected a literal query, got {expression}"
+    return expression
+
+
+def queues_in_query(query: str) -> set[str]:
+    """The queue names a ``WHERE QueueName = '...' OR ...`` query selects."""
+    where = query.split(" WHERE ", 1)[1].split(" GROUP BY ", 1)[0]
+    names = set()
+    for term in where.split(" OR "):
+        key, value = term.split(" = ")
+        assert key == "QueueName", term
+        names.add(value.strip("'"))
+    return names
+
+
 def ref_or_arn(lid: str) -> list[dict[str, Any]]:
     """The forms a template uses to reference a resource's ARN."""
     return [{"Ref": lid}, {"Fn::GetAtt": [lid, "Arn"]}]

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from helpers import Tmpl, new_app, ref_or_arn
+from helpers import Tmpl, alarm_query, new_app, queues_in_query, ref_or_arn
 
 from constructs_lib import ConsumerQueue, FanoutTopic
 
@@ -178,13 +178,29 @@ def test_attribute_filter_is_set_on_the_subscription(built: SimpleNamespace) -> 
 def test_dead_letter_alarm_fires_on_the_first_dead_lettered_message(
     built: SimpleNamespace,
 ) -> None:
+    """Through a fanout: the fanout-level query alarm names this consumer's DLQ."""
     t = built.t
     alarm = t.props(built.billing.dead_letter_alarm)
+    query = alarm_query(alarm)
+    assert query.startswith("SELECT MAX(ApproximateNumberOfMessagesVisible) ")
+    assert t.props(built.billing.dead_letter_queue)["QueueName"] in queues_in_query(query)
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_standalone_dead_letter_alarm_fires_on_the_first_dead_lettered_message(
+    built: SimpleNamespace,
+) -> None:
+    t = built.team_t
+    alarm = t.props(built.standalone.dead_letter_alarm)
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Dimensions"] == [
         {
             "Name": "QueueName",
-            "Value": {"Fn::GetAtt": [t.logical_id(built.billing.dead_letter_queue), "QueueName"]},
+            "Value": {
+                "Fn::GetAtt": [t.logical_id(built.standalone.dead_letter_queue), "QueueName"]
+            },
         }
     ]
     assert alarm["Threshold"] == 1
@@ -193,15 +209,30 @@ def test_dead_letter_alarm_fires_on_the_first_dead_lettered_message(
 
 
 def test_message_age_alarm_uses_the_configured_threshold(built: SimpleNamespace) -> None:
+    """Consumers with different max_message_age are watched by different query alarms."""
     t = built.t
     alarm = t.props(built.alerts.message_age_alarm)
-    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
-    assert alarm["Dimensions"][0]["Value"] == {
-        "Fn::GetAtt": [t.logical_id(built.alerts.queue), "QueueName"]
-    }
+    query = alarm_query(alarm)
+    assert query.startswith("SELECT MAX(ApproximateAgeOfOldestMessage) ")
+    assert queues_in_query(query) == {t.props(built.alerts.queue)["QueueName"]}
     assert alarm["Threshold"] == 300
+    assert alarm["EvaluationPeriods"] == 3
+    assert alarm["DatapointsToAlarm"] == 3
     default = t.props(built.billing.message_age_alarm)
     assert default["Threshold"] == 15 * 60
+    assert queues_in_query(alarm_query(default)) == {
+        t.props(c.queue)["QueueName"] for c in (built.billing, built.analytics)
+    }
+
+
+def test_standalone_message_age_alarm_watches_its_queue(built: SimpleNamespace) -> None:
+    t = built.team_t
+    alarm = t.props(built.standalone.message_age_alarm)
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": [t.logical_id(built.standalone.queue), "QueueName"]
+    }
+    assert alarm["Threshold"] == 15 * 60
 
 
 def _role_statements(t: Tmpl, role: iam.Role) -> list[dict[str, object]]:

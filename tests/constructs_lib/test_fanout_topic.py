@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
-from helpers import Tmpl, new_app, ref_or_arn
+from helpers import Tmpl, alarm_query, new_app, queues_in_query, ref_or_arn
 
 from constructs_lib import FanoutConfigurationError, FanoutTopic
 
@@ -196,20 +196,72 @@ def test_consumers_inherit_the_alarm_topic(built: SimpleNamespace) -> None:
         assert props["OKActions"] == [{"Ref": t.logical_id(built.ops)}]
 
 
+def _watched_queue_names(t: Tmpl) -> set[str]:
+    """Names of the queues any alarm of the template watches (dimension or query)."""
+    names_by_lid = {
+        lid: r["Properties"].get("QueueName") for lid, r in t.of_type("AWS::SQS::Queue").items()
+    }
+    watched = set()
+    for alarm in t.of_type("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if "Metrics" in props:
+            watched |= queues_in_query(alarm_query(props))
+        for dimension in props.get("Dimensions", []):
+            watched.add(names_by_lid[dimension["Value"]["Fn::GetAtt"][0]])
+    return watched
+
+
 def test_a_consumer_can_opt_out_of_alarms(built: SimpleNamespace) -> None:
     t = built.t
-    quiet_queues = {
-        t.logical_id(built.quiet.queue),
-        t.logical_id(built.quiet.dead_letter_queue),
-    }
-    watched = {
-        d["Value"]["Fn::GetAtt"][0]
-        for a in t.of_type("AWS::CloudWatch::Alarm").values()
-        for d in a["Properties"]["Dimensions"]
-    }
+    quiet_queues = {t.props(built.quiet.queue)["QueueName"]}
+    quiet_queues.add(t.props(built.quiet.dead_letter_queue)["QueueName"])
+    watched = _watched_queue_names(t)
     assert built.quiet.dead_letter_alarm is None
+    assert built.quiet.message_age_alarm is None
     assert quiet_queues.isdisjoint(watched)
-    assert t.logical_id(built.billing.queue) in watched
+    assert t.props(built.billing.queue)["QueueName"] in watched
+
+
+def test_one_alarm_covers_the_dead_letter_queues_of_all_consumers(
+    built: SimpleNamespace,
+) -> None:
+    """Any message in any consumer's DLQ fires it, and the contributor names the queue."""
+    t = built.t
+    alarm = built.billing.dead_letter_alarm
+    assert built.shipping.dead_letter_alarm is alarm
+    props = t.props(alarm)
+    query = alarm_query(props)
+    assert query.startswith(
+        'SELECT MAX(ApproximateNumberOfMessagesVisible) FROM SCHEMA("AWS/SQS", QueueName) WHERE'
+    )
+    assert query.endswith("GROUP BY QueueName ORDER BY MAX() DESC")
+    assert queues_in_query(query) == {
+        t.props(c.dead_letter_queue)["QueueName"] for c in (built.billing, built.shipping)
+    }
+    assert props["Metrics"][0]["Period"] == 60
+    assert props["Threshold"] == 1
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["EvaluationPeriods"] == 1
+    assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_consumer_alarms_are_fanout_level_not_per_consumer(built: SimpleNamespace) -> None:
+    t = built.t
+    orders_alarms = {
+        t.logical_id(a) for a in built.orders.dead_letter_alarms + built.orders.message_age_alarms
+    }
+    assert len(orders_alarms) == 2
+    for consumer in (built.billing, built.shipping):
+        assert consumer.node.try_find_child("DeadLetterAlarm") is None
+        assert t.logical_id(consumer.message_age_alarm) in orders_alarms
+
+
+def test_fifo_consumers_are_watched_by_their_fanouts_alarms(built: SimpleNamespace) -> None:
+    t = built.t
+    query = alarm_query(t.props(built.ordered.dead_letter_alarm))
+    assert t.props(built.ordered.dead_letter_queue)["QueueName"] in queues_in_query(query)
+    assert built.ordered.dead_letter_alarm in built.ledger.dead_letter_alarms
+    assert built.ordered.dead_letter_alarm not in built.orders.dead_letter_alarms
 
 
 def test_fifo_topic_archives_messages_for_replay(built: SimpleNamespace) -> None:

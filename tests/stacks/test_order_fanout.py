@@ -135,15 +135,13 @@ QUEUE_CONSUMER_RESOURCES = {
     "AWS::SQS::Queue": 2,
     "AWS::SQS::QueuePolicy": 2,
     "AWS::SNS::Subscription": 1,
-    "AWS::CloudWatch::Alarm": 2,
 }
 
 
 @pytest.mark.parametrize("team", ["Analytics", "CustomerNotifications"])
-def test_a_queue_consumer_costs_seven_resources(
-    stack: OrderFanoutStack, t: Tmpl, team: str
-) -> None:
-    """Queue, dead-letter queue, a TLS/SNS policy on each, subscription and two alarms."""
+def test_a_queue_consumer_costs_five_resources(stack: OrderFanoutStack, t: Tmpl, team: str) -> None:
+    """Queue, dead-letter queue, a TLS/SNS policy on each, subscription; its alarms are the
+    fanout's."""
     kinds = _resource_kinds(stack, t, f"OrderFanout/OrderPlaced/{team}/")
     assert kinds == QUEUE_CONSUMER_RESOURCES
 
@@ -163,3 +161,14 @@ def test_a_lambda_consumer_adds_seven_more(stack: OrderFanoutStack, t: Tmpl) -> 
 
 def test_the_whole_fanout_uses_two_kms_keys(t: Tmpl) -> None:
     assert len(t.of_type("AWS::KMS::Key")) == 2
+
+
+def test_consumers_stay_in_the_stack_and_share_three_query_alarms(
+    stack: OrderFanoutStack, t: Tmpl
+) -> None:
+    """One dead-letter alarm, one age alarm per threshold (15 minutes; analytics 1 hour)."""
+    assert stack.orders.consumer_stacks == []
+    assert t.of_type("AWS::CloudFormation::Stack") == {}
+    assert len(stack.orders.dead_letter_alarms) == 1
+    thresholds = sorted(t.props(a)["Threshold"] for a in stack.orders.message_age_alarms)
+    assert thresholds == [15 * 60, 3600]
