@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,15 @@ from aws_cdk import App, Stack, assertions
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_STACKS = [
+    "ImageProcessing",
+    "LedgerFanout",
+    "OrderFanout",
+    "OrdersPrimary",
+    "OrdersRecovery",
+    "PushNotifications",
+]
+"""The stacks app.py synthesizes, sorted by name."""
 CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
@@ -123,3 +133,19 @@ class CurrentStdout(io.TextIOBase):
 
     def flush(self) -> None:
         sys.stdout.flush()
+
+
+def cfn_lint(templates: Sequence[str | Path]) -> tuple[int, str, str]:
+    """cfn-lint (from this virtualenv) over ``templates``: exit code, stdout, stderr."""
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("cfn-lint")),
+            "--format",
+            "parseable",
+            *map(str, templates),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode, result.stdout, result.stderr
