@@ -46,6 +46,8 @@ SNS_TO_SQS_DISTRIBUTION = "aws-solutions-constructs.aws-sns-sqs"
 STACK_RESOURCE_LIMIT = 500
 """CloudFormation's resources-per-stack quota, which CDK also enforces at synth."""
 STACK_RESOURCE_LIMIT_CONTEXT = "@aws-cdk/core:stackResourceLimit"
+TEMPLATE_BODY_LIMIT = 1_000_000
+"""CloudFormation's largest template body (bytes), for a template uploaded to S3 as CDK does."""
 RESULT_MARKER = "BENCHMARK-RESULT "
 CHILD_TIMEOUT_S = 1800
 DEFAULT_ASSEMBLIES = ROOT / "cdk.out" / "benchmarks"
@@ -58,12 +60,15 @@ Json = Mapping[str, Any]
 
 
 def context(*, resource_limit: bool) -> dict[str, Any]:
-    """cdk.json's context plus version reporting; ``resource_limit=False`` lifts CDK's
-    500-resource check so that an oversized stack is still written out and can be counted."""
+    """cdk.json's context plus version reporting. ``resource_limit=False`` lifts CDK's
+    500-resource check, and makes CloudFormation validation findings warnings (cdk.json makes
+    them errors, and one is the same 500-resource rule, F0007), so that an oversized stack is
+    still written out and can be counted."""
     values: dict[str, Any] = dict(json.loads((ROOT / "cdk.json").read_text())["context"])
     values["aws:cdk:version-reporting"] = True
     if not resource_limit:
         values[STACK_RESOURCE_LIMIT_CONTEXT] = 0
+        values["@aws-cdk/core:validateAgainstDefaultRules"] = False
     return values
 
 
@@ -374,6 +379,26 @@ class Assembly:
 
     def over_limit(self, limit: int = STACK_RESOURCE_LIMIT) -> list[Template]:
         return [t for t in self.templates if t.count() > limit]
+
+    def over_size(self, limit: int = TEMPLATE_BODY_LIMIT) -> list[Template]:
+        return [t for t in self.templates if t.size_bytes > limit]
+
+    def deploy_problems(self) -> list[str]:
+        """Why CloudFormation would refuse a template of this assembly, or nothing."""
+        problems = []
+        if over := self.over_limit():
+            worst = max(over, key=Template.count)
+            problems.append(
+                f"{len(over)} template(s) over {STACK_RESOURCE_LIMIT} resources "
+                f"({worst.name}: {worst.count():,})"
+            )
+        if big := self.over_size():
+            worst = max(big, key=lambda t: t.size_bytes)
+            problems.append(
+                f"{len(big)} template(s) over {TEMPLATE_BODY_LIMIT:,} bytes "
+                f"({worst.name}: {worst.size_bytes:,})"
+            )
+        return problems
 
     def kms_keys(self) -> int:
         return self.types()["AWS::KMS::Key"]
@@ -741,6 +766,7 @@ def record(measurement: Measurement, *, default_synth: str | None = None) -> Non
         "written_ok": measurement.ok,
         "default_synth": default_synth or measurement.failure() or "ok",
         "wall_s": measurement.wall_s,
+        "peak_mib": measurement.peak_mib,
     }
     (measurement.outdir / "benchmark.json").write_text(json.dumps(info, indent=2))
 
@@ -754,6 +780,8 @@ class Complete:
     """How a synth with CDK's defaults goes: ``ok`` or how it fails."""
     wall_s: float | None
     """Build + synth time of the run that wrote it."""
+    peak_mib: float | None
+    """Python + node peak memory of the run that wrote it."""
     reused: bool
 
 
@@ -766,7 +794,13 @@ def cached(base: Path, impl: str, n: int) -> Complete | None:
         return None
     if info.get("fingerprint") != fingerprint() or not info.get("written_ok"):
         return None
-    return Complete(read_assembly(outdir), str(info["default_synth"]), info.get("wall_s"), True)
+    return Complete(
+        read_assembly(outdir),
+        str(info["default_synth"]),
+        info.get("wall_s"),
+        info.get("peak_mib"),
+        reused=True,
+    )
 
 
 def complete_assembly(base: Path, impl: str, n: int) -> Complete:
@@ -787,7 +821,7 @@ def complete_assembly(base: Path, impl: str, n: int) -> Complete:
         else "ok"
     )
     record(run, default_synth=default)
-    return Complete(assembly, default, run.wall_s, False)
+    return Complete(assembly, default, run.wall_s, run.peak_mib, reused=False)
 
 
 # -- output --------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from _fanouts import (
     DEFAULT_ASSEMBLIES,
     IMPLEMENTATIONS,
     OURS,
-    STACK_RESOURCE_LIMIT,
     THEIRS,
     Assembly,
     complete_assembly,
@@ -151,13 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{impl} N={n}: reading its assembly", file=sys.stderr, flush=True)
             complete = complete_assembly(args.assemblies, impl, n)
             bills[(impl, n)] = Bill.of(complete.assembly)
-            over = complete.assembly.over_limit()
-            deploy = (
-                "ok"
-                if not over
-                else f"cannot deploy ({max(t.count() for t in over):,} resources in one "
-                f"template > {STACK_RESOURCE_LIMIT})"
-            )
+            problems = complete.assembly.deploy_problems()
+            deploy = "ok" if not problems else f"cannot deploy ({'; '.join(problems)})"
             outcomes[(impl, n)] = (complete.default_synth, deploy, complete.reused)
 
     print("Fixed monthly cost of a fanout's resources, at list prices")

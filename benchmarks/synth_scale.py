@@ -119,19 +119,13 @@ def alarm_summary(assembly: Assembly) -> str:
     if not alarms:
         return "0"
     kinds = Counter(a.kind for a in alarms)
-    parts = [f"{count} {kind}" for kind, count in sorted(kinds.items())]
-    return f"{len(alarms)} ({', '.join(parts)})"
+    parts = [f"{count:,} {kind}" for kind, count in sorted(kinds.items())]
+    return f"{len(alarms):,} ({', '.join(parts)})"
 
 
 def deploy_verdict(assembly: Assembly) -> str:
-    over = assembly.over_limit()
-    if not over:
-        return "ok"
-    worst = max(over, key=lambda t: t.count())
-    return (
-        f"would fail at deploy: {len(over)} template(s) over {STACK_RESOURCE_LIMIT} "
-        f"resources ({worst.name}: {worst.count():,})"
-    )
+    problems = assembly.deploy_problems()
+    return "ok" if not problems else "would fail at deploy: " + "; ".join(problems)
 
 
 def _fmt(value: float) -> str:
@@ -210,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     assemblies: dict[tuple[str, int], Assembly] = {}
     default_synth: dict[tuple[str, int], str] = {}
     lifted_wall: dict[tuple[str, int], float] = {}
+    lifted_peak: dict[tuple[str, int], float] = {}
     for impl in impls:
         for n in counts:
             last = runs[(impl, n)][-1]
@@ -222,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             assemblies[(impl, n)] = complete.assembly
             if not last.ok and complete.wall_s is not None:
                 lifted_wall[(impl, n)] = complete.wall_s
+            if not last.ok and complete.peak_mib is not None:
+                lifted_peak[(impl, n)] = complete.peak_mib
 
     # 3. resources per consumer, fixed resources, consumers per stack
     small = counts[0]
@@ -235,6 +232,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for impl, (per, fixed, _) in costs.items():
         fit = math.floor((STACK_RESOURCE_LIMIT - fixed) / per) if per > 0 else 0
         capacity[impl] = (fit, _check_capacity(base, impl, fit) if check and fit > 0 else "")
+
+    def full(impl: str, n: int, lifted: dict[tuple[str, int], float], wall: bool) -> float | None:
+        """A full synth's figure: median of the runs that synthesized, else the lifted run."""
+        good = [r.wall_s if wall else r.peak_mib for r in runs[(impl, n)] if r.ok]
+        values = [v for v in good if v is not None]
+        return statistics.median(values) if values else lifted.get((impl, n))
+
+    full_wall = {(i, n): full(i, n, lifted_wall, True) for i in impls for n in counts}
+    full_peak = {(i, n): full(i, n, lifted_peak, False) for i in impls for n in counts}
+    refused_at = [n for n in counts if any(not r.ok for i in impls for r in runs[(i, n)])]
 
     # -- output ------------------------------------------------------------------------
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -272,8 +279,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 footnotes.append(f"* {impl} N={n:,}: {failure}")
             row.append(cell)
         if len(impls) == 2:
-            ratios = pairs.get(n, [])
-            row.append(median_range(ratios, "{:.2f}x") if ratios else "-")
+            outcomes = {all(r.ok for r in runs[(impl, n)]) for impl in impls}
+            ratios = pairs.get(n, []) if len(outcomes) == 1 else []
+            cell = median_range(ratios, "{:.2f}x") if ratios else "- (see below)"
+            row.append(cell + (" *" if ratios and outcomes == {False} else ""))
         rows.append(row)
     print("\n".join(table(rows)))
     for note in footnotes:
@@ -283,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "  (* time until CDK refused the stack: its resource check runs after the template "
             "is rendered, before it is written and validated)"
         )
+        print(f"  {lifted_line(impls, refused_at, full_wall, 's')}")
     print()
     print("Imports and whole process (s), median over every run of the implementation:")
     rows = [["", "import aws_cdk", "import library", "process wall (all N)"]]
@@ -302,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [["N", *(f"{impl}: python + node = total" for impl in impls)]]
     if len(impls) == 2:
         rows[0].append("total ratio")
+    refused = False
     for n in counts:
         row = [f"{n:,}"]
         medians = []
@@ -311,33 +322,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             node = [r.node_peak_kib / 1024 for r in measured if r.node_peak_kib]
             both = [r.peak_mib for r in measured if r.peak_mib is not None]
             medians.append(statistics.median(both) if both else math.nan)
+            failed = any(not r.ok for r in measured)
+            refused = refused or failed
             row.append(
                 f"{median_range(py, '{:.0f}')} + {median_range(node, '{:.0f}')} = "
-                f"{median_range(both, '{:.0f}')}"
+                f"{median_range(both, '{:.0f}')}" + (" *" if failed else "")
             )
         if len(impls) == 2:
             row.append(f"{medians[0] / medians[1]:.2f}x" if medians[1] else "-")
         rows.append(row)
     print("\n".join(table(rows)))
+    if refused:
+        print(
+            "  (* stopped at CDK's resource check, before writing and validating the assembly, "
+            "where a full synth peaks)"
+        )
+        print(f"  {lifted_line(impls, refused_at, full_peak, 'MiB')}")
     print()
 
     linear: dict[str, bool | None] = {}
     print(
-        "Synth cost against N (median wall of runs that synthesized; where CDK refused the "
-        "stack, one untimed-order run with the check lifted, marked +):"
+        "Synth cost against N (median wall of the runs that synthesized; where CDK refused the "
+        "stack, the one run with its check lifted, marked +):"
     )
     for impl in impls:
         points: list[tuple[float, float]] = []
         labels = []
         for n in counts:
-            good = [r.wall_s for r in runs[(impl, n)] if r.ok and r.wall_s is not None]
-            if good:
-                points.append((n, statistics.median(good)))
-                labels.append(f"N={n:,} {statistics.median(good):.2f} s")
-            elif (impl, n) in lifted_wall:
-                wall = lifted_wall[(impl, n)]
+            wall = full_wall[(impl, n)]
+            if wall is not None:
                 points.append((n, wall))
-                labels.append(f"N={n:,} {wall:.2f} s+")
+                mark = "+" if all(not r.ok for r in runs[(impl, n)]) else ""
+                labels.append(f"N={n:,} {wall:.2f} s{mark}")
         print(f"  {impl}: {', '.join(labels) or 'nothing synthesized'}")
         if len(points) < 2:
             linear[impl] = None
@@ -490,12 +506,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def lifted_line(
+    impls: Sequence[str],
+    counts: Sequence[int],
+    values: dict[tuple[str, int], float | None],
+    unit: str,
+) -> str:
+    """Full synths where CDK refused a stack: its check lifted (one run, not alternated) for
+    the side it refused, the median of the timed runs for a side that synthesized."""
+    cells = []
+    for n in counts:
+        found = [values.get((impl, n)) for impl in impls]
+        text = " vs ".join(
+            "-" if v is None else f"{v:,.{0 if unit == 'MiB' else 2}f}" for v in found
+        )
+        text += f" {unit}"
+        if len(found) == 2 and found[0] is not None and found[1]:
+            text += f" ({found[0] / found[1]:.2f}x)"
+        cells.append(f"N={n:,}: {text}")
+    who = " vs ".join(impls)
+    return f"full synths, CDK's check lifted where it refused ({who}): " + "; ".join(cells)
+
+
 def brief(outcome: str) -> str:
     """A synth or deploy outcome in a few words, for a table cell."""
     if outcome == "ok":
         return outcome
     if outcome.startswith("would fail at deploy"):
-        return "would fail (> " + str(STACK_RESOURCE_LIMIT) + ")"
+        reasons = [f"> {STACK_RESOURCE_LIMIT} resources"] if "resources" in outcome else []
+        reasons += ["> 1 MB"] if "bytes" in outcome else []
+        return f"would fail ({', '.join(reasons)})"
     head = outcome.split(" (", 1)[0]
     return head.replace("fails at synth: ", "fails: ").replace("fails at build: ", "fails: ")
 
