@@ -172,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = not (args.quick or args.no_check)
     base: Path = args.assemblies
     started = time.perf_counter()
+    start_date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     load_before = machine_load()
     skipped = {impl: reason for impl in IMPLEMENTATIONS if (reason := missing(impl))}
     impls = [impl for impl in IMPLEMENTATIONS if impl not in skipped]
@@ -244,11 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     refused_at = [n for n in counts if any(not r.ok for i in impls for r in runs[(i, n)])]
 
     # -- output ------------------------------------------------------------------------
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     installed = versions()
     print("Synth scale: a fanout of N consumers, constructs_lib against SnsToSqs")
     print(f"command: {shlex.join(sys.orig_argv)}")
-    print(f"date: {now}; machine: {platform.machine()}, {load_before} at start")
+    print(f"started: {start_date}; machine: {platform.machine()}, {load_before} at start")
     print(
         f"Python {platform.python_version()}, {node_version()}, "
         + ", ".join(f"{name} {version}" for name, version in installed.items())
