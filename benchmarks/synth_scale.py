@@ -448,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "resources",
             "templates",
             "largest (resources, KiB)",
-            "consumers in it",
+            "max in template",
             "KMS keys",
             "alarms",
             "synth (CDK defaults)",
@@ -472,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{assembly.total_resources():,}",
                     f"{len(assembly.templates)}" + (f" ({nested} nested)" if nested else ""),
                     f"{biggest.count():,}, {biggest.size_bytes / 1024:,.0f}",
-                    f"{biggest.types()['AWS::SNS::Subscription']:,}",
+                    f"{assembly.consumers_per_template():,}",
                     f"{assembly.kms_keys():,}",
                     alarm_summary(assembly),
                     brief(default_synth[(impl, n)]),
@@ -481,8 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     print("\n".join(table(rows)))
     print(
-        "  consumers in it: SNS subscriptions in the largest template (one per consumer in "
-        "both fanouts); alarms: AWS::CloudWatch::Alarm and CompositeAlarm resources by kind"
+        "  max in template: the most SNS subscriptions (one per consumer in both fanouts) in "
+        "one template; alarms: AWS::CloudWatch::Alarm and CompositeAlarm resources by kind"
     )
     print()
     print("Targets (issue 7):")
