@@ -1,6 +1,8 @@
 # One target per job. Every target installs what it needs from nothing: a virtualenv with
 # the pinned Python packages (constraints.txt) and the pinned Node 22 + AWS CDK CLI
 # (package-lock.json). node_modules/.bin comes first on PATH so jsii and the CLI use Node 22.
+# The venv includes the `bench` extra (AWS Solutions Constructs, 1.3 MB, no other new
+# dependency) so that the tests also run the SnsToSqs half of the synth benchmarks.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,19 +11,20 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup demo synth test lint typecheck unit dist clean
+.PHONY: help setup demo synth test lint typecheck unit dist bench clean
 
 help:
 	@echo "make demo   - install toolchain if missing, deploy the order fanout to a local emulator, publish sample orders, print what each consumer got"
 	@echo "make synth  - install toolchain if missing, cdk synth (every stack) into cdk.out"
 	@echo "make test   - install toolchain if missing, then ruff, mypy and pytest"
 	@echo "make dist   - build the constructs_lib wheel into dist/"
+	@echo "make bench  - install toolchain if missing, run every script in benchmarks/ (slow)"
 	@echo "make clean  - remove .venv, node_modules, cdk.out and dist"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -54,6 +57,12 @@ test: lint typecheck unit
 
 dist: setup
 	$(VENV)/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+bench: setup
+	python benchmarks/synth_scale.py
+	python benchmarks/fixed_cost.py
+	python benchmarks/handler_throughput.py
+	python benchmarks/scaling_sim.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out dist build
