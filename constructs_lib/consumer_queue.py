@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TypedDict
 
 from aws_cdk import Annotations, ArnFormat, Duration, Stack, Token
@@ -178,7 +179,8 @@ class ConsumerQueue(Construct):
                 "topic's type",
             )
         _check_filter_policies(problems, filter_policy, filter_policy_with_message_body)
-        _check_subscription_region(problems, topic, self, subscription_dead_letter_queue)
+        self._regions = _Regions(topic=topic.env.region, own=Stack.of(self).region)
+        _check_subscription_region(problems, self._regions, subscription_dead_letter_queue)
         problems.check_int("max_receive_count", max_receive_count, 1, 1000)
         problems.check_duration(
             "visibility_timeout", visibility_timeout, MIN_VISIBILITY_TIMEOUT, MAX_VISIBILITY_TIMEOUT
@@ -348,7 +350,7 @@ class ConsumerQueue(Construct):
             filter_policy=filter_policy,
             filter_policy_with_message_body=filter_policy_with_message_body,
             dead_letter_queue=self.subscription_dead_letter_queue,
-            region=_foreign_region(topic, self),
+            region=self._regions.foreign(),
         )
         if queue_policy.policy_dependable is not None:
             subscription.node.add_dependency(queue_policy.policy_dependable)
@@ -485,10 +487,23 @@ def _check_filter_policies(
             )
 
 
+@dataclass(frozen=True)
+class _Regions:
+    """The topic's region and the subscribing stack's, each read once (tokens when unknown)."""
+
+    topic: str
+    own: str
+
+    def foreign(self) -> str | None:
+        """The topic's region when it is known and differs from the subscriber's."""
+        if Token.is_unresolved(self.topic) or self.topic == self.own:
+            return None
+        return self.topic
+
+
 def _check_subscription_region(
     problems: Problems,
-    topic: sns.ITopic,
-    scope: Construct,
+    regions: _Regions,
     subscription_dead_letter_queue: sqs.IQueue | None,
 ) -> None:
     """A cross-region subscription lives in the topic's region; so must its dead-letter queue.
@@ -497,10 +512,9 @@ def _check_subscription_region(
     the subscription's ``Region``) and requires the subscription dead-letter queue in the
     subscription's account and region. Checked only where both regions are known.
     """
-    topic_region = topic.env.region
+    topic_region, own_region = regions.topic, regions.own
     if Token.is_unresolved(topic_region):
         return
-    own_region = Stack.of(scope).region
     if subscription_dead_letter_queue is None:
         if not Token.is_unresolved(own_region) and own_region != topic_region:
             problems.add(
@@ -529,12 +543,3 @@ def _kind(fifo: bool) -> str:
 
 def _known(*durations: Duration) -> bool:
     return all(known_seconds(d) is not None for d in durations)
-
-
-def _foreign_region(topic: sns.ITopic, scope: Construct) -> str | None:
-    """The topic's region when it is known and differs from the subscriber's stack region."""
-    topic_region = topic.env.region
-    own_region = Stack.of(scope).region
-    if Token.is_unresolved(topic_region) or topic_region == own_region:
-        return None
-    return topic_region

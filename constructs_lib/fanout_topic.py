@@ -67,17 +67,28 @@ def _resources_in(construct: Construct) -> int:
     return sum(isinstance(c, CfnResource) for c in construct.node.find_all())
 
 
-def _own_constructs(stack: Stack) -> list[IConstruct]:
-    """The constructs of ``stack`` that are not in one of its nested stacks."""
-    found: list[IConstruct] = []
-    pending = list(stack.node.children)
-    while pending:
-        construct = pending.pop()
-        if isinstance(construct, Stack):
-            continue
-        found.append(construct)
-        pending.extend(construct.node.children)
-    return found
+def _count_by_kind(stack: Stack) -> dict[str, int]:
+    """Resources, parameters and outputs of ``stack`` itself, not of its nested stacks.
+
+    One ``find_all()`` for the stack and one per nested stack directly under it (each lists
+    its own nested stacks too), instead of a call per construct across the jsii boundary.
+    """
+    kinds = (("resources", CfnResource), ("parameters", CfnParameter), ("outputs", CfnOutput))
+
+    def count(constructs: list[IConstruct]) -> dict[str, int]:
+        return {kind: sum(isinstance(c, cls) for c in constructs) for kind, cls in kinds}
+
+    everything = stack.node.find_all()
+    totals = count(everything)
+    for nested in everything:
+        if (
+            isinstance(nested, Stack)
+            and nested is not stack
+            and nested.nested_stack_parent is stack
+        ):
+            for kind, number in count(nested.node.find_all()).items():
+                totals[kind] -= number
+    return totals
 
 
 MAX_STACK_PARAMETERS = 200
@@ -94,18 +105,15 @@ class _StackLimits:
         self._fanout = fanout
 
     def validate(self) -> list[str]:
-        own = Stack.of(self._fanout)
-        stacks: list[tuple[Stack, list[IConstruct]]] = [(own, _own_constructs(own))]
-        # A consumer stack holds no nested stack of its own: one call lists all of it.
-        stacks += [(s, list(s.node.find_all())) for s in self._fanout.consumer_stacks]
+        limits = {
+            "resources": MAX_STACK_RESOURCES,
+            "parameters": MAX_STACK_PARAMETERS,
+            "outputs": MAX_STACK_OUTPUTS,
+        }
         problems = []
-        for stack, constructs in stacks:
-            for kind, cls, limit in (
-                ("resources", CfnResource, MAX_STACK_RESOURCES),
-                ("parameters", CfnParameter, MAX_STACK_PARAMETERS),
-                ("outputs", CfnOutput, MAX_STACK_OUTPUTS),
-            ):
-                count = sum(isinstance(c, cls) for c in constructs)
+        for stack in (Stack.of(self._fanout), *self._fanout.consumer_stacks):
+            for kind, count in _count_by_kind(stack).items():
+                limit = limits[kind]
                 if count > limit:
                     problems.append(
                         f"{stack.node.path} has {count} {kind}; CloudFormation allows {limit} "
