@@ -92,7 +92,14 @@ def _build_theirs(stack: Any, n: int) -> None:
 
 
 BUILDERS: dict[str, Callable[[Any, int], None]] = {OURS: _build_ours, THEIRS: _build_theirs}
-LIBRARY_MODULES = {OURS: "constructs_lib", THEIRS: "aws_solutions_constructs.aws_sns_sqs"}
+LIBRARY_MODULES = {
+    # constructs_lib imports its construct modules on first use (PEP 562), so importing the
+    # package alone would move the loading of fanout_topic and the aws_cdk modules it needs
+    # into the build time, while SnsToSqs's module import is timed apart: import the module
+    # the builder uses, as for SnsToSqs.
+    OURS: "constructs_lib.fanout_topic",
+    THEIRS: "aws_solutions_constructs.aws_sns_sqs",
+}
 
 
 def missing(impl: str) -> str | None:
