@@ -286,8 +286,22 @@ def test_fixed_cost_prices_the_synthesized_templates(outputs) -> None:
     assert "Not in these figures:" in cost and "KMS requests" in cost
     resources = _resources(base / "constructs_lib-2").values()
     keys = sum(r["Type"] == "AWS::KMS::Key" for r in resources)
-    alarms = sum(r["Type"] == "AWS::CloudWatch::Alarm" for r in resources)
-    total = keys * fixed_cost.KMS_KEY + alarms * fixed_cost.ALARM_METRIC
+    alarms = [r["Properties"] for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"]
+    queries = [
+        m["Expression"]
+        for a in alarms
+        for m in a.get("Metrics", [])
+        if str(m.get("Expression", "")).startswith("SELECT")
+    ]
+    standard = len(alarms) - len(queries)
+    # A Metrics Insights alarm is billed per metric it analyzes: here one per queue it names.
+    analyzed = sum(query.count("QueueName = '") for query in queries)
+    assert (standard, len(queries), analyzed) == (1, 2, 4)  # 2 consumers: 2 DLQs, 2 queues
+    total = (
+        keys * fixed_cost.KMS_KEY
+        + standard * fixed_cost.ALARM_METRIC
+        + analyzed * fixed_cost.INSIGHTS_METRIC_ANALYZED
+    )
     assert f"N=2 constructs_lib: ${total:,.2f} = " in cost
 
 
