@@ -9,10 +9,12 @@ only known at deploy time.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Sequence
 
 from aws_cdk import Duration, Token
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 MIN_RETENTION = Duration.seconds(60)
@@ -58,6 +60,31 @@ def known_seconds(value: Duration) -> float | None:
     return value.to_seconds(integral=False)
 
 
+def expect_type(option: str, value: object, types: tuple[type, ...], what: str) -> None:
+    """Raise a ``TypeError`` naming ``option`` unless ``value`` is one of ``types``.
+
+    jsii proxies of interfaces (``sns.ITopic`` and the like) are checked by the caller with
+    the interface's concrete classes; ``what`` says what to pass, in the user's words.
+    """
+    if not isinstance(value, types):
+        raise TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
+
+
+def is_topic(value: object) -> bool:
+    """Whether ``value`` is an ``sns.ITopic`` (a Topic, an imported topic, any jsii proxy)."""
+    return isinstance(value, Construct) and hasattr(value, "topic_arn") and hasattr(value, "fifo")
+
+
+def is_queue(value: object) -> bool:
+    """Whether ``value`` is an ``sqs.IQueue``."""
+    return isinstance(value, Construct) and hasattr(value, "queue_arn") and hasattr(value, "fifo")
+
+
+def is_key(value: object) -> bool:
+    """Whether ``value`` is a ``kms.IKey``."""
+    return isinstance(value, Construct) and hasattr(value, "key_arn")
+
+
 class Problems:
     """Collects option problems; :meth:`raise_if_any` raises them together."""
 
@@ -71,10 +98,41 @@ class Problems:
         self._items.append(f"{option}={describe(value)}: {allowed}")
 
     def check_int(self, option: str, value: int | None, low: int, high: int) -> None:
-        if value is None or Token.is_unresolved(value):
+        if value is None or not self.check_finite(option, value) or Token.is_unresolved(value):
             return
-        if not low <= value <= high:
+        integral = (
+            not isinstance(value, bool) and isinstance(value, int | float) and value == int(value)
+        )
+        if not integral or not low <= value <= high:
             self.add(option, value, f"must be an integer from {low} to {high}")
+
+    def check_finite(self, option: str, value: object) -> bool:
+        """A number that is NaN or infinite is a problem (jsii cannot even carry it to
+        CloudFormation); True when ``value`` is usable so far."""
+        if isinstance(value, float) and not math.isfinite(value):
+            self.add(option, value, "must be a finite number")
+            return False
+        return True
+
+    def check_alarm_topic(self, option: str, topic: sns.ITopic | None) -> None:
+        """CloudWatch alarm actions publish to standard topics only.
+
+        An alarm publishes its notification without a message group id, which every publish
+        to a FIFO topic requires; the CloudWatch user guide documents alarm notifications for
+        standard topics. Checked where the topic's type is known at synth.
+        """
+        if topic is None:
+            return
+        if not is_topic(topic):
+            expect_type(option, topic, (), "an sns.ITopic (e.g. sns.Topic or Topic.from_topic_arn)")
+        if topic.fifo is True:
+            self.add(
+                option,
+                topic.node.path,
+                "is a FIFO topic; CloudWatch alarm actions can only notify standard SNS "
+                "topics (an alarm publishes without the message group id a FIFO topic "
+                "requires): pass a standard topic",
+            )
 
     def check_duration(
         self, option: str, value: Duration | None, low: Duration, high: Duration
@@ -83,6 +141,9 @@ class Problems:
 
         Unresolved tokens count as usable: they are checked by CloudFormation at deploy.
         """
+        if value is not None and not isinstance(value, Duration):
+            self.add(option, value, "must be a Duration, e.g. Duration.seconds(30)")
+            return False
         seconds = None if value is None else known_seconds(value)
         if seconds is None:
             return True
