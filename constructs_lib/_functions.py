@@ -2,20 +2,99 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Acknowledgment, Duration, Token, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from ._validation import Problems
+
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 DEFAULT_TIMEOUT = Duration.seconds(30)
 POWERTOOLS_VERSION = "3.37.0"
 """Powertools for AWS Lambda (Python) layer version; the tests run against the same release."""
+POWERTOOLS_RUNTIMES = frozenset(f"python3.{minor}" for minor in range(9, 15))
+"""The runtimes Powertools 3 publishes its layer for (an SSM parameter per runtime)."""
+
+RUNTIME = Path(__file__).resolve().parent / "runtime"
+"""The library's own function code, shipped in the wheel."""
+ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".mypy_cache", ".pytest_cache", ".ruff_cache")
+"""Left out of every code asset: pip byte-compiles an installed package and writes its install
+time into each ``.pyc``, so with them two installs of one wheel would hash differently."""
+
+MAX_ENVIRONMENT_BYTES = 4096
+"""Lambda's limit on the total size of a function's environment variables (keys and values)."""
+RESERVED_ENVIRONMENT = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_RUNTIME_DIR",
+        "LAMBDA_TASK_ROOT",
+    }
+)
+"""Variables Lambda sets itself and refuses in a function's configuration."""
+_ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]+$")
+
+
+def runtime_code(name: str) -> lambda_.Code:
+    """The code of ``constructs_lib/runtime/<name>``, hashed the same from any install."""
+    return lambda_.Code.from_asset(str(RUNTIME / name), exclude=list(ASSET_EXCLUDES))
+
+
+def check_environment(problems: Problems, option: str, environment: Mapping[str, str]) -> None:
+    """Keys Lambda accepts, none it reserves, and at most 4 KB in all.
+
+    Values only known at deploy time count with their literal parts only, so the size check
+    is a lower bound; CloudFormation reports the rest.
+    """
+    size = 0
+    for key, value in environment.items():
+        if Token.is_unresolved(key):
+            continue
+        if key in RESERVED_ENVIRONMENT:
+            problems.add(option, key, "is a variable Lambda sets itself and refuses; rename it")
+        elif not _ENVIRONMENT_KEY.match(key):
+            problems.add(
+                option,
+                key,
+                "is not a valid variable name: a letter, then letters, digits and underscores "
+                "(at least two characters)",
+            )
+        literal = "" if Token.is_unresolved(value) else str(value)
+        size += len(key.encode()) + len(literal.encode())
+    if size > MAX_ENVIRONMENT_BYTES:
+        problems.add(
+            option,
+            f"{len(environment)} variables",
+            f"take {size} bytes (keys and values, the library's own included); Lambda allows "
+            f"{MAX_ENVIRONMENT_BYTES} in all: move large values to SSM Parameter Store or S3",
+        )
+
+
+def powertools_layer_supported(runtime: lambda_.Runtime) -> bool:
+    """Whether Powertools for AWS Lambda (Python) publishes a layer for ``runtime``."""
+    return runtime.name in POWERTOOLS_RUNTIMES
 
 
 @dataclass(frozen=True)

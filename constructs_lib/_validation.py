@@ -70,19 +70,46 @@ def expect_type(option: str, value: object, types: tuple[type, ...], what: str) 
         raise TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
 
 
+def implements(value: object, *attributes: str) -> bool:
+    """Whether ``value`` has what a jsii interface promises: a construct ``node`` and
+    ``attributes``. Imported resources are often jsii proxies that subclass no Python class
+    of the interface, so the check looks at what they have, not what they are."""
+    return not isinstance(value, str | bytes | int | float) and all(
+        hasattr(value, name) for name in ("node", *attributes)
+    )
+
+
 def is_topic(value: object) -> bool:
     """Whether ``value`` is an ``sns.ITopic`` (a Topic, an imported topic, any jsii proxy)."""
-    return isinstance(value, Construct) and hasattr(value, "topic_arn") and hasattr(value, "fifo")
+    return implements(value, "topic_arn", "fifo")
 
 
 def is_queue(value: object) -> bool:
     """Whether ``value`` is an ``sqs.IQueue``."""
-    return isinstance(value, Construct) and hasattr(value, "queue_arn") and hasattr(value, "fifo")
+    return implements(value, "queue_arn", "fifo")
 
 
 def is_key(value: object) -> bool:
     """Whether ``value`` is a ``kms.IKey``."""
-    return isinstance(value, Construct) and hasattr(value, "key_arn")
+    return implements(value, "key_arn")
+
+
+_AWS_MANAGED_ALIAS = re.compile(r"(?:^|:)(alias/aws/[A-Za-z0-9/_-]+)$")
+
+
+def aws_managed_key_alias(key: object) -> str | None:
+    """The alias (``alias/aws/sqs`` ...) when ``key`` is an AWS-managed KMS key, else None.
+
+    Recognises ``kms.Alias.from_alias_name`` and keys imported by an alias ARN or id; keys
+    known only by a token cannot be told apart and count as customer-managed.
+    """
+    for attribute in ("alias_name", "key_arn", "key_id"):
+        value = getattr(key, attribute, None)
+        if isinstance(value, str) and not Token.is_unresolved(value):
+            match = _AWS_MANAGED_ALIAS.search(value)
+            if match:
+                return match.group(1)
+    return None
 
 
 class Problems:

@@ -22,6 +22,11 @@ from ._validation import (
     MAX_VISIBILITY_TIMEOUT,
     MIN_RETENTION,
     Problems,
+    aws_managed_key_alias,
+    expect_type,
+    is_key,
+    is_queue,
+    is_topic,
     known_seconds,
     with_fifo_suffix,
 )
@@ -31,11 +36,15 @@ from .filter_policy import (
     FilterPolicySize,
     attribute_policy_size,
     body_policy_size,
+    check_attribute_policy,
+    check_body_policy,
 )
 
 DEFAULT_MAX_RECEIVE_COUNT = 5
 DEFAULT_VISIBILITY_TIMEOUT = Duration.seconds(30)
 DEFAULT_RETENTION = Duration.days(4)
+SQS_DEFAULT_RETENTION_SECONDS = 4 * 24 * 3600
+"""What SQS keeps a message when a queue sets no retention period."""
 DEFAULT_DEAD_LETTER_RETENTION = MAX_RETENTION
 DEFAULT_MAX_MESSAGE_AGE = Duration.minutes(15)
 MIN_MAX_MESSAGE_AGE = Duration.minutes(1)
@@ -94,7 +103,8 @@ class ConsumerQueue(Construct):
         ``.fifo`` is appended for FIFO queues; at most 80 characters including it.
     :param encryption_key: KMS key for the queue and its dead-letter queue. Default: a new
         key with rotation for this consumer (:class:`FanoutTopic` passes its shared key).
-        An imported key's policy cannot be changed: it must already let SNS use it.
+        An imported key's policy cannot be changed: it must already let SNS use it. An
+        AWS-managed key (``alias/aws/sqs``) is a synth error: its policy cannot let SNS in.
     :param filter_policy: filter on message attributes. Default: no filter.
     :param filter_policy_with_message_body: filter on the message body (JSON). Default: no
         filter. Only one of the two filter options may be given.
@@ -111,7 +121,9 @@ class ConsumerQueue(Construct):
         ``retention_period``, because a standard queue keeps a message's original enqueue
         time when it moves to the dead-letter queue (FIFO queues reset it). Default: 14 days.
     :param dead_letter_queue: use an existing dead-letter queue (same FIFO type as the
-        queue) instead of creating one. Default: a new one.
+        queue, same account and region) instead of creating one; for a standard queue its
+        retention must be longer than ``retention_period`` (checked where it is known at
+        synth). Default: a new one.
     :param subscription_dead_letter_queue: where SNS puts messages it cannot deliver to the
         queue (same type as the topic, in the topic's region: SNS keeps a cross-region
         subscription there). Default: a new SSE-SQS encrypted queue in this stack; required
@@ -150,9 +162,25 @@ class ConsumerQueue(Construct):
         per_queue_alarms: bool = True,
     ) -> None:
         super().__init__(scope, id)
+        _check_types(
+            topic=topic,
+            encryption_key=encryption_key,
+            dead_letter_queue=dead_letter_queue,
+            subscription_dead_letter_queue=subscription_dead_letter_queue,
+        )
         is_fifo = topic.fifo if fifo is None else fifo
 
         problems = Problems()
+        problems.check_alarm_topic("alarm_topic", alarm_topic)
+        managed = aws_managed_key_alias(encryption_key)
+        if managed is not None:
+            problems.add(
+                "encryption_key",
+                managed,
+                "is an AWS-managed key: its key policy cannot be changed to let "
+                "sns.amazonaws.com encrypt messages, so SNS could never deliver to the queue; "
+                "pass a customer-managed key, or leave the option out for a new one",
+            )
         if is_fifo and not topic.fifo:
             problems.add(
                 "fifo",
@@ -188,7 +216,11 @@ class ConsumerQueue(Construct):
         retention_ok = problems.check_duration(
             "retention_period", retention_period, MIN_RETENTION, MAX_RETENTION
         )
-        if dead_letter_queue is None:
+        if dead_letter_queue is not None:
+            _check_own_dead_letter_queue(
+                problems, self, dead_letter_queue, retention_period, fifo=is_fifo
+            )
+        else:
             dead_letter_retention_ok = problems.check_duration(
                 "dead_letter_retention_period",
                 dead_letter_retention_period,
@@ -415,6 +447,7 @@ class ConsumerQueue(Construct):
             actions=[
                 "sqs:GetQueueAttributes",
                 "sqs:GetQueueUrl",
+                "sqs:ListDeadLetterSourceQueues",
                 "sqs:ReceiveMessage",
                 "sqs:DeleteMessage",
                 "sqs:StartMessageMoveTask",
@@ -452,11 +485,93 @@ class ConsumerQueue(Construct):
         )
 
 
+def _check_types(
+    *,
+    topic: object,
+    encryption_key: object,
+    dead_letter_queue: object,
+    subscription_dead_letter_queue: object,
+) -> None:
+    """A ``TypeError`` naming the option when an interface-typed option gets something else."""
+    if not is_topic(topic):
+        hint = (
+            " (a FanoutTopic: pass its .topic, or use fanout.add_queue_consumer(...))"
+            if hasattr(topic, "add_queue_consumer")
+            else ""
+        )
+        expect_type("topic", topic, (), f"an sns.ITopic{hint}")
+    if encryption_key is not None and not is_key(encryption_key):
+        expect_type("encryption_key", encryption_key, (), "a kms.IKey")
+    for option, queue in (
+        ("dead_letter_queue", dead_letter_queue),
+        ("subscription_dead_letter_queue", subscription_dead_letter_queue),
+    ):
+        if queue is not None and not is_queue(queue):
+            expect_type(option, queue, (), "an sqs.IQueue")
+
+
+def _retention_seconds(queue: sqs.IQueue) -> float | None:
+    """A queue's retention period when it is defined in this app with a known value."""
+    cfn = queue.node.default_child
+    if not isinstance(cfn, sqs.CfnQueue):
+        return None
+    value = cfn.message_retention_period
+    if value is None:
+        return SQS_DEFAULT_RETENTION_SECONDS
+    return None if Token.is_unresolved(value) else float(value)
+
+
+def _check_own_dead_letter_queue(
+    problems: Problems,
+    scope: Construct,
+    dead_letter_queue: sqs.IQueue,
+    retention_period: Duration,
+    *,
+    fifo: bool,
+) -> None:
+    """A user's dead-letter queue: same account and region, and (standard) keeps longer."""
+    stack = Stack.of(scope)
+    for what, theirs, ours in (
+        ("region", dead_letter_queue.env.region, stack.region),
+        ("account", dead_letter_queue.env.account, stack.account),
+    ):
+        if not Token.is_unresolved(theirs) and not Token.is_unresolved(ours) and theirs != ours:
+            problems.add(
+                "dead_letter_queue",
+                dead_letter_queue.node.path,
+                f"is in {what} {theirs} but the queue in {ours}; SQS requires a dead-letter "
+                "queue in the same account and region as its source queue",
+            )
+    if fifo:
+        return  # a FIFO queue resets the enqueue time when a message moves
+    theirs_seconds = _retention_seconds(dead_letter_queue)
+    ours_seconds = known_seconds(retention_period)
+    if theirs_seconds is not None and ours_seconds is not None and theirs_seconds <= ours_seconds:
+        problems.add(
+            "dead_letter_queue",
+            f"{dead_letter_queue.node.path} (retention {int(theirs_seconds)} s)",
+            f"must keep messages longer than retention_period "
+            f"({retention_period.to_human_string()}): a message keeps its original enqueue "
+            "time in a standard dead-letter queue and would expire there early; raise the "
+            "dead-letter queue's retention_period (up to 14 days) or lower this queue's",
+        )
+
+
 def _check_filter_policies(
     problems: Problems,
     filter_policy: Mapping[str, sns.SubscriptionFilter] | None,
     filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None,
 ) -> None:
+    if filter_policy is not None:
+        check_attribute_policy(problems, "filter_policy", filter_policy)
+    if filter_policy_with_message_body is not None:
+        check_body_policy(
+            problems, "filter_policy_with_message_body", filter_policy_with_message_body
+        )
+    if not isinstance(filter_policy, Mapping | None) or not isinstance(
+        filter_policy_with_message_body, Mapping | None
+    ):
+        return
     if filter_policy and filter_policy_with_message_body:
         problems.add(
             "filter_policy_with_message_body",
@@ -516,7 +631,18 @@ def _check_subscription_region(
     if Token.is_unresolved(topic_region):
         return
     if subscription_dead_letter_queue is None:
-        if not Token.is_unresolved(own_region) and own_region != topic_region:
+        if Token.is_unresolved(own_region):
+            problems.add(
+                "subscription_dead_letter_queue",
+                None,
+                f"the topic is in {topic_region} and this stack is region-agnostic: the "
+                f"subscription lives in {topic_region} and SNS requires its dead-letter queue "
+                "there, but a queue created here lands wherever the stack is deployed; pin "
+                f"the stack to {topic_region} (env=Environment(region='{topic_region}')), or "
+                f"pass a queue in {topic_region}, e.g. the FanoutTopic's "
+                "subscription_dead_letter_queue",
+            )
+        elif own_region != topic_region:
             problems.add(
                 "subscription_dead_letter_queue",
                 None,

@@ -21,6 +21,7 @@ import base64
 import json
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,10 +93,27 @@ class Clients:
 def connect(args: argparse.Namespace) -> Clients:
     """SQS and SNS clients from the standard credential chain (or ``--profile``)."""
     session = boto3.Session(profile_name=args.profile, region_name=args.region)
-    return Clients(
-        sqs=session.client("sqs", endpoint_url=args.endpoint_url),
-        sns=session.client("sns", endpoint_url=args.endpoint_url),
-    )
+    try:
+        return Clients(
+            sqs=session.client("sqs", endpoint_url=args.endpoint_url),
+            sns=session.client("sns", endpoint_url=args.endpoint_url),
+        )
+    except ValueError as err:  # botocore: "Invalid endpoint: ..."
+        raise UsageError(f"--endpoint-url {args.endpoint_url}: {err}") from err
+
+
+def endpoint_url(text: str) -> str:
+    """``--endpoint-url``: an http(s) URL with a host, e.g. ``http://127.0.0.1:5000``."""
+    try:
+        parsed = urllib.parse.urlsplit(text)
+        parsed.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL: {err}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:5000"
+        )
+    return text
 
 
 # -- queues ------------------------------------------------------------------------------
@@ -614,12 +632,27 @@ def cmd_redrive(args: argparse.Namespace, clients: Clients, io: Console) -> int:
     source_arn = attributes["QueueArn"]
     name = queue_name(source_arn)
     allow = _json_attribute(attributes, "RedriveAllowPolicy")
+    own = _json_attribute(attributes, "RedrivePolicy")
+    if own.get("deadLetterTargetArn"):
+        raise UsageError(
+            f"{name} is a source queue, not a dead-letter queue: its own dead-letter queue is "
+            f"{queue_name(own['deadLetterTargetArn'])}. Redrive that one: `{PROG} redrive "
+            f"{queue_name(own['deadLetterTargetArn'])}`"
+        )
     if allow.get("redrivePermission") == "denyAll":
         raise UsageError(
             f"{name} is not the dead-letter queue of any SQS queue (its redrive-allow policy "
             "is denyAll): it is a subscription dead-letter queue, filled by SNS. SQS message "
             f"move tasks only take dead-letter queues of SQS queues. Inspect the messages with "
             f"`{PROG} peek {name}`, fix the delivery problem, then publish them again."
+        )
+    if not allow.get("sourceQueueArns") and not sqs.list_dead_letter_source_queues(
+        QueueUrl=url, MaxResults=1
+    ).get("queueUrls"):
+        raise UsageError(
+            f"{name} is not the dead-letter queue of any SQS queue (no queue names it in its "
+            "redrive policy): SQS message move tasks only move messages out of dead-letter "
+            f"queues. Find the fanout's dead-letter queues with `{PROG} list`."
         )
     destination = _destination_arn(sqs, args.to, source_arn) if args.to else None
     if destination and destination.endswith(".fifo") != name.endswith(".fifo"):
@@ -728,7 +761,9 @@ def parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="List, peek at and redrive the dead-letter queues of SNS to SQS fanouts.",
     )
-    top.add_argument("--endpoint-url", help="SQS and SNS endpoint, e.g. an emulator")
+    top.add_argument(
+        "--endpoint-url", type=endpoint_url, help="SQS and SNS endpoint, e.g. an emulator"
+    )
     top.add_argument("--region", help="AWS region (default: the standard configuration)")
     top.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")

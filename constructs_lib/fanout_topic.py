@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Unpack
+from typing import TypeVar, Unpack
 
 import jsii
 from aws_cdk import ArnFormat, CfnOutput, CfnParameter, CfnResource, NestedStack, Stack, Token
@@ -20,13 +20,22 @@ from constructs import Construct, IConstruct, IValidation
 from . import monitoring
 from ._functions import DEFAULT_TIMEOUT
 from ._resources import new_subscription_dead_letter_queue, rotating_key
-from ._validation import FanoutConfigurationError, Problems, known_seconds
+from ._validation import (
+    FanoutConfigurationError,
+    Problems,
+    aws_managed_key_alias,
+    expect_type,
+    is_key,
+    known_seconds,
+)
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .lambda_consumer import (
     LambdaConsumer,
     LambdaConsumerOptions,
     required_visibility_timeout,
 )
+
+_Part = TypeVar("_Part", bound=Construct)
 
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
@@ -138,7 +147,10 @@ class FanoutTopic(Construct):
       it only for this topic: two keys per fanout however many consumers it has, and no
       dependency cycle between the topic and the queues;
     * one subscription dead-letter queue (``subscription_dead_letter_queue``) shared by all
-      subscriptions, with an alarm, for messages SNS cannot deliver;
+      subscriptions, with an alarm (``undelivered_alarm``), for messages SNS cannot deliver;
+    * the queue key, the subscription dead-letter queue and its alarm are created with the
+      first consumer (or when first read): a fanout without consumer queues, such as a
+      topic only devices or other accounts subscribe to, costs one key and no queue;
     * :meth:`add_queue_consumer` and :meth:`add_lambda_consumer` to add consumers, five
       CloudFormation resources per queue consumer (queue, dead-letter queue, a TLS-only
       policy on each, the subscription);
@@ -160,15 +172,17 @@ class FanoutTopic(Construct):
     :param display_name: display name, at most 100 characters. Default: none.
     :param topic_key: KMS key for the topic. Default: a new key with rotation.
     :param queue_key: KMS key shared by the consumer queues. Default: a new key with
-        rotation. An imported key's policy must already let SNS use it for this topic.
+        rotation, created with the first consumer. An imported key's policy must already let
+        SNS use it for this topic; an AWS-managed key (``alias/aws/sqs``) is a synth error.
     :param archive_retention_days: FIFO only; keep published messages in the topic's
         archive for this many days (1..365) so they can be replayed to subscriptions.
         Default: no archive.
     :param alarms: create alarms on this fanout and, unless a consumer says otherwise,
         cover each consumer with the fanout-level dead-letter and message-age alarms.
         Default: True.
-    :param alarm_topic: topic for alarm and OK notifications of the fanout and its
-        consumers. Default: none (alarms only change state).
+    :param alarm_topic: standard topic for alarm and OK notifications of the fanout and its
+        consumers (CloudWatch cannot notify a FIFO topic). Default: none (alarms only change
+        state).
     """
 
     def __init__(
@@ -187,8 +201,21 @@ class FanoutTopic(Construct):
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
+        for option, key in (("topic_key", topic_key), ("queue_key", queue_key)):
+            if key is not None and not is_key(key):
+                expect_type(option, key, (), "a kms.IKey")
 
         problems = Problems()
+        problems.check_alarm_topic("alarm_topic", alarm_topic)
+        managed = aws_managed_key_alias(queue_key)
+        if managed is not None:
+            problems.add(
+                "queue_key",
+                managed,
+                "is an AWS-managed key: its key policy cannot be changed to let "
+                "sns.amazonaws.com encrypt messages, so SNS could never deliver to the "
+                "queues; pass a customer-managed key, or leave the option out for a new one",
+            )
         if content_based_deduplication and not fifo:
             problems.add(
                 "content_based_deduplication",
@@ -229,9 +256,8 @@ class FanoutTopic(Construct):
         self.topic_key: kms.IKey = topic_key or rotating_key(
             self, "TopicKey", description=f"Encrypts messages at rest in the {self.node.path} topic"
         )
-        self.queue_key: kms.IKey = queue_key or rotating_key(
-            self, "QueueKey", description=f"Encrypts the {self.node.path} consumer queues"
-        )
+        self._queue_key = queue_key
+        self.fifo = fifo
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -244,20 +270,10 @@ class FanoutTopic(Construct):
             signature_version="2",
             message_retention_period_in_days=archive_retention_days,
         )
-        self.subscription_dead_letter_queue: sqs.Queue = new_subscription_dead_letter_queue(
-            self, "SubscriptionDeadLetterQueue", fifo=fifo
-        )
+        self._subscription_dead_letter_queue: sqs.Queue | None = None
         self.alarm_topic = alarm_topic
         self._alarms = alarms
-        self.undelivered_alarm: cloudwatch.Alarm | None = None
-        if alarms:
-            self.undelivered_alarm = monitoring.queue_not_empty_alarm(
-                self,
-                "UndeliveredAlarm",
-                queue=self.subscription_dead_letter_queue,
-                description=f"{self.node.path}: SNS could not deliver messages to a consumer queue",
-            )
-            monitoring.notify(self.undelivered_alarm, alarm_topic)
+        self._undelivered_alarm: cloudwatch.Alarm | None = None
         self._consumers: dict[str, ConsumerQueue] = {}
         self._measured: dict[str, int] = {}
         self._stacks = [_ConsumerStack(self, OWN_STACK_BUDGET, _resources_in(self))]
@@ -268,6 +284,57 @@ class FanoutTopic(Construct):
         self.message_age_alarms: list[cloudwatch.Alarm] = []
         """The fanout-level alarms on the age of the consumers' oldest messages."""
         self.node.add_validation(_StackLimits(self))
+
+    # -- parts shared by the consumer queues, created with the first one -------------------
+
+    @property
+    def queue_key(self) -> kms.IKey:
+        """The KMS key of the consumer queues (created on first use unless one was given)."""
+        if self._queue_key is None:
+            self._queue_key = self._counted(
+                lambda: rotating_key(
+                    self, "QueueKey", description=f"Encrypts the {self.node.path} consumer queues"
+                )
+            )
+        return self._queue_key
+
+    @property
+    def subscription_dead_letter_queue(self) -> sqs.Queue:
+        """Where SNS puts messages it could not deliver to a consumer queue, with its alarm
+        (``undelivered_alarm``) unless ``alarms=False``; created on first use."""
+        if self._subscription_dead_letter_queue is None:
+            queue = self._counted(
+                lambda: new_subscription_dead_letter_queue(
+                    self, "SubscriptionDeadLetterQueue", fifo=self.fifo
+                )
+            )
+            self._subscription_dead_letter_queue = queue
+            if self._alarms:
+                alarm = self._counted(
+                    lambda: monitoring.queue_not_empty_alarm(
+                        self,
+                        "UndeliveredAlarm",
+                        queue=queue,
+                        description=f"{self.node.path}: SNS could not deliver messages to a "
+                        "consumer queue",
+                    )
+                )
+                monitoring.notify(alarm, self.alarm_topic)
+                self._undelivered_alarm = alarm
+        return self._subscription_dead_letter_queue
+
+    @property
+    def undelivered_alarm(self) -> cloudwatch.Alarm | None:
+        """The alarm on :attr:`subscription_dead_letter_queue` (None with ``alarms=False``
+        or while the fanout has no consumer queue)."""
+        return self._undelivered_alarm
+
+    def _counted(self, build: Callable[[], _Part]) -> _Part:
+        """Build a part in the fanout's own stack and charge its resources to that stack."""
+        part = build()
+        if hasattr(self, "_stacks"):
+            self._stacks[0].used += _resources_in(part)
+        return part
 
     @property
     def consumers(self) -> dict[str, ConsumerQueue]:
@@ -294,10 +361,16 @@ class FanoutTopic(Construct):
         consumers added after it in a full stack, which replaces their queues.
         """
         self._check_new_id(id)
+        self._create_shared_parts()
         target = self._place("queue")
         consumer = self._new_consumer(target, id, options)
         self._account(target, "queue", consumer)
         return consumer
+
+    def _create_shared_parts(self) -> None:
+        """The queue key and subscription dead-letter queue, before the first consumer is
+        placed (so that its stack's budget counts them)."""
+        _ = self.queue_key, self.subscription_dead_letter_queue
 
     def _check_new_id(self, id: str) -> None:
         if id in self._consumers:
@@ -442,6 +515,7 @@ class FanoutTopic(Construct):
             if not timeout.is_unresolved() and not (window and window.is_unresolved()):
                 queue_settings["visibility_timeout"] = required_visibility_timeout(timeout, window)
         self._check_new_id(id)
+        self._create_shared_parts()
         target = self._place("lambda")
         consumer_queue = self._new_consumer(target, id, queue_settings)
         settings: LambdaConsumerOptions = {

@@ -15,8 +15,15 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import monitoring
-from ._functions import DEFAULT_RUNTIME, DEFAULT_TIMEOUT, least_privilege_function
-from ._validation import Problems, describe
+from ._functions import (
+    DEFAULT_RUNTIME,
+    DEFAULT_TIMEOUT,
+    POWERTOOLS_RUNTIMES,
+    check_environment,
+    least_privilege_function,
+    powertools_layer_supported,
+)
+from ._validation import Problems, describe, expect_type, is_queue
 from .consumer_queue import ConsumerQueue
 
 DEFAULT_MEMORY_SIZE = 256
@@ -40,7 +47,7 @@ class LambdaConsumerOptions(TypedDict, total=False):
     memory_size: int
     environment: Mapping[str, str] | None
     layers: Sequence[lambda_.ILayerVersion]
-    powertools_layer: bool
+    powertools_layer: bool | None
     service_name: str | None
     batch_size: int
     max_batching_window: Duration | None
@@ -90,15 +97,19 @@ class LambdaConsumer(Construct):
     :param architecture: Default: ARM_64.
     :param timeout: 1 s..15 min. Default: 30 seconds.
     :param memory_size: 128..10240 MB. Default: 256.
-    :param environment: extra environment variables. Default: none.
+    :param environment: extra environment variables: names Lambda accepts and does not
+        reserve, at most 4 KB with the library's own. Default: none.
     :param layers: extra layers. Default: none.
-    :param powertools_layer: add the Powertools layer. Default: True.
+    :param powertools_layer: add the Powertools for AWS Lambda (Python) layer. Default: True
+        for the Python runtimes Powertools publishes it for (3.9 to 3.14), False for any
+        other runtime; True with another runtime is a synth error.
     :param service_name: ``POWERTOOLS_SERVICE_NAME``. Default: the construct id.
     :param batch_size: records per invocation: 1..10 on FIFO queues, 1..10000 on standard
         queues (above 10 needs a batching window of at least 1 second). Default: 10.
     :param max_batching_window: 0..300 s, standard queues only. Default: none.
     :param max_concurrency: 2..1000 concurrent invocations for this source. Default: no limit.
-    :param reserved_concurrent_executions: Default: none (unreserved account concurrency).
+    :param reserved_concurrent_executions: 0..1,000,000. Default: none (unreserved account
+        concurrency). 0 stops the function from ever running (a synth warning says so).
     :param log_retention: Default: one month.
     :param alarms: create the errors and throttles alarms. Default: True.
     :param alarm_topic: topic for alarm and OK notifications. Default: none.
@@ -118,7 +129,7 @@ class LambdaConsumer(Construct):
         memory_size: int = DEFAULT_MEMORY_SIZE,
         environment: Mapping[str, str] | None = None,
         layers: Sequence[lambda_.ILayerVersion] = (),
-        powertools_layer: bool = True,
+        powertools_layer: bool | None = None,
         service_name: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_batching_window: Duration | None = None,
@@ -129,10 +140,28 @@ class LambdaConsumer(Construct):
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
+        if not isinstance(queue, ConsumerQueue) and not is_queue(queue):
+            expect_type("queue", queue, (), "a ConsumerQueue or an sqs.IQueue")
+        expect_type("code", code, (lambda_.Code,), "a lambda_.Code, e.g. Code.from_asset(folder)")
+        expect_type("runtime", runtime, (lambda_.Runtime,), "a lambda_.Runtime")
         self.consumer_queue = queue if isinstance(queue, ConsumerQueue) else None
         self.queue: sqs.IQueue = queue.queue if isinstance(queue, ConsumerQueue) else queue
 
         problems = Problems()
+        problems.check_alarm_topic("alarm_topic", alarm_topic)
+        python = runtime.family == lambda_.RuntimeFamily.PYTHON
+        if powertools_layer is None:
+            powertools_layer = python and powertools_layer_supported(runtime)
+        elif powertools_layer and not powertools_layer_supported(runtime):
+            problems.add(
+                "powertools_layer",
+                powertools_layer,
+                f"Powertools for AWS Lambda (Python) publishes no layer for {runtime.name}, "
+                f"only for {', '.join(sorted(POWERTOOLS_RUNTIMES))}: drop the option or pick "
+                "one of those runtimes",
+            )
+        environment = {"POWERTOOLS_SERVICE_NAME": service_name or id, **(environment or {})}
+        check_environment(problems, "environment", environment)
         timeout_ok = problems.check_duration("timeout", timeout, Duration.seconds(1), MAX_TIMEOUT)
         problems.check_int("memory_size", memory_size, 128, 10240)
         self._check_batching(problems, batch_size, max_batching_window)
@@ -145,6 +174,14 @@ class LambdaConsumer(Construct):
         if timeout_ok:
             self._check_visibility(problems, timeout, max_batching_window)
         problems.raise_if_any(self)
+        if reserved_concurrent_executions == 0:
+            Annotations.of(self).add_warning_v2(
+                "constructs-lib:zeroReservedConcurrency",
+                "reserved_concurrent_executions=0 stops the function from ever running: the "
+                "queue's messages are not processed (after their retention they are lost). "
+                "Drop the option, or reserve at least 1 (0 is how AWS throttles a function on "
+                "purpose; acknowledge this warning if that is what you mean).",
+            )
         if (
             max_concurrency is not None
             and reserved_concurrent_executions is not None
@@ -169,7 +206,7 @@ class LambdaConsumer(Construct):
             architecture=architecture,
             timeout=timeout,
             memory_size=memory_size,
-            environment={"POWERTOOLS_SERVICE_NAME": service_name or id, **(environment or {})},
+            environment=environment,
             layers=layers,
             powertools_layer=powertools_layer,
             reserved_concurrent_executions=reserved_concurrent_executions,
@@ -230,7 +267,13 @@ class LambdaConsumer(Construct):
             window_ok
             and not Token.is_unresolved(batch_size)
             and batch_size > 10
-            and (max_batching_window is None or max_batching_window.to_seconds() < 1)
+            and (
+                max_batching_window is None
+                or (
+                    not max_batching_window.is_unresolved()
+                    and max_batching_window.to_seconds(integral=False) < 1
+                )
+            )
         ):
             problems.add(
                 "batch_size",

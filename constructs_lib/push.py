@@ -11,18 +11,18 @@ template, in the custom resource's properties or event, or in logs.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from aws_cdk import (
-    Acknowledgment,
     ArnFormat,
     CustomResource,
     Duration,
     Names,
     Stack,
-    Validations,
+    Token,
 )
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -34,12 +34,18 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from ._functions import least_privilege_function
-from ._validation import FanoutConfigurationError
+from . import monitoring
+from ._functions import least_privilege_function, runtime_code
+from ._nag import acknowledge_wildcard_resource
+from ._validation import Problems, expect_type, implements, is_topic
 from .fanout_topic import FanoutTopic
 
-RUNTIME = Path(__file__).resolve().parent / "runtime"
 PROVIDER_ID = "ConstructsLibPushPlatformApplicationProvider"
+MAX_APPLICATION_NAME_LENGTH = 256
+_APPLICATION_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""SNS: letters, digits, underscores, hyphens and periods, 1 to 256 characters."""
+_SEGMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+MAX_SEGMENT_NAME_LENGTH = 64
 
 
 class PushPlatform(enum.Enum):
@@ -64,7 +70,7 @@ class _Provider(Construct):
         super().__init__(scope, id)
         built = least_privilege_function(
             self,
-            code=lambda_.Code.from_asset(str(RUNTIME / "push_platform_application")),
+            code=runtime_code("push_platform_application"),
             handler="handler.on_event",
             description="Creates, updates and deletes SNS platform applications "
             "(credentials read from Secrets Manager)",
@@ -95,19 +101,12 @@ class _Provider(Construct):
         if isinstance(cfn_framework, lambda_.CfnFunction):
             # Same redundant DependsOn-plus-GetAtt on its role as every lambda.Function (W3005).
             cfn_framework.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        Validations.of(framework_role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{_logical_id(self.function)}.Arn>:*]",
-                reason="The custom resource framework may invoke the one platform-application "
-                "handler, any of its versions (the :* suffix); nothing else.",
-            )
+        acknowledge_wildcard_resource(
+            framework_role,
+            f"{self.function.function_arn}:*",
+            "The custom resource framework may invoke the one platform-application "
+            "handler, any of its versions (the :* suffix); nothing else.",
         )
-
-
-def _logical_id(function: lambda_.Function) -> str:
-    cfn = function.node.default_child
-    assert isinstance(cfn, lambda_.CfnFunction)
-    return str(Stack.of(function).resolve(cfn.logical_id))
 
 
 def _provider(scope: Construct) -> _Provider:
@@ -137,6 +136,15 @@ class PushPlatformApplication(Construct):
     :param event_topic: topic for endpoint created/deleted/updated and delivery failure
         events. Default: none.
     :param credentials_version: change it to push a rotated secret. Default: none.
+    :param delivery_status_logging: log deliveries to CloudWatch Logs through a role SNS
+        assumes. Default: False.
+    :param success_sample_rate: with ``delivery_status_logging``, the percentage (0..100) of
+        successful deliveries logged; failures are always logged. Default: 0.
+
+    ``application_name`` must be 1 to 256 letters, digits, underscores, hyphens and periods,
+    and unique per platform within an account and region: a second application with the
+    same name and platform in the same stack (or in a stack pinned to the same account and
+    region) is a synth error.
     """
 
     def __init__(
@@ -154,15 +162,19 @@ class PushPlatformApplication(Construct):
         success_sample_rate: int = 0,
     ) -> None:
         super().__init__(scope, id)
-        if delivery_status_logging and not 0 <= success_sample_rate <= 100:
-            raise FanoutConfigurationError(
-                self.node.path,
-                [f"success_sample_rate={success_sample_rate!r}: must be a percentage, 0 to 100"],
-            )
+        expect_type("platform", platform, (PushPlatform,), "a PushPlatform (APNS, FCM, ...)")
+        expect_type("apns_auth", apns_auth, (ApnsAuth,), "an ApnsAuth (TOKEN or CERTIFICATE)")
+        _expect_secret("credentials_secret", credentials_secret)
+        if event_topic is not None and not is_topic(event_topic):
+            expect_type("event_topic", event_topic, (), "an sns.ITopic")
+        problems = Problems()
+        problems.check_int("success_sample_rate", success_sample_rate, 0, 100)
         self.platform = platform
         self.application_name = application_name or Names.unique_resource_name(
-            self, max_length=256, separator="-"
+            self, max_length=MAX_APPLICATION_NAME_LENGTH, separator="-"
         )
+        _check_application_name(problems, self, application_name)
+        problems.raise_if_any(self)
         provider = _provider(self)
         credentials_secret.grant_read(provider.role)
         application_arn = Stack.of(self).format_arn(
@@ -239,15 +251,12 @@ class PushPlatformApplication(Construct):
                 resources=[log_groups],
             )
         )
-        Validations.of(role.node.find_child("DefaultPolicy")).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
-                "<AWS::AccountId>:log-group:sns/<AWS::Region>/<AWS::AccountId>/app/"
-                f"{self.platform.value}/{self.application_name}*]",
-                reason="SNS names the delivery status log groups of an application after it "
-                "(and adds /Failure); the wildcard covers only this application's groups "
-                "and their streams.",
-            )
+        acknowledge_wildcard_resource(
+            role.node.find_child("DefaultPolicy"),
+            log_groups,
+            "SNS names the delivery status log groups of an application after it "
+            "(and adds /Failure); the wildcard covers only this application's groups "
+            "and their streams.",
         )
         role.grant_pass_role(provider.role)
         return role
@@ -271,8 +280,17 @@ class MobilePush(Construct):
     :param segments: names of extra topics devices may join. Default: none.
     :param delivery_status_logging: log deliveries to CloudWatch Logs (all failures, and
         ``success_sample_rate`` percent of successes). Default: False.
+    :param success_sample_rate: percentage (0..100) of successful deliveries logged.
+        Default: 0.
     :param broadcast_topic_fifo: must stay False: SNS cannot deliver a FIFO topic to mobile
         endpoints (a synth error says so).
+    :param alarm_topic: standard topic for the alarm and OK notifications of the events,
+        broadcast and segment fanouts, the feedback consumer and the registration function.
+        Default: none (alarms only change state).
+
+    Segment names are 1 to 64 lowercase letters, digits and hyphens, starting with a letter
+    or digit, each given once. The broadcast and segment topics have no consumer queues, so
+    they get a topic key each and nothing else (see :class:`FanoutTopic`).
     """
 
     def __init__(
@@ -286,20 +304,36 @@ class MobilePush(Construct):
         broadcast_topic_fifo: bool = False,
         delivery_status_logging: bool = False,
         success_sample_rate: int = 0,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
-        problems = []
+        expect_type("apns_auth", apns_auth, (ApnsAuth,), "an ApnsAuth (TOKEN or CERTIFICATE)")
+        if not isinstance(credentials, Mapping):
+            expect_type("credentials", credentials, (), "a dict of PushPlatform to secret")
+        for platform, secret in credentials.items():
+            expect_type(
+                "credentials", platform, (PushPlatform,), "PushPlatform keys (APNS, FCM, ...)"
+            )
+            _expect_secret(f"credentials[{platform}]", secret)
+        problems = Problems()
         if broadcast_topic_fifo:
-            problems.append(
-                "broadcast_topic_fifo=True: SNS cannot deliver a FIFO topic to mobile "
-                "endpoints (APNs, FCM); use a standard topic"
+            problems.add(
+                "broadcast_topic_fifo",
+                broadcast_topic_fifo,
+                "SNS cannot deliver a FIFO topic to mobile endpoints (APNs, FCM); use a "
+                "standard topic",
             )
         if not credentials:
-            problems.append("credentials={}: configure at least one push platform")
-        if problems:
-            raise FanoutConfigurationError(self.node.path, problems)
+            problems.add("credentials", {}, "configure at least one push platform")
+        problems.check_int("success_sample_rate", success_sample_rate, 0, 100)
+        problems.check_alarm_topic("alarm_topic", alarm_topic)
+        segment_ids = _check_segments(problems, segments)
+        problems.raise_if_any(self)
+        self.alarm_topic = alarm_topic
 
-        self.events = FanoutTopic(self, "Events", display_name="Push endpoint events")
+        self.events = FanoutTopic(
+            self, "Events", display_name="Push endpoint events", alarm_topic=alarm_topic
+        )
         self._allow_sns_to_publish_events(self.events)
         self.applications = {
             platform: PushPlatformApplication(
@@ -314,9 +348,12 @@ class MobilePush(Construct):
             )
             for platform, secret in credentials.items()
         }
-        self.broadcast = FanoutTopic(self, "Broadcast", display_name="Broadcast")
+        self.broadcast = FanoutTopic(
+            self, "Broadcast", display_name="Broadcast", alarm_topic=alarm_topic
+        )
         self.segment_topics = {
-            name: FanoutTopic(self, f"Segment{name.title().replace('-', '')}") for name in segments
+            name: FanoutTopic(self, construct_id, alarm_topic=alarm_topic)
+            for name, construct_id in segment_ids.items()
         }
         topics = [self.broadcast.topic, *(t.topic for t in self.segment_topics.values())]
         environment = {
@@ -335,7 +372,7 @@ class MobilePush(Construct):
         registration = Construct(self, "Registration")
         built = least_privilege_function(
             registration,
-            code=lambda_.Code.from_asset(str(RUNTIME / "push_registration")),
+            code=runtime_code("push_registration"),
             handler="handler.handler",
             description=f"Registers devices for push ({self.node.path})",
             environment={"POWERTOOLS_SERVICE_NAME": "push-registration", **environment},
@@ -344,6 +381,16 @@ class MobilePush(Construct):
         self.registration_url = built.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.AWS_IAM
         )
+        self.registration_errors_alarm: cloudwatch.Alarm = monitoring.at_least_once_alarm(
+            registration,
+            "ErrorsAlarm",
+            metric=built.function.metric_errors(
+                period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
+            ),
+            description=f"{self.node.path}: device registration failed with an error (a bad "
+            "request is answered with 400 and is not an error)",
+        )
+        monitoring.notify(self.registration_errors_alarm, alarm_topic)
         app_arns = [app.platform_application_arn for app in self.applications.values()]
         built.role.add_to_policy(
             iam.PolicyStatement(
@@ -363,22 +410,13 @@ class MobilePush(Construct):
         built.role.add_to_policy(
             iam.PolicyStatement(actions=["sns:Subscribe"], resources=[t.topic_arn for t in topics])
         )
-        Validations.of(built.role.node.find_child("DefaultPolicy")).acknowledge(
-            *[
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{_nag_endpoint(self, app)}]",
-                    reason="Endpoint ids are assigned by SNS when a device registers; the "
-                    "wildcard stands only for them, within this one platform application.",
-                )
-                for app in self.applications.values()
-            ]
-        )
+        self._acknowledge_endpoints(built.role)
 
         self._sync_rotated_credentials(credentials, apns_auth)
 
         self.feedback = self.events.add_lambda_consumer(
             "Feedback",
-            code=lambda_.Code.from_asset(str(RUNTIME / "push_feedback")),
+            code=runtime_code("push_feedback"),
             handler="handler.handler",
             environment={
                 "BROADCAST_TOPIC_ARN": environment["BROADCAST_TOPIC_ARN"],
@@ -397,16 +435,17 @@ class MobilePush(Construct):
                 resources=[t.topic_arn for t in topics],
             )
         )
-        Validations.of(self.feedback.role.node.find_child("DefaultPolicy")).acknowledge(
-            *[
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{_nag_endpoint(self, app)}]",
-                    reason="Endpoint ids are assigned by SNS when a device registers; the "
-                    "wildcard stands only for them, within this one platform application.",
-                )
-                for app in self.applications.values()
-            ]
-        )
+        self._acknowledge_endpoints(self.feedback.role)
+
+    def _acknowledge_endpoints(self, role: iam.IRole) -> None:
+        """cdk-nag's IAM5 finding for each application's ``endpoint/<app>/*`` resource."""
+        for app in self.applications.values():
+            acknowledge_wildcard_resource(
+                role.node.find_child("DefaultPolicy"),
+                _endpoints_of(self, app),
+                "Endpoint ids are assigned by SNS when a device registers; the wildcard "
+                "stands only for them, within this one platform application.",
+            )
 
     def _sync_rotated_credentials(
         self, credentials: Mapping[PushPlatform, secretsmanager.ISecret], apns_auth: ApnsAuth
@@ -428,7 +467,7 @@ class MobilePush(Construct):
         ]
         built = least_privilege_function(
             scope,
-            code=lambda_.Code.from_asset(str(RUNTIME / "push_platform_application")),
+            code=runtime_code("push_platform_application"),
             handler="handler.on_secret_rotated",
             description=f"Updates platform applications when their secret changes "
             f"({self.node.path})",
@@ -494,8 +533,88 @@ def _endpoints_of(scope: Construct, app: PushPlatformApplication) -> str:
     )
 
 
-def _nag_endpoint(scope: Construct, app: PushPlatformApplication) -> str:
-    return (
-        f"arn:<AWS::Partition>:sns:<AWS::Region>:<AWS::AccountId>:endpoint/"
-        f"{app.platform.value}/{app.application_name}/*"
-    )
+def _expect_secret(option: str, secret: object) -> None:
+    if not implements(secret, "secret_arn", "grant_read"):
+        expect_type(
+            option,
+            secret,
+            (),
+            "a secretsmanager.ISecret, e.g. Secret.from_secret_complete_arn(scope, id, arn) "
+            "for a secret known by its ARN",
+        )
+
+
+def _check_application_name(
+    problems: Problems, application: PushPlatformApplication, given: str | None
+) -> None:
+    """A name SNS accepts, not already used by another application of the same platform."""
+    name = application.application_name
+    if Token.is_unresolved(name):
+        return
+    if given is not None and not (
+        1 <= len(name) <= MAX_APPLICATION_NAME_LENGTH and _APPLICATION_NAME.match(name)
+    ):
+        problems.add(
+            "application_name",
+            name,
+            "SNS allows 1 to 256 letters, digits, underscores, hyphens and periods",
+        )
+    stack = Stack.of(application)
+    for other in _applications_sharing_an_environment(stack):
+        if (
+            other is not application
+            and other.platform is application.platform
+            and other.application_name == name
+        ):
+            problems.add(
+                "application_name",
+                name,
+                f"{other.node.path} already names a {application.platform.name} application "
+                "so in the same account and region; SNS keeps one application per name and "
+                "platform: pass another application_name",
+            )
+
+
+def _applications_sharing_an_environment(stack: Stack) -> list[PushPlatformApplication]:
+    """The applications of ``stack`` and of every stack pinned to the same account and
+    region (environment-agnostic stacks may share an environment too, but cannot be told)."""
+    stacks = [stack]
+    account, region = stack.account, stack.region
+    if not Token.is_unresolved(account) and not Token.is_unresolved(region):
+        stacks = [
+            s
+            for s in stack.node.root.node.find_all()
+            if isinstance(s, Stack) and s.account == account and s.region == region
+        ]
+    return [c for s in stacks for c in s.node.find_all() if isinstance(c, PushPlatformApplication)]
+
+
+def _check_segments(problems: Problems, segments: Sequence[str]) -> dict[str, str]:
+    """Segment name -> construct id (``Segment<Name>``), every name usable and distinct."""
+    if isinstance(segments, str) or not isinstance(segments, Sequence):
+        problems.add("segments", segments, "must be a list of segment names")
+        return {}
+    ids: dict[str, str] = {}
+    for name in segments:
+        if not isinstance(name, str) or not (
+            len(name) <= MAX_SEGMENT_NAME_LENGTH and _SEGMENT_NAME.match(name)
+        ):
+            problems.add(
+                "segments",
+                name,
+                f"a segment name is 1 to {MAX_SEGMENT_NAME_LENGTH} lowercase letters, digits "
+                "and hyphens, starting with a letter or digit",
+            )
+            continue
+        construct_id = f"Segment{name.title().replace('-', '')}"
+        clash = next((n for n, i in ids.items() if i == construct_id), None)
+        if clash is not None:
+            problems.add(
+                "segments",
+                name,
+                f"is given twice (or clashes with {clash!r}: both become {construct_id}); "
+                "give each segment once",
+            )
+            continue
+        ids[name] = construct_id
+    return ids

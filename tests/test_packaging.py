@@ -176,32 +176,41 @@ def test_wheel_carries_every_file_of_the_runtime_folders(wheel_files: set[str]) 
     assert runtime_files - wheel_files == set()
 
 
-def _asset_folders(module: Path) -> list[str]:
-    """The folder each ``Code.from_asset(...)`` call in ``module`` deploys, as source text."""
-    calls = [
+def _calls(module: Path, name: str) -> list[ast.Call]:
+    """The calls of ``name`` (a function or a method) in ``module``."""
+    return [
         node
         for node in ast.walk(ast.parse(module.read_text()))
         if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "from_asset"
+        and (
+            (isinstance(node.func, ast.Attribute) and node.func.attr == name)
+            or (isinstance(node.func, ast.Name) and node.func.id == name)
+        )
     ]
-    return [ast.unparse(call.args[0]) for call in calls]
 
 
 def test_library_functions_deploy_code_only_from_the_packaged_runtime_folder() -> None:
-    folders = {
-        f"{module.name}: {folder}"
+    """Every Lambda asset of the library is ``runtime_code("<folder>")``: a folder of
+    constructs_lib/runtime with a handler, staged without byte-compiled files."""
+    named = {
+        f"{module.name}: {ast.unparse(call)}": call
         for module in PACKAGE.glob("*.py")
-        for folder in _asset_folders(module)
+        for call in _calls(module, "runtime_code")
     }
-    assert folders, "push.py deploys its handlers with Code.from_asset"
-    for folder in folders:
-        # str(RUNTIME / "name"), RUNTIME being the runtime folder beside the module.
-        assert "RUNTIME / '" in folder, f"{folder}: deploy code from constructs_lib/runtime"
-        name = folder.split("RUNTIME / '")[1].split("'")[0]
-        assert (RUNTIME / name / "handler.py").is_file(), f"{folder}: no such runtime folder"
-    source = (PACKAGE / "push.py").read_text()
-    assert 'RUNTIME = Path(__file__).resolve().parent / "runtime"' in source
+    assert named, "push.py deploys its handlers with runtime_code(...)"
+    for where, call in named.items():
+        (argument,) = call.args
+        assert isinstance(argument, ast.Constant), f"{where}: name the runtime folder literally"
+        assert (RUNTIME / argument.value / "handler.py").is_file(), f"{where}: no such folder"
+    lambda_assets = {
+        f"{module.name}: {ast.unparse(call)}"
+        for module in PACKAGE.glob("*.py")
+        for call in _calls(module, "from_asset")
+        if "lambda_" in ast.unparse(call.func)
+    }
+    assert lambda_assets == {
+        "_functions.py: lambda_.Code.from_asset(str(RUNTIME / name), exclude=list(ASSET_EXCLUDES))"
+    }
 
 
 def test_app_imports_constructs_lib_from_the_fresh_virtualenv(

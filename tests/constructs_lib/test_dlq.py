@@ -563,6 +563,55 @@ def test_redrive_refuses_a_subscription_dead_letter_queue(
     assert "it is a subscription dead-letter queue, filled by SNS" in capsys.readouterr().err
 
 
+def test_redrive_refuses_a_source_queue_and_names_its_dead_letter_queue(
+    stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked from the queue's own attributes before any move task call."""
+    stubbed.expect("get_queue_url", {"QueueUrl": DLQ_URL}, {"QueueName": DLQ})
+    stubbed.expect(
+        "get_queue_attributes",
+        {
+            "Attributes": {
+                "QueueArn": SOURCE_ARN,
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 5}),
+            }
+        },
+        {"QueueUrl": DLQ_URL, "AttributeNames": ["All"]},
+    )
+
+    assert stubbed.run("redrive", DLQ) == 2
+
+    assert stubbed.calls == ["GetQueueUrl", "GetQueueAttributes"]
+    assert f"its own dead-letter queue is {DLQ}" in capsys.readouterr().err
+
+
+def test_redrive_refuses_a_queue_no_queue_dead_letters_into(
+    stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No redrive-allow policy names a source, and ListDeadLetterSourceQueues finds none."""
+    stubbed.expect_dlq(redrive_allow_policy=json.dumps({"redrivePermission": "allowAll"}))
+    stubbed.expect(
+        "list_dead_letter_source_queues",
+        {"queueUrls": []},
+        {"QueueUrl": DLQ_URL, "MaxResults": 1},
+    )
+
+    assert stubbed.run("redrive", DLQ) == 2
+
+    assert "ListMessageMoveTasks" not in stubbed.calls
+    assert "is not the dead-letter queue of any SQS queue" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://host", "http://", "http://host:port"])
+def test_a_malformed_endpoint_url_is_a_usage_error_without_traceback(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert dlq.run(["--endpoint-url", url, "list"]) == 2
+
+    err = capsys.readouterr().err
+    assert "--endpoint-url" in err and "Traceback" not in err
+
+
 def test_redrive_to_another_queue_sends_its_arn_and_the_rate(stubbed: Stubbed) -> None:
     """The StartMessageMoveTask request, on the Stubber: moto lacks message move tasks."""
     stubbed.expect_dlq()

@@ -333,6 +333,12 @@ def decode_body(event: Mapping[str, Any]) -> object:
         return json.loads(text)
     except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidRequest(["the body is not JSON"]) from None
+    except RecursionError:
+        # json.loads recurses once per nesting level: a body nested deeper than the
+        # interpreter's recursion limit is the client's fault, answered like any bad body.
+        raise InvalidRequest(
+            ["the body is nested too deeply; send a flat JSON object of strings"]
+        ) from None
 
 
 @logger.inject_lambda_context

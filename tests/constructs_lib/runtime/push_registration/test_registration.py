@@ -176,6 +176,17 @@ def test_invalid_request_is_refused_with_400_naming_the_problem(register, push, 
     assert push.endpoints("fcm") == endpoints_before
 
 
+def test_deeply_nested_body_is_refused_with_400_not_a_crash(register, push):
+    endpoints_before = push.endpoints("fcm")
+    nested = "[" * 100_000 + "]" * 100_000
+
+    response = register(nested, raw=True)
+
+    assert response.status == 400
+    assert "nested too deeply" in response.body["message"]
+    assert push.endpoints("fcm") == endpoints_before
+
+
 def test_every_problem_of_a_request_is_named_at_once(register):
     response = register({"platform": "wns", "token": "", "user_id": 7})
 
