@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Duration, IStableStringProducer, Lazy, Token
+from aws_cdk import Duration, IStableStringProducer, Lazy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -77,12 +79,38 @@ def oldest_message_age_alarm(
 
 
 def notify(alarm: cloudwatch.Alarm, topic: sns.ITopic | None) -> None:
-    """Send the alarm's ALARM and OK transitions to ``topic`` when one is given."""
+    """Send the alarm's ALARM and OK transitions to ``topic`` when one is given.
+
+    A topic encrypted with a customer-managed key defined in this app (a FanoutTopic's
+    ``topic``, say) gets a key-policy statement letting CloudWatch publish: without it the
+    alarm changes state but its notification is dropped. An imported topic's key policy is
+    its owner's to change.
+    """
     if topic is None:
         return
+    _let_cloudwatch_use_the_key_of(topic)
     action = cw_actions.SnsAction(topic)
     alarm.add_alarm_action(action)
     alarm.add_ok_action(action)
+
+
+_CLOUDWATCH_ALLOWED = "_constructs_lib_cloudwatch_may_publish"
+
+
+def _let_cloudwatch_use_the_key_of(topic: sns.ITopic) -> None:
+    key = getattr(topic, "master_key", None)
+    if not isinstance(key, kms.Key) or getattr(key, _CLOUDWATCH_ALLOWED, False):
+        return
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublishToTheTopic",
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(key).account}},
+        )
+    )
+    setattr(key, _CLOUDWATCH_ALLOWED, True)
 
 
 def queues_query(metric_name: str, queue_names: Sequence[str]) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from aws_cdk import cx_api
 from emulator import cli_app
+from installed_wheel import build_wheel
 
 from stacks import OrderFanoutStack
 
@@ -16,3 +19,9 @@ def order_fanout_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.Cl
     app = cli_app(tmp_path_factory.mktemp("cdk.out"))
     OrderFanoutStack(app, "OrderFanout")
     return app.synth()
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The constructs_lib wheel, built once per session as ``pip install .`` builds it."""
+    return build_wheel(tmp_path_factory.mktemp("wheel"))

@@ -1,23 +1,5 @@
 """The built wheel carries everything the constructs need, and an app outside the repository
-synthesizes with nothing but that wheel and its dependencies.
-
-How the wheel is installed, and why:
-
-* The wheel is built from a copy of ``pyproject.toml``, ``README.md`` and ``constructs_lib/``
-  with pip's build isolation, as ``pip install .`` builds it for a user. The copy keeps a
-  stale ``build/`` folder of the checkout out of the wheel and the build out of the
-  checkout. Isolation is needed because the project's virtualenv has the setuptools that
-  ``python -m venv`` ships (65.x), older than the ``setuptools>=77`` pyproject.toml asks for;
-  pip fetches that one package from the index (or its cache), nothing else.
-* The fresh virtualenv gets the wheel with ``--no-deps --no-index`` and a ``.pth`` file that
-  appends the project virtualenv's site-packages, so aws-cdk-lib (about 100 MB) and
-  constructs are not downloaded again. Python processes ``.pth`` files only in its own site
-  directories, not in directories a ``.pth`` line adds, so the project's editable install of
-  constructs_lib (a path hook installed by a ``.pth`` file) is not active in the new
-  environment: the app must find constructs_lib in the new virtualenv, which a test checks.
-* The app runs with ``python -I`` (no PYTHONPATH, no script or working directory on
-  ``sys.path``) from a temporary directory outside the repository, with Node 22 from the
-  repository's ``node_modules`` on PATH for jsii.
+synthesizes with nothing but that wheel and its dependencies (how: ``installed_wheel.py``).
 """
 
 from __future__ import annotations
@@ -25,23 +7,15 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
-import shutil
-import subprocess
-import sys
-import sysconfig
-import venv
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import ROOT
+from installed_wheel import PACKAGE, install, outside_repository, run_app
 
-PACKAGE = ROOT / "constructs_lib"
 RUNTIME = PACKAGE / "runtime"
-NODE_BIN = ROOT / "node_modules" / ".bin"
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 APP = """
 import json
@@ -76,41 +50,6 @@ print(json.dumps({
 """
 
 
-def _outside_repository(path: Path) -> Path:
-    if path.resolve().is_relative_to(ROOT):
-        pytest.fail(f"{path} is inside the repository; point TMPDIR elsewhere")
-    return path
-
-
-def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        args, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, **kwargs
-    )
-    assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel, built once for this module from a copy of the package sources."""
-    work = _outside_repository(tmp_path_factory.mktemp("wheel"))
-    source = work / "src"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, source / name)
-    shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=IGNORED)
-    dist = work / "dist"
-    _run(
-        [
-            *(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-input"),
-            *("--disable-pip-version-check", "--wheel-dir", str(dist), str(source)),
-        ],
-        timeout=300,
-    )
-    (built,) = dist.glob("constructs_lib-*.whl")
-    return built
-
-
 @pytest.fixture(scope="module")
 def wheel_files(wheel: Path) -> set[str]:
     with zipfile.ZipFile(wheel) as archive:
@@ -120,37 +59,15 @@ def wheel_files(wheel: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv outside the repository with the wheel installed; its python."""
-    env_dir = _outside_repository(tmp_path_factory.mktemp("consumer-venv"))
-    venv.create(env_dir, with_pip=False, clear=True)
-    python = env_dir / "bin" / "python"
-    _run(
-        [
-            *(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"),
-            *("--no-deps", "--no-index", "--disable-pip-version-check", "--no-input", str(wheel)),
-        ],
-        timeout=300,
-    )
-    site_packages = _run(
-        [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
-    ).stdout.strip()
-    project_paths = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
-    (Path(site_packages) / "project-dependencies.pth").write_text(
-        "".join(f"{path}\n" for path in project_paths)
-    )
-    return python
+    return install(wheel, tmp_path_factory.mktemp("consumer-venv"))
 
 
 @pytest.fixture(scope="module")
 def consumer_app(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The small app synthesized in a directory outside the repository; what it printed."""
-    if not (NODE_BIN / "node").exists():
-        pytest.fail("node_modules is missing: run through `make test`, which installs it")
-    app_dir = _outside_repository(tmp_path_factory.mktemp("consumer-app"))
+    app_dir = outside_repository(tmp_path_factory.mktemp("consumer-app"))
     (app_dir / "app.py").write_text(APP)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["PATH"] = os.pathsep.join([str(installed.parent), str(NODE_BIN), env.get("PATH", "")])
-    result = _run([str(installed), "-I", "app.py"], cwd=app_dir, env=env, timeout=600)
-    printed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    printed = run_app(installed, app_dir)
     printed["outdir"] = app_dir / "cdk.out"
     printed["venv"] = installed.parent.parent
     return printed

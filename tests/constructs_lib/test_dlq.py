@@ -659,6 +659,11 @@ def test_redrive_of_a_fifo_dlq_to_a_standard_queue_is_a_usage_error(
         {"Attributes": {"QueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{fifo}"}},
         {"QueueUrl": DLQ_URL, "AttributeNames": ["All"]},
     )
+    stubbed.expect(
+        "list_dead_letter_source_queues",
+        {"queueUrls": [f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/Shop-Refunds-Ledger.fifo"]},
+        {"QueueUrl": DLQ_URL, "MaxResults": 1},
+    )
 
     assert stubbed.run("redrive", fifo, "--to", "Shop-Replay") == 2
 

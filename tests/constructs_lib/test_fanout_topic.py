@@ -317,3 +317,30 @@ def test_metric_helpers_point_at_the_topic_and_queues(built: SimpleNamespace) ->
     assert built.orders.metric_undelivered_messages().metric_name == (
         "ApproximateNumberOfMessagesVisible"
     )
+
+
+def test_cloudwatch_may_use_the_key_of_an_alarm_topic_encrypted_in_this_app() -> None:
+    stack = Stack(new_app(), "Ops")
+    alarms = FanoutTopic(stack, "Alarms")
+    orders = FanoutTopic(stack, "Orders", alarm_topic=alarms.topic)
+    orders.add_queue_consumer("Billing")
+    orders.add_queue_consumer("Shipping")
+    t = Tmpl(stack)
+
+    alarm_actions = [
+        action
+        for alarm in t.of_type("AWS::CloudWatch::Alarm").values()
+        for action in alarm["Properties"].get("AlarmActions", [])
+    ]
+    assert alarm_actions and all(a == {"Ref": t.logical_id(alarms.topic)} for a in alarm_actions)
+    key_lid = t.props(alarms.topic)["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for s in t.resources[key_lid]["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(statements) == 1  # once per key, however many alarms notify the topic
+    assert sorted(statements[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statements[0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
