@@ -28,9 +28,10 @@ REFERENCE_STACKS = [
 CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
-def new_app(**kwargs: Any) -> App:
-    """An App with the feature flags from cdk.json, as `cdk synth` would run it."""
-    return App(context=dict(CONTEXT), **kwargs)
+def new_app(*, context: Mapping[str, Any] | None = None, **kwargs: Any) -> App:
+    """An App with the feature flags from cdk.json (plus ``context``), as `cdk synth` would
+    run it."""
+    return App(context={**CONTEXT, **(context or {})}, **kwargs)
 
 
 class Tmpl:

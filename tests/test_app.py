@@ -17,12 +17,31 @@ from stacks import add_reference_stacks
 ONE_RULE = re.compile(r"(Annotation::)?AwsSolutions-[A-Z]+\d+(\[[^\]]+\])?")
 
 
-@pytest.fixture(scope="module")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
-    """The reference app synthesized once, with the AwsSolutions pack registered."""
+PINNED_ACCOUNT = "123456789012"
+PINNED_REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="module", params=["agnostic", "pinned"])
+def assembly(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> cx_api.CloudAssembly:
+    """The reference app synthesized once environment-agnostic and once pinned to an account
+    and region (with the availability zones a user's cdk.context.json holds), each with the
+    AwsSolutions pack registered."""
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = new_app(outdir=str(outdir))
-    add_reference_stacks(app)
+    if request.param == "agnostic":
+        app = new_app(outdir=str(outdir))
+        add_reference_stacks(app)
+    else:
+        app = new_app(
+            outdir=str(outdir),
+            context={
+                f"availability-zones:account={PINNED_ACCOUNT}:region={PINNED_REGION}": [
+                    f"{PINNED_REGION}{zone}" for zone in "abc"
+                ]
+            },
+        )
+        add_reference_stacks(app, account=PINNED_ACCOUNT, region=PINNED_REGION)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     try:
         return app.synth()
