@@ -608,9 +608,7 @@ def test_packaged_worker_runs_a_job_module_named_by_worker_handler(
     monkeypatch.delitem(sys.modules, "tiny_job_e2e", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.delenv("AWS_REGION", raising=False)
-    done_url = account.sqs.create_queue(QueueName=f"done-{queue.url.rsplit('-', 1)[1]}")[
-        "QueueUrl"
-    ]
+    done_url = account.sqs.create_queue(QueueName=f"done-{queue.url.rsplit('-', 1)[1]}")["QueueUrl"]
     monkeypatch.setenv("DONE_QUEUE_URL", done_url)
     queue.send(json.dumps({"word": "fanout"}))
     environ = {
