@@ -19,7 +19,13 @@ if TYPE_CHECKING:
         required_visibility_timeout,
     )
     from .push import ApnsAuth, MobilePush, PushPlatform, PushPlatformApplication
-    from .worker_pool import Ec2Workers, FargateWorkers, QueueWorkerPool
+    from .worker_pool import (
+        Ec2Workers,
+        FargateWorkers,
+        QueueWorkerPool,
+        WorkerJob,
+        worker_program_path,
+    )
 
 _EXPORTS = {
     "ApnsAuth": ".push",
@@ -35,7 +41,9 @@ _EXPORTS = {
     "PushPlatform": ".push",
     "PushPlatformApplication": ".push",
     "QueueWorkerPool": ".worker_pool",
+    "WorkerJob": ".worker_pool",
     "required_visibility_timeout": ".lambda_consumer",
+    "worker_program_path": ".worker_pool",
 }
 
 __all__ = [
@@ -52,7 +60,9 @@ __all__ = [
     "PushPlatform",
     "PushPlatformApplication",
     "QueueWorkerPool",
+    "WorkerJob",
     "required_visibility_timeout",
+    "worker_program_path",
 ]
 
 

@@ -7,13 +7,24 @@ policies here are the L1 ``CfnScalingPolicy`` resources with ``CustomizedMetricS
 Target tracking cannot scale out from zero workers (its new capacity is proportional to the
 current one), so a step policy sets the first capacity whenever messages are visible while the
 desired capacity is zero.
+
+The worker program (``runtime/queue_worker``: the loop, heartbeats, scale-in protection,
+draining) ships in the package; the job is the user's code (:class:`WorkerJob`).
 """
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+import ipaddress
 import math
-from collections.abc import Mapping
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jsii
@@ -22,9 +33,11 @@ from aws_cdk import (
     ArnFormat,
     CfnElement,
     CfnResource,
+    CfnTag,
     Duration,
     Names,
     Stack,
+    Stage,
     Token,
     Validations,
 )
@@ -32,6 +45,7 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -41,8 +55,77 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from . import monitoring
-from ._validation import Problems
+from ._validation import (
+    FanoutConfigurationError,
+    Problems,
+    expect_type,
+    is_queue,
+    is_topic,
+    known_seconds,
+)
 from .consumer_queue import ConsumerQueue
+
+WORKER_PROGRAM = Path(__file__).resolve().parent / "runtime" / "queue_worker"
+"""The packaged worker program: ``worker.py``, ``protection.py``, ``requirements.txt`` (boto3),
+``Dockerfile`` and ``.dockerignore``."""
+PROGRAM_FILES = ("worker.py", "protection.py", "requirements.txt", "Dockerfile", ".dockerignore")
+JOB_REQUIREMENTS = "job-requirements.txt"
+"""Name of the job folder's ``requirements.txt`` in the staged build folder."""
+BUILD_EXCLUDE = (
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".git",
+    ".venv",
+    ".DS_Store",
+)
+"""What never goes into a worker asset: byte-compiled files (pip writes them, with its install
+time, when it installs the package, so they would change the asset hash per install), caches,
+version control."""
+STAGING_FOLDER = "queue-worker-builds"
+"""Folder of the App's outdir where worker build folders are staged (see :func:`_stage_build`)."""
+HANDLER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
+VPC_CIDR = "10.0.0.0/16"
+AZ_CONTEXT_KEY = "availability-zones:account={account}:region={region}"
+
+
+def worker_program_path() -> str:
+    """The folder of the packaged worker program, to copy into your own image or instance.
+
+    It holds ``worker.py`` (run as ``python3 worker.py`` with ``WORKER_HANDLER`` naming your
+    job, plus the settings :class:`QueueWorkerPool` sets), ``protection.py``,
+    ``requirements.txt`` (boto3), a ``Dockerfile`` and ``.dockerignore``. Copy its files next
+    to your job's modules (the job's requirements as ``job-requirements.txt``), leaving out
+    ``__pycache__``.
+    """
+    return str(WORKER_PROGRAM)
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """Your job, run by the library's worker program.
+
+    :param code_path: folder holding the job's modules (and, optionally, a
+        ``requirements.txt`` of its own dependencies, installed in the image or on the
+        instance). Its files are put beside ``worker.py``; none may be named like a file of
+        the worker program (``worker.py``, ``protection.py``, ``Dockerfile``,
+        ``.dockerignore``, ``job-requirements.txt``).
+    :param handler: ``module.function`` in that folder, like a Lambda handler string
+        (``"jobs.handler"``). The function takes a message body (``str``) and returns fields
+        for the log line of its success (a mapping, or None); it raises to fail, and an
+        exception with a ``problems`` attribute (a sequence of strings) is logged as an
+        invalid job. The message is deleted only after it returns; a failed message comes
+        back after ``RETRY_DELAY_SECONDS`` and reaches the queue's DLQ after
+        ``maxReceiveCount`` receives. The worker sets ``AWS_DEFAULT_REGION`` before it
+        imports the module, so its own boto3 clients find the region.
+    """
+
+    code_path: str
+    handler: str
+
 
 DEFAULT_MAX_CAPACITY = 10
 FARGATE_STOP_TIMEOUT = Duration.seconds(120)
@@ -58,19 +141,44 @@ FROM_ZERO = "IF(FILL(desired, 0) == 0, visible, 0)"
 """Metric math of the from-zero alarm (ids: visible, desired)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Ec2Workers:
     """Workers on EC2 instances of an Auto Scaling group.
 
-    :param code_path: folder holding the worker program; shipped as an S3 asset, unpacked to
-        ``/opt/queue-worker`` and run by systemd with ``command``.
+    Give exactly one of ``job`` (the default way: your job run by the library's worker
+    program) and ``code_path`` (your own program).
+
+    :param job: your job (:class:`WorkerJob`); the library's worker program and the job's
+        folder are shipped as one S3 asset, unpacked to ``/opt/queue-worker`` and run by
+        systemd as ``python3 worker.py`` with ``WORKER_HANDLER`` set to the job's handler.
+        A ``requirements.txt`` in the job's folder is installed with pip at boot.
+    :param code_path: folder holding your own worker program instead; shipped the same way
+        and run with ``command``. See below for what it must do.
     :param command: Default: ``python3 worker.py`` (run in ``/opt/queue-worker``).
     :param instance_type: Default: t4g.small (Graviton).
-    :param machine_image: Default: the latest Amazon Linux 2023 for the instance's CPU.
-    :param packages: dnf packages installed at boot. Default: python3 and boto3.
+    :param machine_image: Default: the latest Amazon Linux 2023 for the instance's CPU (an
+        SSM parameter read at deploy time: no lookup at synth).
+    :param packages: dnf packages installed at boot. Default: python3, boto3 and unzip.
+
+    What your own program (``code_path``) must do to keep scale-in safe, as the packaged
+    worker does (:func:`worker_program_path` gives its folder, to copy or to start from):
+
+    * while it holds a message, protect its instance from scale-in: Auto Scaling
+      ``SetInstanceProtection`` (``ProtectedFromScaleIn=True``) for its instance id (IMDSv2)
+      in ``AUTOSCALING_GROUP_NAME``, and ``False`` once the queue is empty;
+    * heartbeat: ``ChangeMessageVisibility`` to ``VISIBILITY_TIMEOUT`` every third of it
+      while the job runs, however long it takes;
+    * delete the message only after its job succeeded;
+    * on SIGTERM (systemd's stop, ``TimeoutStopSec=120``) stop receiving, and finish the
+      message in flight within the 120 s or give it back (``ChangeMessageVisibility`` to 0);
+    * watch ``autoscaling/target-lifecycle-state`` in instance metadata; when it turns to
+      ``Terminated``, drain as on SIGTERM, then complete the termination lifecycle hook
+      ``LIFECYCLE_HOOK_NAME`` (``drain``) with ``CompleteLifecycleAction`` ``CONTINUE``
+      (else the instance waits up to 15 minutes before it terminates).
     """
 
-    code_path: str
+    job: WorkerJob | None = None
+    code_path: str | None = None
     command: str = "python3 worker.py"
     instance_type: ec2.InstanceType = field(
         default_factory=lambda: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.SMALL)
@@ -79,18 +187,43 @@ class Ec2Workers:
     packages: tuple[str, ...] = ("python3", "python3-boto3", "unzip")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FargateWorkers:
-    """Workers as ECS Fargate tasks.
+    """Workers as ECS Fargate tasks (ARM64).
 
-    :param image: e.g. ``ecs.ContainerImage.from_asset(folder)`` (built at deploy time; synth
-        needs no Docker) or any image.
+    Give exactly one of ``job`` (the default way: your job run by the library's worker
+    program) and ``image`` (your own image).
+
+    :param job: your job (:class:`WorkerJob`); the image is built from the library's
+        Dockerfile (Python 3.13 slim, non-root, ``STOPSIGNAL SIGTERM``) with the worker
+        program, the job's folder and its ``requirements.txt`` if it has one. Synth only
+        stages the build folder (under the App's output folder); ``cdk deploy`` builds the
+        image (linux/arm64), so synth needs no Docker.
+    :param image: your own image instead, e.g. ``ecs.ContainerImage.from_asset(folder,
+        platform=ecr_assets.Platform.LINUX_ARM64)``. See below for what it must do.
     :param cpu: Default: 256 (.25 vCPU).
     :param memory_limit_mib: Default: 512.
     :param cluster: Default: a new cluster with Container Insights.
+
+    What your own image (``image``) must do to keep scale-in safe, as the packaged worker
+    does (:func:`worker_program_path` gives its folder and Dockerfile, to copy or to start
+    from):
+
+    * while it holds a message, protect its task from scale-in through the ECS agent:
+      ``PUT $ECS_AGENT_URI/task-protection/v1/state`` with
+      ``{"ProtectionEnabled": true, "ExpiresInMinutes": N}``, renewed before it expires, and
+      ``{"ProtectionEnabled": false}`` once the queue is empty (the task role may call
+      ``ecs:UpdateTaskProtection``);
+    * heartbeat: ``ChangeMessageVisibility`` to ``VISIBILITY_TIMEOUT`` every third of it
+      while the job runs, however long it takes;
+    * delete the message only after its job succeeded;
+    * on SIGTERM stop receiving, and finish the message in flight within the task's 120 s
+      stop timeout or give it back (``ChangeMessageVisibility`` to 0) before exiting: ECS
+      sends SIGKILL at 120 s.
     """
 
-    image: ecs.ContainerImage
+    job: WorkerJob | None = None
+    image: ecs.ContainerImage | None = None
     cpu: int = 256
     memory_limit_mib: int = 512
     cluster: ecs.ICluster | None = None
@@ -118,8 +251,10 @@ class QueueWorkerPool(Construct):
     * Safe scale-in: workers protect themselves while they hold a message (ECS task scale-in
       protection; EC2 instance scale-in protection), drain on SIGTERM (Fargate gives
       120 s) or on the Auto Scaling termination lifecycle hook (EC2, up to 15 minutes), and
-      give the message back rather than die holding it. The worker program is
-      ``lambda_src/queue_worker``.
+      give the message back rather than die holding it. This is the library's worker
+      program (``constructs_lib/runtime/queue_worker``, see :func:`worker_program_path`),
+      which runs your :class:`WorkerJob`; an own image or program must do the same (see
+      :class:`FargateWorkers` and :class:`Ec2Workers`).
     * Least privilege: consume rights on the queue (and decrypt on its key), scale-in
       protection of its own workers, nothing else; grant more with :attr:`grant_principal`.
     * EC2: private subnets without inbound rules, IMDSv2 required, encrypted volumes,
@@ -127,19 +262,26 @@ class QueueWorkerPool(Construct):
       logs in a log group with retention.
 
     :param queue: the work queue (:class:`ConsumerQueue` or ``sqs.IQueue``).
-    :param workers: :class:`Ec2Workers` or :class:`FargateWorkers`.
+    :param workers: :class:`Ec2Workers` or :class:`FargateWorkers`, by default with a
+        :class:`WorkerJob` (your job, the library's worker program).
     :param vpc: Default: a new VPC (2 AZs, one NAT gateway, flow logs).
+    :param availability_zones: the zones of the default VPC, e.g.
+        ``["eu-west-1a", "eu-west-1b"]``. Default: two zones of the stack's region, which in
+        a stack pinned to an account and region CDK looks up with AWS credentials (a context
+        lookup saved in ``cdk.context.json``); given here, the VPC is built without any
+        lookup, so such a stack synthesizes without credentials. Not with ``vpc``.
     :param min_capacity: Default: 0 (scale to zero).
     :param max_capacity: Default: 10.
     :param acceptable_latency: how long a message may wait; with
         ``processing_time_per_message`` gives the target backlog per worker.
     :param processing_time_per_message: average time a worker spends on one message.
-    :param target_backlog_per_worker: give the target directly instead of the two above.
-    :param environment: extra environment for the worker program.
+    :param target_backlog_per_worker: give the target directly instead of the two above
+        (needed when either of them is a deploy-time token).
+    :param environment: extra environment for the worker program (and the job).
     :param log_retention: Default: one month.
     :param alarms: alarm when the oldest message waits longer than ``acceptable_latency``
         (or 15 minutes) three minutes in a row. Default: True.
-    :param alarm_topic: Default: none.
+    :param alarm_topic: a standard SNS topic. Default: none.
     """
 
     def __init__(
@@ -150,6 +292,7 @@ class QueueWorkerPool(Construct):
         queue: ConsumerQueue | sqs.IQueue,
         workers: Ec2Workers | FargateWorkers,
         vpc: ec2.IVpc | None = None,
+        availability_zones: Sequence[str] | None = None,
         min_capacity: int = 0,
         max_capacity: int = DEFAULT_MAX_CAPACITY,
         acceptable_latency: Duration | None = None,
@@ -161,6 +304,20 @@ class QueueWorkerPool(Construct):
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
+        if not isinstance(queue, ConsumerQueue) and (is_topic(queue) or not is_queue(queue)):
+            expect_type(
+                "queue",
+                queue,
+                (),
+                "the work queue: a ConsumerQueue (e.g. FanoutTopic.add_queue_consumer(...)) or "
+                "an sqs.IQueue",
+            )
+        expect_type(
+            "workers",
+            workers,
+            (Ec2Workers, FargateWorkers),
+            "Ec2Workers(job=WorkerJob(...)) or FargateWorkers(job=WorkerJob(...))",
+        )
         self.consumer_queue = queue if isinstance(queue, ConsumerQueue) else None
         self.queue: sqs.IQueue = queue.queue if isinstance(queue, ConsumerQueue) else queue
 
@@ -168,7 +325,9 @@ class QueueWorkerPool(Construct):
         problems.check_int("min_capacity", min_capacity, 0, 10_000)
         problems.check_int("max_capacity", max_capacity, 1, 10_000)
         if (
-            not Token.is_unresolved(min_capacity)
+            isinstance(min_capacity, int)
+            and isinstance(max_capacity, int)
+            and not Token.is_unresolved(min_capacity)
             and not Token.is_unresolved(max_capacity)
             and min_capacity > max_capacity
         ):
@@ -178,12 +337,17 @@ class QueueWorkerPool(Construct):
         target = self._target_backlog(
             problems, acceptable_latency, processing_time_per_message, target_backlog_per_worker
         )
+        problems.check_alarm_topic("alarm_topic", alarm_topic)
+        _check_workers(problems, workers)
+        zones = _check_zones(problems, availability_zones, vpc)
         problems.raise_if_any(self)
         self.target_backlog_per_worker = target
         self.min_capacity = min_capacity
         self.max_capacity = max_capacity
 
-        self.vpc = vpc or self._new_vpc()
+        self._egress_routes: list[Construct] = []
+        """The private subnets' routes to the NAT gateway of a VPC built in given zones."""
+        self.vpc = vpc or self._new_vpc(zones)
         self.role: iam.IRole
         self.grant_principal: iam.IGrantable
         self.security_group: ec2.ISecurityGroup
@@ -197,6 +361,7 @@ class QueueWorkerPool(Construct):
         settings = {
             "QUEUE_URL": self.queue.queue_url,
             "VISIBILITY_TIMEOUT": str(visibility),
+            **({"WORKER_HANDLER": workers.job.handler} if workers.job is not None else {}),
             **(environment or {}),
         }
         self.auto_scaling_group: autoscaling.AutoScalingGroup | None = None
@@ -216,7 +381,12 @@ class QueueWorkerPool(Construct):
                 queue=self.queue,
                 threshold=threshold,
                 description=f"{self.node.path}: messages wait longer than "
-                f"{threshold.to_human_string()}; the pool is at max capacity or stuck",
+                + (
+                    "acceptable_latency"
+                    if threshold.is_unresolved()
+                    else threshold.to_human_string()
+                )
+                + "; the pool is at max capacity or stuck",
             )
             monitoring.notify(self.backlog_alarm, alarm_topic)
 
@@ -229,17 +399,36 @@ class QueueWorkerPool(Construct):
         processing_time: Duration | None,
         target: float | None,
     ) -> float:
-        given_pair = acceptable_latency is not None or processing_time is not None
-        if target is not None and given_pair:
-            problems.add(
-                "target_backlog_per_worker",
-                target,
-                "give either target_backlog_per_worker or acceptable_latency with "
-                "processing_time_per_message, not both",
-            )
-            return 1.0
+        for option, value in (
+            ("acceptable_latency", acceptable_latency),
+            ("processing_time_per_message", processing_time),
+        ):
+            if value is not None and not isinstance(value, Duration):
+                problems.add(option, value, "must be a Duration, e.g. Duration.seconds(30)")
+                return 1.0
+        latency = None if acceptable_latency is None else known_seconds(acceptable_latency)
+        per_message = None if processing_time is None else known_seconds(processing_time)
+        pair_has_token = (acceptable_latency is not None and latency is None) or (
+            processing_time is not None and per_message is None
+        )
         if target is not None:
-            if target <= 0:
+            if isinstance(target, bool) or not isinstance(target, int | float):
+                problems.add("target_backlog_per_worker", target, "must be a number")
+                return 1.0
+            if not problems.check_finite("target_backlog_per_worker", target):
+                return 1.0
+            given_pair = acceptable_latency is not None or processing_time is not None
+            # With a deploy-time token in the pair the target cannot be computed: then the
+            # target is what counts, and acceptable_latency still sets the latency alarm.
+            if given_pair and not pair_has_token:
+                problems.add(
+                    "target_backlog_per_worker",
+                    target,
+                    "give either target_backlog_per_worker or acceptable_latency with "
+                    "processing_time_per_message, not both",
+                )
+                return 1.0
+            if not Token.is_unresolved(target) and target <= 0:
                 problems.add("target_backlog_per_worker", target, "must be greater than 0")
             return target
         if acceptable_latency is None or processing_time is None:
@@ -252,8 +441,21 @@ class QueueWorkerPool(Construct):
                 "target_backlog_per_worker) to compute its target backlog per worker",
             )
             return 1.0
-        latency = acceptable_latency.to_seconds(integral=False)
-        per_message = processing_time.to_seconds(integral=False)
+        if latency is None or per_message is None:
+            option, value = (
+                ("acceptable_latency", acceptable_latency)
+                if latency is None
+                else ("processing_time_per_message", processing_time)
+            )
+            problems.add(
+                option,
+                value,
+                "is a deploy-time token, so the target backlog per worker (acceptable_latency "
+                "/ processing_time_per_message) cannot be computed at synth: also pass "
+                "target_backlog_per_worker (a number, or a token such as "
+                "CfnParameter(...).value_as_number)",
+            )
+            return 1.0
         if per_message <= 0:
             problems.add("processing_time_per_message", processing_time, "must be greater than 0")
             return 1.0
@@ -278,7 +480,27 @@ class QueueWorkerPool(Construct):
             return cfn.visibility_timeout
         return 30
 
-    def _new_vpc(self) -> ec2.Vpc:
+    def _new_vpc(self, zones: list[str] | None) -> ec2.IVpc:
+        if zones is not None:
+            return self._zoned_vpc(zones)
+        stack = Stack.of(self)
+        if not Token.is_unresolved(stack.account) and not Token.is_unresolved(stack.region):
+            key = AZ_CONTEXT_KEY.format(account=stack.account, region=stack.region)
+            if self.node.try_get_context(key) is None:
+                raise FanoutConfigurationError(
+                    self.node.path,
+                    [
+                        "availability_zones=None: the default VPC needs two availability zones "
+                        f"of account {stack.account} region {stack.region}, which CDK would "
+                        f"look up with AWS credentials (context lookup {key!r}; without "
+                        "credentials the CLI fails with 'Need to perform AWS calls for "
+                        f"account {stack.account}'). Either pass availability_zones="
+                        f"['{stack.region}a', '{stack.region}b'] (no lookup at all), or add "
+                        f'the zones to cdk.context.json: {{"{key}": ["{stack.region}a", '
+                        f'"{stack.region}b", "{stack.region}c"]}} (a `cdk synth` with '
+                        "credentials writes it)"
+                    ],
+                )
         vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -307,6 +529,111 @@ class QueueWorkerPool(Construct):
         )
         return vpc
 
+    def _zoned_vpc(self, zones: list[str]) -> ec2.IVpc:
+        """The default VPC's layout in ``zones``, from L1 resources.
+
+        ``ec2.Vpc`` reads the stack's availability zones even when it is given its zones (to
+        check them), and in a stack pinned to an account and region that read is a context
+        lookup needing credentials. Here: one public and one private (egress through one NAT
+        gateway) subnet per zone, flow logs, imported as an ``ec2.IVpc``.
+        """
+        scope = Construct(self, "Vpc")
+        network = ipaddress.ip_network(VPC_CIDR)
+        prefix = network.prefixlen + max(1, math.ceil(math.log2(2 * len(zones))))
+        blocks = [str(block) for block in network.subnets(new_prefix=prefix)]
+        vpc = ec2.CfnVPC(
+            scope,
+            "Resource",
+            cidr_block=VPC_CIDR,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags=[CfnTag(key="Name", value=scope.node.path)],
+        )
+        gateway = ec2.CfnInternetGateway(scope, "IGW")
+        attachment = ec2.CfnVPCGatewayAttachment(
+            scope, "VPCGW", vpc_id=vpc.ref, internet_gateway_id=gateway.ref
+        )
+        public_ids: list[str] = []
+        public_tables: list[str] = []
+        private_ids: list[str] = []
+        private_tables: list[str] = []
+        nat: ec2.CfnNatGateway | None = None
+        for index, zone in enumerate(zones, start=1):
+            for kind, block in (
+                ("Public", blocks[2 * index - 2]),
+                ("Workers", blocks[2 * index - 1]),
+            ):
+                subnet_scope = Construct(scope, f"{kind}Subnet{index}")
+                subnet = ec2.CfnSubnet(
+                    subnet_scope,
+                    "Subnet",
+                    vpc_id=vpc.ref,
+                    cidr_block=block,
+                    availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags=[CfnTag(key="Name", value=subnet_scope.node.path)],
+                )
+                table = ec2.CfnRouteTable(subnet_scope, "RouteTable", vpc_id=vpc.ref)
+                ec2.CfnSubnetRouteTableAssociation(
+                    subnet_scope,
+                    "RouteTableAssociation",
+                    subnet_id=subnet.ref,
+                    route_table_id=table.ref,
+                )
+                if kind == "Public":
+                    route = ec2.CfnRoute(
+                        subnet_scope,
+                        "DefaultRoute",
+                        route_table_id=table.ref,
+                        destination_cidr_block="0.0.0.0/0",
+                        gateway_id=gateway.ref,
+                    )
+                    route.add_dependency(attachment)
+                    public_ids.append(subnet.ref)
+                    public_tables.append(table.ref)
+                    if nat is None:
+                        address = ec2.CfnEIP(subnet_scope, "EIP", domain="vpc")
+                        nat = ec2.CfnNatGateway(
+                            subnet_scope,
+                            "NATGateway",
+                            subnet_id=subnet.ref,
+                            allocation_id=address.attr_allocation_id,
+                        )
+                        nat.add_dependency(route)
+                else:
+                    assert nat is not None
+                    self._egress_routes.append(
+                        ec2.CfnRoute(
+                            subnet_scope,
+                            "DefaultRoute",
+                            route_table_id=table.ref,
+                            destination_cidr_block="0.0.0.0/0",
+                            nat_gateway_id=nat.ref,
+                        )
+                    )
+                    private_ids.append(subnet.ref)
+                    private_tables.append(table.ref)
+        imported = ec2.Vpc.from_vpc_attributes(
+            scope,
+            "Imported",
+            vpc_id=vpc.ref,
+            vpc_cidr_block=VPC_CIDR,
+            availability_zones=zones,
+            public_subnet_ids=public_ids,
+            public_subnet_route_table_ids=public_tables,
+            private_subnet_ids=private_ids,
+            private_subnet_route_table_ids=private_tables,
+        )
+        ec2.FlowLog(
+            scope,
+            "FlowLog",
+            resource_type=ec2.FlowLogResourceType.from_vpc(imported),
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogGroup", retention=logs.RetentionDays.ONE_MONTH)
+            ),
+        )
+        return imported
+
     # -- EC2 -----------------------------------------------------------------------------
 
     def _ec2_workers(
@@ -333,9 +660,12 @@ class QueueWorkerPool(Construct):
         self.role = role
         self.grant_principal = role
         self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
-        code = s3_assets.Asset(
-            self, "WorkerCode", path=workers.code_path, exclude=["__pycache__", "*.pyc"]
-        )
+        if workers.job is not None:
+            code_path = str(_stage_build(self, workers.job))
+            exclude = [*BUILD_EXCLUDE, "Dockerfile", ".dockerignore"]
+        else:
+            code_path, exclude = str(workers.code_path), list(BUILD_EXCLUDE)
+        code = s3_assets.Asset(self, "WorkerCode", path=code_path, exclude=exclude)
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
@@ -406,6 +736,8 @@ class QueueWorkerPool(Construct):
             )
         )
         self.auto_scaling_group = asg
+        if self._egress_routes:
+            asg.node.add_dependency(*self._egress_routes)
         asg.add_lifecycle_hook(
             "Drain",
             lifecycle_hook_name=DRAIN_HOOK_NAME,
@@ -459,10 +791,18 @@ class QueueWorkerPool(Construct):
             bucket=code.bucket, bucket_key=code.s3_object_key, local_file="/tmp/queue-worker.zip"
         )
         env_lines = "\n".join(f"{k}={v}" for k, v in environment.items())
+        packages = list(workers.packages)
+        install_job_requirements: list[str] = []
+        if workers.job is not None and (Path(workers.job.code_path) / "requirements.txt").is_file():
+            packages.append("python3-pip")
+            install_job_requirements.append(
+                f"python3 -m pip install --no-cache-dir -r /opt/queue-worker/{JOB_REQUIREMENTS}"
+            )
         user_data.add_commands(
-            f"dnf install -y {' '.join(workers.packages)}",
+            f"dnf install -y {' '.join(packages)}",
             "mkdir -p /opt/queue-worker",
             f"unzip -o {zip_path} -d /opt/queue-worker",
+            *install_job_requirements,
             "useradd --system --no-create-home queue-worker || true",
             f"cat > /etc/queue-worker.env <<'ENV'\n{env_lines}\nENV",
             "cat > /etc/systemd/system/queue-worker.service <<'UNIT'\n"
@@ -538,9 +878,14 @@ class QueueWorkerPool(Construct):
         self.role = task.task_role
         self.grant_principal = task.task_role
         self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
+        image = workers.image or ecs.ContainerImage.from_asset(
+            str(_stage_build(self, workers.job)),  # type: ignore[arg-type]
+            platform=ecr_assets.Platform.LINUX_ARM64,
+            exclude=list(BUILD_EXCLUDE),
+        )
         task.add_container(
             "Worker",
-            image=workers.image,
+            image=image,
             environment={**settings, "WORKER_PLATFORM": "ecs"},
             logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=self.log_group),
             stop_timeout=FARGATE_STOP_TIMEOUT,
@@ -567,6 +912,8 @@ class QueueWorkerPool(Construct):
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
         )
         self.service = service
+        if self._egress_routes:
+            service.node.add_dependency(*self._egress_routes)
         self.security_group = service.connections.security_groups[0]
         task_arns = Stack.of(self).format_arn(
             service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
@@ -722,6 +1069,10 @@ class QueueWorkerPool(Construct):
             capacities.append(n)
             n *= 2
         capacities.append(self.max_capacity)
+        if Token.is_unresolved(self.target_backlog_per_worker):
+            # The target is known at deploy time only: start one worker, and let target
+            # tracking size the pool from there.
+            return [(0.0, None, 1)]
         steps: list[tuple[float, float | None, int]] = []
         lower = 0.0
         for capacity in capacities[:-1]:
@@ -802,3 +1153,157 @@ def _metric(
         statistic=statistic,
         period=Duration.minutes(1),
     )
+
+
+def _check_zones(
+    problems: Problems, zones: Sequence[str] | None, vpc: ec2.IVpc | None
+) -> list[str] | None:
+    """``availability_zones`` as a list, checked (tokens skipped); None when not given."""
+    if zones is None:
+        return None
+    if isinstance(zones, str) or not isinstance(zones, Sequence):
+        problems.add(
+            "availability_zones", zones, "must be a list of zone names, e.g. ['eu-west-1a']"
+        )
+        return None
+    listed = list(zones)
+    if vpc is not None:
+        problems.add(
+            "availability_zones",
+            listed,
+            "sets the zones of the default VPC only; with vpc, the workers use that VPC's "
+            "private subnets: give one of the two",
+        )
+        return None
+    if not listed:
+        problems.add("availability_zones", listed, "must name at least one zone")
+        return None
+    known = [zone for zone in listed if not Token.is_unresolved(zone)]
+    for zone in known:
+        if not isinstance(zone, str) or not zone:
+            problems.add("availability_zones", listed, "must hold zone names (strings)")
+            return None
+    duplicates = sorted({zone for zone in known if known.count(zone) > 1})
+    if duplicates:
+        problems.add(
+            "availability_zones",
+            listed,
+            f"names {', '.join(duplicates)} more than once; each zone gets one subnet of each kind",
+        )
+    return listed
+
+
+def _check_workers(problems: Problems, workers: Ec2Workers | FargateWorkers) -> None:
+    """Exactly one of job and the own program (``code_path``, ``image``); a usable job."""
+    own_name = "code_path" if isinstance(workers, Ec2Workers) else "image"
+    own = workers.code_path if isinstance(workers, Ec2Workers) else workers.image
+    kind = type(workers).__name__
+    if (workers.job is None) == (own is None):
+        problems.add(
+            f"workers.{own_name}" if workers.job is not None else "workers.job",
+            own if workers.job is not None else None,
+            f"{kind} takes exactly one of job=WorkerJob(code_path=..., handler=...) (your "
+            f"job, run by the library's worker program) and {own_name}= (your own "
+            f"{'program' if own_name == 'code_path' else 'image'}); "
+            f"{'both were' if workers.job is not None else 'neither was'} given",
+        )
+        return
+    if workers.job is not None:
+        expect_type(
+            "workers.job", workers.job, (WorkerJob,), "WorkerJob(code_path=..., handler=...)"
+        )
+        _check_job(problems, workers.job)
+    elif isinstance(workers, Ec2Workers) and not Path(str(workers.code_path)).is_dir():
+        problems.add("workers.code_path", workers.code_path, "must be a folder")
+
+
+def _check_job(problems: Problems, job: WorkerJob) -> None:
+    folder = Path(job.code_path)
+    if not folder.is_dir():
+        problems.add("workers.job.code_path", job.code_path, "must be a folder holding the job")
+        return
+    if not isinstance(job.handler, str) or not HANDLER_PATTERN.match(job.handler):
+        problems.add(
+            "workers.job.handler",
+            job.handler,
+            "must be module.function, like 'jobs.handler' (a module of code_path)",
+        )
+        return
+    module = job.handler.rpartition(".")[0].replace(".", "/")
+    if not (folder / f"{module}.py").is_file() and not (folder / module / "__init__.py").is_file():
+        problems.add(
+            "workers.job.handler",
+            job.handler,
+            f"names module {job.handler.rpartition('.')[0]!r}, but code_path {job.code_path} "
+            f"has no {module}.py",
+        )
+    clashes = sorted(
+        name
+        for name in _job_files(folder)
+        if name in PROGRAM_FILES[:2] + PROGRAM_FILES[3:] + (JOB_REQUIREMENTS,)
+    )
+    if clashes:
+        problems.add(
+            "workers.job.code_path",
+            job.code_path,
+            f"holds {', '.join(clashes)}, which the worker program's build folder already "
+            "has: rename them",
+        )
+
+
+def _excluded(relative: Path) -> bool:
+    return any(
+        fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in BUILD_EXCLUDE
+    )
+
+
+def _job_files(folder: Path) -> dict[str, Path]:
+    """The files of ``folder`` by relative path (POSIX), sorted, without caches."""
+    found = {
+        path.relative_to(folder).as_posix(): path
+        for path in folder.rglob("*")
+        if path.is_file() and not _excluded(path.relative_to(folder))
+    }
+    return dict(sorted(found.items()))
+
+
+def _build_files(job: WorkerJob) -> dict[str, Path]:
+    """What the worker's build folder holds: the program, then the job (its requirements.txt
+    as ``job-requirements.txt``)."""
+    files = {name: WORKER_PROGRAM / name for name in PROGRAM_FILES}
+    for name, path in _job_files(Path(job.code_path)).items():
+        files[JOB_REQUIREMENTS if name == "requirements.txt" else name] = path
+    return files
+
+
+def _stage_build(scope: Construct, job: WorkerJob) -> Path:
+    """One folder with the worker program and the job, for an image build or an S3 asset.
+
+    A Docker build has one context, so the packaged program and the user's job folder are
+    copied together. The folder is named by a digest of the files' names and contents (never
+    their times, never ``__pycache__``), so the same sources give the same folder and the
+    same asset hash wherever and whenever the library was installed. It lives under the
+    App's output folder (``cdk.out/queue-worker-builds/``): the asset manifest points at it
+    when asset staging is off, and ``cdk deploy`` builds the image from the staged copy after
+    synth, when a temporary folder could be gone.
+    """
+    files = _build_files(job)
+    digest = hashlib.sha256()
+    for name, path in files.items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    stage = Stage.of(scope)
+    root = Path(stage.outdir) if stage is not None else Path(tempfile.gettempdir())
+    target = root / STAGING_FOLDER / digest.hexdigest()[:32]
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    for name, path in files.items():
+        destination = partial / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+    try:
+        os.rename(partial, target)
+    except OSError:  # staged meanwhile by another synth of the same sources
+        shutil.rmtree(partial, ignore_errors=True)
+    return target

@@ -7,14 +7,12 @@ from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_ecr_assets as ecr_assets
-from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from constructs_lib import FanoutTopic, FargateWorkers, QueueWorkerPool
+from constructs_lib import FanoutTopic, FargateWorkers, QueueWorkerPool, WorkerJob
 
-QUEUE_WORKER_CODE = Path(__file__).resolve().parent.parent / "lambda_src" / "queue_worker"
+THUMBNAILS_JOB = Path(__file__).resolve().parent.parent / "lambda_src" / "image_thumbnails"
 
 
 class ImageProcessingStack(Stack):
@@ -23,7 +21,8 @@ class ImageProcessingStack(Stack):
     * a producer (any principal allowed to assume ``producer_role``) publishes jobs to the
       ``ImageJobs`` fanout topic;
     * the ``Thumbnails`` consumer queue feeds a :class:`QueueWorkerPool` of Fargate tasks
-      running ``lambda_src/queue_worker`` (image built from that folder at deploy time),
+      running the library's worker program with the thumbnail job of
+      ``lambda_src/image_thumbnails`` (``jobs.handler``; the image is built at deploy time),
       scaled on backlog per worker: 5 minutes acceptable latency at about 2 seconds per job
       is 150 queued jobs per worker; zero tasks while idle;
     * results land in ``results_table`` (one item per job id, written once).
@@ -48,9 +47,7 @@ class ImageProcessingStack(Stack):
             "Workers",
             queue=self.thumbnails,
             workers=FargateWorkers(
-                image=ecs.ContainerImage.from_asset(
-                    str(QUEUE_WORKER_CODE), platform=ecr_assets.Platform.LINUX_ARM64
-                )
+                job=WorkerJob(code_path=str(THUMBNAILS_JOB), handler="jobs.handler")
             ),
             acceptable_latency=Duration.minutes(5),
             processing_time_per_message=Duration.seconds(2),

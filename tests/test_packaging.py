@@ -155,5 +155,6 @@ def test_push_function_assets_carry_the_packaged_handlers(consumer_app: dict[str
         _digest(handler): handler.parent.name
         for handler in consumer_app["outdir"].glob("asset.*/handler.py")
     }
-    for folder in sorted(p for p in RUNTIME.iterdir() if p.is_dir()):
+    # The function folders (queue_worker is the worker fleet's program, not a function).
+    for folder in sorted(p for p in RUNTIME.iterdir() if (p / "handler.py").is_file()):
         assert _digest(folder / "handler.py") in staged, f"no asset carries {folder.name}"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnParameter, Duration, Stack, Token
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_sns as sns
 from helpers import Tmpl, new_app
 
 from constructs_lib import (
@@ -296,15 +299,45 @@ def _queue(stack: Stack) -> Any:
             {"target_backlog_per_worker": 5, "max_capacity": 0},
             "max_capacity=0: must be an integer from 1 to 10000",
         ),
+        (
+            {"target_backlog_per_worker": float("nan")},
+            "target_backlog_per_worker=nan: must be a finite number",
+        ),
+        (
+            {"target_backlog_per_worker": float("inf")},
+            "target_backlog_per_worker=inf: must be a finite number",
+        ),
+        (
+            {"target_backlog_per_worker": 5, "min_capacity": 0.5, "max_capacity": 2.5},
+            "min_capacity=0.5: must be an integer from 0 to 10000",
+        ),
+        (
+            {"target_backlog_per_worker": 5, "max_capacity": 2.5},
+            "max_capacity=2.5: must be an integer from 1 to 10000",
+        ),
+        (
+            {"acceptable_latency": 300, "processing_time_per_message": Duration.seconds(2)},
+            "acceptable_latency=300: must be a Duration, e.g. Duration.seconds(30)",
+        ),
+        (
+            {"target_backlog_per_worker": 5, "availability_zones": []},
+            "availability_zones=[]: must name at least one zone",
+        ),
+        (
+            {"target_backlog_per_worker": 5, "availability_zones": ["eu-west-1a", "eu-west-1a"]},
+            "availability_zones=['eu-west-1a', 'eu-west-1a']: names eu-west-1a more than once",
+        ),
+        (
+            {"target_backlog_per_worker": 5, "availability_zones": "eu-west-1a"},
+            "availability_zones='eu-west-1a': must be a list of zone names",
+        ),
     ],
 )
 def test_fails_on_scaling_options_that_cannot_work(
     options: dict[str, Any], message: str, code: Path
 ) -> None:
     stack = Stack(new_app(), "Some")
-    with pytest.raises(
-        FanoutConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")
-    ):
+    with pytest.raises(FanoutConfigurationError, match=re.escape(message)):
         QueueWorkerPool(
             stack, "Pool", queue=_queue(stack), workers=Ec2Workers(code_path=str(code)), **options
         )
@@ -318,3 +351,119 @@ def test_fargate_scale_out_waits_for_new_tasks_to_show_in_the_metric(
         "TargetTrackingScalingPolicyConfiguration"
     ]
     assert config["ScaleOutCooldown"] >= 180
+
+
+def test_fails_on_availability_zones_with_an_own_vpc(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"availability_zones=\['eu-west-1a'\]: sets the zones of the default VPC only",
+    ):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=Ec2Workers(code_path=str(code)),
+            target_backlog_per_worker=5,
+            vpc=vpc,
+            availability_zones=["eu-west-1a"],
+        )
+
+
+def test_fails_on_a_fifo_alarm_topic(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    alarm_topic = sns.Topic(stack, "Alarms", fifo=True)
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"alarm_topic='Some/Alarms': is a FIFO topic; CloudWatch alarm actions can only "
+        r"notify standard SNS topics",
+    ):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=Ec2Workers(code_path=str(code)),
+            target_backlog_per_worker=5,
+            alarm_topic=alarm_topic,
+        )
+
+
+@pytest.mark.parametrize("wrong", ["topic", "string"])
+def test_queue_that_is_not_a_queue_is_a_type_error_naming_queue(wrong: str, code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    queue: Any = FanoutTopic(stack, "Jobs") if wrong == "topic" else "jobs-queue"
+    with pytest.raises(
+        TypeError,
+        match=r"^queue: expected the work queue: a ConsumerQueue \(e.g. "
+        r"FanoutTopic.add_queue_consumer\(...\)\) or an sqs.IQueue, got "
+        + ("FanoutTopic" if wrong == "topic" else "str 'jobs-queue'"),
+    ):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=queue,
+            workers=Ec2Workers(code_path=str(code)),
+            target_backlog_per_worker=5,
+        )
+
+
+def test_workers_that_are_not_ec2_or_fargate_workers_is_a_type_error(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(
+        TypeError,
+        match=r"^workers: expected Ec2Workers\(job=WorkerJob\(...\)\) or "
+        r"FargateWorkers\(job=WorkerJob\(...\)\), got str",
+    ):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=str(code),  # type: ignore[arg-type]
+            target_backlog_per_worker=5,
+        )
+
+
+def _parameter_seconds(stack: Stack, name: str) -> Duration:
+    return Duration.seconds(
+        Token.as_number(CfnParameter(stack, name, type="Number").value_as_number)
+    )
+
+
+def test_deploy_time_durations_are_not_refused_but_need_the_target(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"acceptable_latency=Duration\(.*\): is a deploy-time token, so the target "
+        r"backlog per worker .* cannot be computed at synth: also pass target_backlog_per_worker",
+    ):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=Ec2Workers(code_path=str(code)),
+            acceptable_latency=_parameter_seconds(stack, "Latency"),
+            processing_time_per_message=Duration.seconds(2),
+        )
+
+
+def test_deploy_time_durations_with_a_target_synthesize(code: Path) -> None:
+    # GIVEN durations known at deploy time only, and the target backlog given as a parameter
+    stack = Stack(new_app(), "Some")
+    target = CfnParameter(stack, "Target", type="Number").value_as_number
+    pool = QueueWorkerPool(
+        stack,
+        "Pool",
+        queue=_queue(stack),
+        workers=Ec2Workers(code_path=str(code)),
+        acceptable_latency=_parameter_seconds(stack, "Latency"),
+        processing_time_per_message=_parameter_seconds(stack, "PerMessage"),
+        target_backlog_per_worker=target,
+    )
+
+    # THEN the policy tracks the parameter, and the latency alarm waits for the latency one
+    t = Tmpl(stack)
+    config = t.props(pool.scaling_policy)["TargetTrackingConfiguration"]
+    assert config["TargetValue"] == {"Ref": "Target"}
+    assert pool.backlog_alarm is not None
+    assert t.props(pool.backlog_alarm)["Threshold"] == {"Ref": "Latency"}

@@ -1,10 +1,11 @@
 """Fixtures for the queue worker: moto, the work queue and its DLQ, the results table, local
 stand-ins for the ECS agent and the instance metadata service, and a virtual clock.
 
-The worker modules are flat (``python3 worker.py`` puts their folder on ``sys.path``), so they
-are imported with ``lambda_src/queue_worker`` on ``sys.path`` and removed from ``sys.modules``
-afterwards. ``worker`` imports ``jobs`` and ``protection`` itself; the tests use those very
-module objects, so exception classes match.
+The worker program is flat (``python3 worker.py`` puts its folder on ``sys.path``), so it is
+imported from the packaged folder ``constructs_lib/runtime/queue_worker`` with that folder on
+``sys.path``, and removed from ``sys.modules`` afterwards; ``worker`` imports ``protection``
+itself, and the tests use those very module objects. The job most tests run is the reference
+stack's thumbnail job (``lambda_src/image_thumbnails/jobs.py``), imported the same way.
 
 The emulated account lasts for a test module; each test gets a new queue (with a redrive
 policy to a new dead-letter queue, maxReceiveCount 3) and a new results table. Logs go to
@@ -13,7 +14,6 @@ stdout as JSON lines, and ``logs()`` reads what was written since its last call.
 
 from __future__ import annotations
 
-import base64
 import importlib
 import json
 import signal
@@ -31,8 +31,11 @@ from uuid import uuid4
 import boto3
 import pytest
 from helpers import emulated_aws
+from image_jobs import image_job
 
-SOURCE = Path(__file__).resolve().parents[3] / "lambda_src" / "queue_worker"
+ROOT = Path(__file__).resolve().parents[4]
+SOURCE = ROOT / "constructs_lib" / "runtime" / "queue_worker"
+JOB_SOURCE = ROOT / "lambda_src" / "image_thumbnails"
 SOURCE_MODULES = ("worker", "jobs", "protection")
 REGION = "eu-west-1"
 MAX_RECEIVE_COUNT = 3
@@ -45,16 +48,16 @@ def forget_source_modules() -> None:
 
 @pytest.fixture(scope="module")
 def source() -> Iterator[SimpleNamespace]:
-    """The worker modules, imported as ``python3 worker.py`` finds them."""
+    """The worker modules, imported as ``python3 worker.py`` finds them, and the image job."""
     forget_source_modules()
-    sys.path.insert(0, str(SOURCE))
+    sys.path[:0] = [str(SOURCE), str(JOB_SOURCE)]
     try:
         worker = importlib.import_module("worker")
+        jobs = importlib.import_module("jobs")
     finally:
         sys.path.remove(str(SOURCE))
-    modules = SimpleNamespace(
-        worker=worker, jobs=sys.modules["jobs"], protection=sys.modules["protection"]
-    )
+        sys.path.remove(str(JOB_SOURCE))
+    modules = SimpleNamespace(worker=worker, jobs=jobs, protection=sys.modules["protection"])
     worker.configure_logging("DEBUG")
     yield modules
     forget_source_modules()
@@ -176,7 +179,7 @@ def make_settings(source: SimpleNamespace, queue: WorkQueue, results: ResultsTab
         values: dict[str, Any] = {
             "queue_url": queue.url,
             "visibility_timeout": 30,
-            "results_table_name": results.name,
+            "handler": "jobs.handler",
             "region": REGION,
             "wait_time_seconds": 0,
         }
@@ -262,33 +265,10 @@ def wait_until() -> Callable[..., None]:
     return _wait_until
 
 
-def _a_job(
-    job_id: str = "scan-1",
-    *,
-    width: int = 4,
-    height: int = 2,
-    pixels: bytes | str | None = None,
-    max_size: int = 2,
-    **changes: Any,
-) -> dict[str, Any]:
-    """The JSON of a valid job: by default a 4x2 ramp to shrink to 2x1 (``pixels`` as bytes,
-    or as the text to send)."""
-    if pixels is None:
-        pixels = bytes((10 * i) % 256 for i in range(width * height))
-    job = {
-        "job_id": job_id,
-        "width": width,
-        "height": height,
-        "pixels": pixels if isinstance(pixels, str) else base64.b64encode(pixels).decode(),
-        "max_size": max_size,
-    }
-    return {**job, **changes}
-
-
 @pytest.fixture
 def a_job() -> Callable[..., dict[str, Any]]:
     """``a_job(job_id, *, width, height, pixels, max_size, **changes)``: a job's JSON."""
-    return _a_job
+    return image_job
 
 
 @pytest.fixture

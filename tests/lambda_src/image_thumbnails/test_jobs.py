@@ -7,11 +7,6 @@ import json
 import pytest
 
 
-@pytest.fixture(scope="module")
-def jobs(source):
-    return source.jobs
-
-
 def body(job) -> str:
     return json.dumps(job)
 

@@ -1,7 +1,11 @@
 """The worker of an autoscaled worker fleet: drains an SQS work queue, one message at a time.
 
-Run it as ``python3 worker.py`` with the settings in the environment (see ``Settings``). Each
-turn of the loop:
+Run it as ``python3 worker.py`` with the settings in the environment (see ``Settings``). The
+job is the user's code, named by ``WORKER_HANDLER`` as ``module.function`` (like a Lambda
+handler string) and imported from this program's folder or the working directory. Its
+contract: ``handler(body: str) -> Mapping[str, object] | None`` (fields added to the log line
+of its success); it raises to fail. An exception with a ``problems`` attribute (a sequence of
+strings) is logged as an invalid job. Each turn of the loop:
 
 1. long-polls the queue for one message (``ReceiveMessage``, ``WaitTimeSeconds``);
 2. on a message, marks the worker busy for scale-in (``protection.py``) and runs the job in a
@@ -30,7 +34,7 @@ tests can drive the loop step by step and in virtual time. Standard library and 
 
 from __future__ import annotations
 
-import functools
+import importlib
 import json
 import logging
 import os
@@ -40,14 +44,13 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from types import FrameType
 from typing import Any
 
 import boto3
-import jobs
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from protection import (
@@ -73,6 +76,8 @@ RECEIVE_ERROR_PAUSE_SECONDS = 5.0
 """How long the loop pauses after a failed receive before it tries again."""
 
 AWS_ERRORS = (BotoCoreError, ClientError)
+HANDLER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
+"""``WORKER_HANDLER``: a module path and the name of a function in it, like ``jobs.handler``."""
 QUEUE_URL_REGION = re.compile(
     r"^https://(?:sqs\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
     r"|(?P<legacy>[a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?)/"
@@ -96,8 +101,8 @@ class Settings:
     visibility_timeout: int
     """``VISIBILITY_TIMEOUT`` (required): the queue's visibility timeout in seconds, 1 to
     43200. Each receive asks for it, and heartbeats renew it every third of it."""
-    results_table_name: str
-    """``RESULTS_TABLE_NAME`` (required): the DynamoDB table of job results."""
+    handler: str
+    """``WORKER_HANDLER`` (required): the job, as ``module.function`` (``jobs.handler``)."""
     region: str
     """``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else the region in ``QUEUE_URL``."""
     wait_time_seconds: int = MAX_WAIT_TIME_SECONDS
@@ -157,7 +162,11 @@ class Settings:
         if queue_url and not queue_url.startswith(("https://", "http://")):
             problems.append(f"QUEUE_URL is {queue_url!r}; expected the queue's URL")
         visibility_timeout = whole_number("VISIBILITY_TIMEOUT", 1, MAX_VISIBILITY_TIMEOUT, None)
-        results_table_name = required("RESULTS_TABLE_NAME")
+        handler = required("WORKER_HANDLER")
+        if handler and not HANDLER_PATTERN.match(handler):
+            problems.append(
+                f"WORKER_HANDLER is {handler!r}; expected module.function, like jobs.handler"
+            )
         wait_time_seconds = whole_number(
             "WAIT_TIME_SECONDS", 0, MAX_WAIT_TIME_SECONDS, MAX_WAIT_TIME_SECONDS
         )
@@ -207,7 +216,7 @@ class Settings:
         return cls(
             queue_url=queue_url,
             visibility_timeout=visibility_timeout,
-            results_table_name=results_table_name,
+            handler=handler,
             region=region,
             wait_time_seconds=wait_time_seconds,
             stop_grace_seconds=stop_grace_seconds,
@@ -492,12 +501,13 @@ class Worker:
 
     def _log_failure(self, message: Message, error: Exception, duration: float) -> None:
         retry = {"retry_in_seconds": self.settings.retry_delay_seconds}
-        if isinstance(error, jobs.InvalidJob):
+        problems = _problems_of(error)
+        if problems is not None:
             _log(
                 logging.ERROR,
                 "invalid job: it is retried like any failure, then dead-lettered",
                 error=str(error),
-                problems=list(error.problems),
+                problems=problems,
                 duration_seconds=duration,
                 **retry,
                 **message.fields,
@@ -552,6 +562,47 @@ class Worker:
             self.request_stop("termination notice")
 
 
+def _problems_of(error: Exception) -> list[str] | None:
+    """The ``problems`` an invalid-job exception carries (a sequence of strings), if any."""
+    problems = getattr(error, "problems", None)
+    if isinstance(problems, (str, bytes)) or not isinstance(problems, (list, tuple)):
+        return None
+    if not all(isinstance(problem, str) for problem in problems):
+        return None
+    return list(problems)
+
+
+def load_handler(spec: str, search_path: Sequence[str] = ()) -> Callable[[str], Any]:
+    """The job function ``spec`` (``module.function``) names; raises ``ConfigurationError``.
+
+    The module is imported with ``search_path`` (this program's folder and the working
+    directory, as ``main`` passes them) first on ``sys.path``.
+    """
+    module_name, _, function_name = spec.rpartition(".")
+    for folder in reversed(search_path):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise ConfigurationError(
+            [
+                f"WORKER_HANDLER is {spec!r}; its module {module_name!r} cannot be imported "
+                f"({type(error).__name__}: {error})"
+            ]
+        ) from error
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ConfigurationError(
+            [
+                f"WORKER_HANDLER is {spec!r}; module {module_name!r} "
+                f"({getattr(module, '__file__', None) or 'no file'}) has no function "
+                f"{function_name!r}"
+            ]
+        )
+    return function  # type: ignore[no-any-return]
+
+
 def install_signal_handlers(request_stop: Callable[[str], None]) -> None:
     """SIGTERM and SIGINT call ``request_stop`` with the signal's name."""
 
@@ -578,19 +629,18 @@ def build_protection(settings: Settings, session: Any, config: Config) -> Protec
     return NoProtection()
 
 
-def build_worker(settings: Settings) -> Worker:
-    """The worker over the real AWS clients: SQS, DynamoDB and (EC2) Auto Scaling."""
+def build_worker(settings: Settings, work: Callable[[str], Mapping[str, object] | None]) -> Worker:
+    """The worker doing ``work`` over the real AWS clients: SQS and (EC2) Auto Scaling."""
     session = boto3.session.Session(region_name=settings.region)
     config = Config(
         retries={"mode": "standard"},
         connect_timeout=5,
         read_timeout=settings.wait_time_seconds + 10,
     )
-    store = jobs.ResultStore(session.client("dynamodb", config=config), settings.results_table_name)
     return Worker(
         settings,
         session.client("sqs", config=config),
-        functools.partial(jobs.run_job, store=store),
+        work,
         build_protection(settings, session, config),
     )
 
@@ -605,11 +655,17 @@ def main(
     configure_logging(environ.get("LOG_LEVEL", "INFO").strip().upper())
     try:
         settings = Settings.from_environ(environ)
+        # The job's own boto3 clients find the worker's region (the EC2 unit sets none).
+        if not os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
+            os.environ["AWS_DEFAULT_REGION"] = settings.region
+        work = load_handler(
+            settings.handler, (os.path.dirname(os.path.abspath(__file__)), os.getcwd())
+        )
     except ConfigurationError as error:
         LOGGER.critical(str(error), extra={"fields": {"problems": list(error.problems)}})
         return 2
     configure_logging(settings.log_level)
-    worker = build_worker(settings)
+    worker = build_worker(settings, work)
     install_signals(worker.request_stop)
     status = worker.run()
     if worker.job_abandoned:

@@ -1,13 +1,13 @@
-"""Dockerfile: the container image of the worker (built at deploy time; no Docker here, so its
-instructions are read, not run)."""
+"""Dockerfile: the container image of the worker program and a job (built at deploy time; no
+Docker here, so its instructions are read, not run)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
-SOURCE = ROOT / "lambda_src" / "queue_worker"
+ROOT = Path(__file__).resolve().parents[4]
+SOURCE = ROOT / "constructs_lib" / "runtime" / "queue_worker"
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -36,7 +36,7 @@ def test_image_installs_the_boto3_the_repository_is_tested_with():
     assert pins[0] in constraints
 
 
-def test_image_runs_the_three_modules_as_a_non_root_user_and_stops_with_sigterm():
+def test_image_runs_the_worker_with_the_job_as_a_non_root_user_and_stops_with_sigterm():
     steps = instructions()
     by_name: dict[str, list[str]] = {}
     for name, arguments in steps:
@@ -44,8 +44,21 @@ def test_image_runs_the_three_modules_as_a_non_root_user_and_stops_with_sigterm(
 
     assert by_name["FROM"] == ["public.ecr.aws/docker/library/python:3.13-slim"]
     assert any("--no-cache-dir -r requirements.txt" in run for run in by_name["RUN"])
-    assert "worker.py protection.py jobs.py ./" in by_name["COPY"]
+    # The job's own requirements, when it has any, are installed too; then the program and
+    # the job's code (the whole build folder) are copied in.
+    assert any("-r job-requirements.txt" in run for run in by_name["RUN"])
+    assert "requirements.txt job-requirements.tx[t] ./" in by_name["COPY"]
+    assert ". ./" in by_name["COPY"]
     assert by_name["USER"][-1].split(":")[0] not in ("root", "0")
     assert by_name["STOPSIGNAL"] == ["SIGTERM"]
     assert json.loads(by_name["CMD"][-1]) == ["python", "worker.py"]
     assert steps[-1][0] == "CMD"
+
+
+def test_build_context_leaves_out_byte_code_and_caches():
+    ignored = {
+        line.strip()
+        for line in (SOURCE / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {"**/__pycache__", "**/*.pyc", ".mypy_cache"} <= ignored

@@ -1,5 +1,6 @@
-"""worker: settings, the receive/work/delete loop against SQS and DynamoDB on moto, retries and
-the dead-letter queue, heartbeats, graceful shutdown and the JSON log lines."""
+"""worker: settings, the job named by WORKER_HANDLER, the receive/work/delete loop against SQS
+and DynamoDB on moto, retries and the dead-letter queue, heartbeats, graceful shutdown and the
+JSON log lines."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-SOURCE = Path(__file__).resolve().parents[3] / "lambda_src" / "queue_worker"
+SOURCE = Path(__file__).resolve().parents[4] / "constructs_lib" / "runtime" / "queue_worker"
 REGION = "eu-west-1"
 REQUIRED = {
     "QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
     "VISIBILITY_TIMEOUT": "300",
-    "RESULTS_TABLE_NAME": "job-results",
+    "WORKER_HANDLER": "jobs.handler",
 }
 
 
@@ -44,7 +45,7 @@ def test_reads_the_settings_with_their_defaults(worker_module):
     assert settings == worker_module.Settings(
         queue_url=REQUIRED["QUEUE_URL"],
         visibility_timeout=300,
-        results_table_name="job-results",
+        handler="jobs.handler",
         region="eu-west-1",
         wait_time_seconds=20,
         stop_grace_seconds=100,
@@ -58,7 +59,7 @@ def test_names_every_missing_required_setting_at_once(worker_module):
     with pytest.raises(
         worker_module.ConfigurationError,
         match=r"^the queue worker cannot start: QUEUE_URL is not set; "
-        r"VISIBILITY_TIMEOUT is not set; RESULTS_TABLE_NAME is not set$",
+        r"VISIBILITY_TIMEOUT is not set; WORKER_HANDLER is not set$",
     ):
         worker_module.Settings.from_environ({"AWS_REGION": "eu-west-1"})
 
@@ -130,13 +131,58 @@ def test_main_logs_every_missing_setting_and_exits_with_2(worker_module, logs):
     assert status == 2
     (line,) = logs()
     assert line["level"] == "CRITICAL"
-    assert line["problems"] == ["VISIBILITY_TIMEOUT is not set", "RESULTS_TABLE_NAME is not set"]
+    assert line["problems"] == ["VISIBILITY_TIMEOUT is not set", "WORKER_HANDLER is not set"]
+    worker_module.configure_logging("DEBUG")
+
+
+def test_rejects_a_handler_that_is_not_module_dot_function(worker_module):
+    with pytest.raises(
+        worker_module.ConfigurationError,
+        match=r"WORKER_HANDLER is 'handler'; expected module.function, like jobs.handler",
+    ):
+        worker_module.Settings.from_environ({**REQUIRED, "WORKER_HANDLER": "handler"})
+
+
+def test_main_exits_with_2_naming_a_handler_module_that_cannot_be_imported(worker_module, logs):
+    status = worker_module.main({**REQUIRED, "WORKER_HANDLER": "no_such_jobs_module.handler"})
+
+    assert status == 2
+    (line,) = logs()
+    assert line["level"] == "CRITICAL"
+    assert line["problems"] == [
+        "WORKER_HANDLER is 'no_such_jobs_module.handler'; its module 'no_such_jobs_module' "
+        "cannot be imported (ModuleNotFoundError: No module named 'no_such_jobs_module')"
+    ]
+    worker_module.configure_logging("DEBUG")
+
+
+def test_main_exits_with_2_naming_a_handler_function_the_module_lacks(
+    worker_module, logs, tmp_path, monkeypatch
+):
+    # GIVEN a job module in the working directory without the function named
+    (tmp_path / "thumbs_no_handler.py").write_text("def handle(body):\n    return None\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "thumbs_no_handler", raising=False)
+
+    status = worker_module.main({**REQUIRED, "WORKER_HANDLER": "thumbs_no_handler.handler"})
+
+    assert status == 2
+    (line,) = logs()
+    (problem,) = line["problems"]
+    assert problem.startswith("WORKER_HANDLER is 'thumbs_no_handler.handler'; module ")
+    assert problem.endswith("has no function 'handler'")
+    sys.modules.pop("thumbs_no_handler", None)
     worker_module.configure_logging("DEBUG")
 
 
 def test_runs_as_a_script_and_names_missing_settings():
     # GIVEN an empty environment (no settings) and the worker folder as it is deployed
-    environment = {"PATH": os.environ["PATH"], "AWS_EC2_METADATA_DISABLED": "true"}
+    environment = {
+        "PATH": os.environ["PATH"],
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
     # WHEN it is started as the container and the systemd unit start it
     result = subprocess.run(
@@ -148,7 +194,7 @@ def test_runs_as_a_script_and_names_missing_settings():
     line = json.loads(result.stdout)
     assert "QUEUE_URL is not set" in line["message"]
     assert "VISIBILITY_TIMEOUT is not set" in line["message"]
-    assert "RESULTS_TABLE_NAME is not set" in line["message"]
+    assert "WORKER_HANDLER is not set" in line["message"]
 
 
 # --- processing -----------------------------------------------------------------------------
@@ -292,6 +338,23 @@ def test_invalid_job_is_logged_as_invalid_with_why(make_worker, queue, logs, a_j
     assert [problem.split(" is ")[0] for problem in invalid["problems"]] == ["job_id", "width"]
     # AND it is retried like any failure (the DLQ takes it in the end)
     assert queue.counts() == (0, 1)
+
+
+def test_any_exception_with_problems_is_logged_as_an_invalid_job(make_worker, queue, logs):
+    # GIVEN a job of the user's that raises its own exception carrying its problems
+    class BadOrder(Exception):
+        def __init__(self, problems):
+            super().__init__("; ".join(problems))
+            self.problems = problems
+
+    queue.send("{}")
+
+    make_worker(work=failing(BadOrder(["order_id is missing", "total is -1"]))).step()
+
+    (invalid,) = [line for line in logs() if line["level"] == "ERROR"]
+    assert invalid["message"].startswith("invalid job")
+    assert invalid["problems"] == ["order_id is missing", "total is -1"]
+    assert "traceback" not in invalid
 
 
 def test_receive_failure_is_logged_and_the_loop_pauses(account, make_settings, worker_module, logs):
@@ -464,13 +527,17 @@ def test_message_received_after_a_stop_request_is_given_back_unprocessed(
     assert len(queue.receive()) == 1
 
 
-def test_main_works_the_queue_until_stopped(queue, results, a_job, worker_module, wait_until):
-    # GIVEN a job in the queue and the environment the stack sets
+def test_main_works_the_queue_until_stopped(
+    queue, results, a_job, worker_module, source, wait_until, monkeypatch
+):
+    # GIVEN a job in the queue and the environment the stack sets (the image job's table)
     queue.send(json.dumps(a_job("scan-main")))
+    monkeypatch.setenv("RESULTS_TABLE_NAME", results.name)
+    monkeypatch.setattr(source.jobs, "_store", None)
     environ = {
         "QUEUE_URL": queue.url,
         "VISIBILITY_TIMEOUT": "30",
-        "RESULTS_TABLE_NAME": results.name,
+        "WORKER_HANDLER": "jobs.handler",
         "WAIT_TIME_SECONDS": "1",
         "AWS_REGION": REGION,
     }
@@ -507,3 +574,67 @@ def test_logs_are_one_json_object_a_line_with_time_level_message_and_fields(
     for line in lines:
         assert {"time", "level", "message", "logger"} <= set(line)
         assert line["time"].endswith("Z")
+
+
+# --- end to end -----------------------------------------------------------------------------
+
+TINY_JOB = """
+import json
+import os
+
+import boto3
+
+# Made at import, as a job's module-level clients are: the region must already be set.
+SQS = boto3.client("sqs")
+
+
+def handle(body):
+    job = json.loads(body)
+    if "fail" in job:
+        raise RuntimeError("asked to fail")
+    SQS.send_message(QueueUrl=os.environ["DONE_QUEUE_URL"], MessageBody=job["word"].upper())
+    return {"word": job["word"]}
+"""
+
+
+def test_packaged_worker_runs_a_job_module_named_by_worker_handler(
+    account, queue, worker_module, wait_until, tmp_path, monkeypatch, logs
+):
+    # GIVEN a tiny job module in its own folder (the working directory, as in the image and
+    # on the instance), a queue for what it does, and no region but the queue URL's
+    (tmp_path / "tiny_job_e2e.py").write_text(TINY_JOB)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "tiny_job_e2e", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    done_url = account.sqs.create_queue(QueueName=f"done-{queue.url.rsplit('-', 1)[1]}")["QueueUrl"]
+    monkeypatch.setenv("DONE_QUEUE_URL", done_url)
+    queue.send(json.dumps({"word": "fanout"}))
+    environ = {
+        "QUEUE_URL": queue.url,
+        "VISIBILITY_TIMEOUT": "30",
+        "WORKER_HANDLER": "tiny_job_e2e.handle",
+        "WAIT_TIME_SECONDS": "1",
+    }
+    done = []
+
+    def stop_once_done(request_stop):
+        def watch():
+            wait_until(lambda: done.extend(queue.receive(done_url)) or bool(done), timeout=20)
+            request_stop("SIGTERM")
+
+        threading.Thread(target=watch, daemon=True).start()
+
+    # WHEN the packaged worker runs as its entry point does
+    status = worker_module.main(environ, install_signals=stop_once_done)
+
+    # THEN the job ran with its own client in the worker's region, and its message is gone
+    assert status == 0
+    assert [message["Body"] for message in done] == ["FANOUT"]
+    assert os.environ["AWS_DEFAULT_REGION"] == REGION
+    assert queue.counts() == (0, 0)
+    (line,) = [line for line in logs() if line["message"] == "job done"]
+    assert line["word"] == "fanout"
+    sys.modules.pop("tiny_job_e2e", None)
+    worker_module.configure_logging("DEBUG")

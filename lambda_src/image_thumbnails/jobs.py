@@ -9,7 +9,9 @@ A job message body is JSON, sent raw or as the ``Message`` of an SNS envelope::
 shrinks the image so that its longer side is at most ``max_size`` (aspect ratio kept, never
 enlarged) by box averaging, and measures its mean brightness from its histogram. ``run_job``
 does both and stores the result once per job id (``ResultStore``), so a redelivered message
-does no harm. Pure Python (standard library and botocore only): no imaging library.
+does no harm. ``handler`` is the entry point the library's queue worker runs
+(``WORKER_HANDLER=jobs.handler``); it writes to the table named by ``RESULTS_TABLE_NAME``. Pure
+Python (standard library and boto3 only): no imaging library.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -246,3 +249,29 @@ def run_job(body: str, store: ResultStore) -> dict[str, object]:
         "thumbnail_size": f"{thumbnail.width}x{thumbnail.height}",
         "already_done": not stored,
     }
+
+
+_store: ResultStore | None = None
+
+
+def results_store() -> ResultStore:
+    """The results table named by ``RESULTS_TABLE_NAME``, built on first use.
+
+    The worker sets the region for boto3 before it imports this module; the client is made
+    once per process.
+    """
+    global _store
+    if _store is None:
+        table_name = os.environ.get("RESULTS_TABLE_NAME", "").strip()
+        if not table_name:
+            raise RuntimeError("RESULTS_TABLE_NAME is not set: the job has nowhere to write")
+        import boto3
+
+        _store = ResultStore(boto3.client("dynamodb"), table_name)
+    return _store
+
+
+def handler(body: str) -> dict[str, object]:
+    """The queue worker's job (``WORKER_HANDLER=jobs.handler``): :func:`run_job` on the
+    results table of ``RESULTS_TABLE_NAME``."""
+    return run_job(body, results_store())
