@@ -121,13 +121,16 @@ try:
 except Exception as error:  # cdk-nag: ValidationFailed, with the report in cdk.out
     assembly = None
     failed = str(error)
-report_path = os.path.join("cdk.out", "validation-report.json")
-report = json.load(open(report_path)) if os.path.exists(report_path) else None
+def read(name):
+    path = os.path.join("cdk.out", name)
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
 print(json.dumps({{
     "failed": failed,
-    "report": report,
-    "missing_context": [m["key"] for m in (assembly.manifest.missing or [])] if assembly else [],
-}}, default=str))
+    "report": read("validation-report.json"),
+    "missing_context": [m["key"] for m in (read("manifest.json") or {{}}).get("missing", [])],
+}}))
 '''
 
 INVOICES_HANDLER = """
