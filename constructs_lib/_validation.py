@@ -141,6 +141,18 @@ class Problems:
             return False
         return True
 
+    def check_queue_key(self, option: str, key: object) -> None:
+        """A queue key SNS can use: not an AWS-managed key, whose policy nobody can change."""
+        managed = aws_managed_key_alias(key)
+        if managed is not None:
+            self.add(
+                option,
+                managed,
+                "is an AWS-managed key: its key policy cannot be changed to let "
+                "sns.amazonaws.com encrypt messages, so SNS could never deliver to the queue; "
+                "pass a customer-managed key, or leave the option out for a new one",
+            )
+
     def check_alarm_topic(self, option: str, topic: sns.ITopic | None) -> None:
         """CloudWatch alarm actions publish to standard topics only.
 

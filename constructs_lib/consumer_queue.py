@@ -22,7 +22,6 @@ from ._validation import (
     MAX_VISIBILITY_TIMEOUT,
     MIN_RETENTION,
     Problems,
-    aws_managed_key_alias,
     expect_type,
     is_key,
     is_queue,
@@ -172,15 +171,7 @@ class ConsumerQueue(Construct):
 
         problems = Problems()
         problems.check_alarm_topic("alarm_topic", alarm_topic)
-        managed = aws_managed_key_alias(encryption_key)
-        if managed is not None:
-            problems.add(
-                "encryption_key",
-                managed,
-                "is an AWS-managed key: its key policy cannot be changed to let "
-                "sns.amazonaws.com encrypt messages, so SNS could never deliver to the queue; "
-                "pass a customer-managed key, or leave the option out for a new one",
-            )
+        problems.check_queue_key("encryption_key", encryption_key)
         if is_fifo and not topic.fifo:
             problems.add(
                 "fifo",

@@ -23,7 +23,6 @@ from ._resources import new_subscription_dead_letter_queue, rotating_key
 from ._validation import (
     FanoutConfigurationError,
     Problems,
-    aws_managed_key_alias,
     expect_type,
     is_key,
     known_seconds,
@@ -207,15 +206,7 @@ class FanoutTopic(Construct):
 
         problems = Problems()
         problems.check_alarm_topic("alarm_topic", alarm_topic)
-        managed = aws_managed_key_alias(queue_key)
-        if managed is not None:
-            problems.add(
-                "queue_key",
-                managed,
-                "is an AWS-managed key: its key policy cannot be changed to let "
-                "sns.amazonaws.com encrypt messages, so SNS could never deliver to the "
-                "queues; pass a customer-managed key, or leave the option out for a new one",
-            )
+        problems.check_queue_key("queue_key", queue_key)
         if content_based_deduplication and not fifo:
             problems.add(
                 "content_based_deduplication",
