@@ -92,6 +92,25 @@ def check_environment(problems: Problems, option: str, environment: Mapping[str,
         )
 
 
+MAX_HANDLER_LENGTH = 128
+_HANDLER = re.compile(r"^[^\s]+$")
+
+
+def check_handler(problems: Problems, option: str, handler: str) -> None:
+    """A handler string Lambda accepts: 1 to 128 characters, no white space."""
+    if Token.is_unresolved(handler):
+        return
+    if not isinstance(handler, str) or not (
+        len(handler) <= MAX_HANDLER_LENGTH and _HANDLER.match(handler)
+    ):
+        problems.add(
+            option,
+            handler,
+            f"Lambda takes 1 to {MAX_HANDLER_LENGTH} characters without white space, e.g. "
+            "'module.function' for Python",
+        )
+
+
 def powertools_layer_supported(runtime: lambda_.Runtime) -> bool:
     """Whether Powertools for AWS Lambda (Python) publishes a layer for ``runtime``."""
     return runtime.name in POWERTOOLS_RUNTIMES

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -94,6 +94,7 @@ def is_key(value: object) -> bool:
     return implements(value, "key_arn")
 
 
+_NAMES = "_constructs_lib_physical_names"
 _AWS_MANAGED_ALIAS = re.compile(r"(?:^|:)(alias/aws/[A-Za-z0-9/_-]+)$")
 
 
@@ -219,6 +220,33 @@ class Problems:
                 name,
                 "may contain only letters, digits, hyphens and underscores"
                 + (" (plus the '.fifo' suffix)" if fifo else ""),
+            )
+
+    def check_unique_name(self, scope: Construct, option: str, kind: str, name: str | None) -> None:
+        """A physical name you give is unique per account and region among this library's
+        resources of ``kind`` in the app (per stack while the stack's environment is unknown):
+        CloudFormation would otherwise fail the second create with "already exists"."""
+        if name is None or Token.is_unresolved(name):
+            return
+        stack = Stack.of(scope)
+        account, region = stack.account, stack.region
+        where = (
+            f"{account}/{region}"
+            if not Token.is_unresolved(account) and not Token.is_unresolved(region)
+            else stack.node.path
+        )
+        root = scope.node.root
+        registry: dict[tuple[str, str, str], str] | None = getattr(root, _NAMES, None)
+        if registry is None:
+            registry = {}
+            setattr(root, _NAMES, registry)
+        other = registry.setdefault((kind, where, name), scope.node.path)
+        if other != scope.node.path:
+            self.add(
+                option,
+                name,
+                f"is also the name of {other}'s {kind} in the same account and region; "
+                f"{kind} names are unique there: pass another name or leave it out",
             )
 
     def raise_if_any(self, construct: Construct) -> None:

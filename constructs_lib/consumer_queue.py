@@ -236,6 +236,13 @@ class ConsumerQueue(Construct):
         problems.check_name(
             "queue_name", queue_name, max_length=MAX_QUEUE_NAME_LENGTH, fifo=is_fifo
         )
+        if queue_name is not None and not Token.is_unresolved(queue_name):
+            problems.check_unique_name(
+                self,
+                "queue_name",
+                "queue",
+                with_fifo_suffix(queue_name) if is_fifo else queue_name,
+            )
         if alarms and retention_ok and _known(max_message_age, retention_period):
             problems.check_duration(
                 "max_message_age", max_message_age, MIN_MAX_MESSAGE_AGE, retention_period

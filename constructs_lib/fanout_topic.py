@@ -26,6 +26,7 @@ from ._validation import (
     expect_type,
     is_key,
     known_seconds,
+    with_fifo_suffix,
 )
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .lambda_consumer import (
@@ -232,6 +233,10 @@ class FanoutTopic(Construct):
                 "pass two different keys or let the fanout create them",
             )
         problems.check_name("topic_name", topic_name, max_length=MAX_TOPIC_NAME_LENGTH, fifo=fifo)
+        if topic_name is not None and not Token.is_unresolved(topic_name):
+            problems.check_unique_name(
+                self, "topic_name", "topic", with_fifo_suffix(topic_name) if fifo else topic_name
+            )
         if (
             display_name is not None
             and not Token.is_unresolved(display_name)

@@ -20,6 +20,7 @@ from ._functions import (
     DEFAULT_TIMEOUT,
     POWERTOOLS_RUNTIMES,
     check_environment,
+    check_handler,
     least_privilege_function,
     powertools_layer_supported,
 )
@@ -160,6 +161,10 @@ class LambdaConsumer(Construct):
                 f"only for {', '.join(sorted(POWERTOOLS_RUNTIMES))}: drop the option or pick "
                 "one of those runtimes",
             )
+        check_handler(problems, "handler", handler)
+        if environment is not None and not isinstance(environment, Mapping):
+            problems.add("environment", environment, "must be a dict of variable name to string")
+            environment = None
         environment = {"POWERTOOLS_SERVICE_NAME": service_name or id, **(environment or {})}
         check_environment(problems, "environment", environment)
         timeout_ok = problems.check_duration("timeout", timeout, Duration.seconds(1), MAX_TIMEOUT)

@@ -569,3 +569,38 @@ def test_every_problem_of_mobile_push_is_reported_at_once() -> None:
         "segments",
         "success_sample_rate",
     ]
+
+
+@pytest.mark.parametrize("handler", ["", "has space.handler", "x" * 129])
+def test_fails_when_the_lambda_handler_is_one_lambda_refuses(handler: str) -> None:
+    stack = new_stack()
+    with pytest.raises(FanoutConfigurationError, match=r"handler=.*1 to 128 characters"):
+        FanoutTopic(stack, "F").add_lambda_consumer("C", code=CODE, handler=handler)
+
+
+# -- physical names ------------------------------------------------------------------------
+
+
+def test_fails_when_two_consumers_are_given_one_queue_name() -> None:
+    stack = new_stack()
+    orders = FanoutTopic(stack, "Orders")
+    orders.add_queue_consumer("Billing", queue_name="billing")
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"queue_name='billing': is also the name of Some/Orders/Billing's queue",
+    ):
+        FanoutTopic(stack, "Refunds").add_queue_consumer("Billing", queue_name="billing")
+
+
+def test_fails_when_pinned_stacks_of_one_environment_share_a_topic_name() -> None:
+    app = new_app()
+    FanoutTopic(Stack(app, "First", env=PINNED), "Orders", topic_name="orders")
+    with pytest.raises(FanoutConfigurationError, match=r"topic_name='orders': is also the name"):
+        FanoutTopic(Stack(app, "Second", env=PINNED), "Orders", topic_name="orders")
+
+
+def test_one_topic_name_in_two_regions_is_accepted() -> None:
+    app = new_app()
+    for region in ("eu-west-1", "us-east-1"):
+        stack = Stack(app, region, env=Environment(account="111111111111", region=region))
+        assert FanoutTopic(stack, "Orders", topic_name="orders").topic is not None

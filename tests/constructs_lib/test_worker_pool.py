@@ -467,3 +467,49 @@ def test_deploy_time_durations_with_a_target_synthesize(code: Path) -> None:
     assert config["TargetValue"] == {"Ref": "Target"}
     assert pool.backlog_alarm is not None
     assert t.props(pool.backlog_alarm)["Threshold"] == {"Ref": "Latency"}
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        pytest.param({"QUEUE_URL": "x"}, r"environment='QUEUE_URL': is set by the pool", id="ours"),
+        pytest.param({"1ST": "x"}, r"environment='1ST': is not a variable name", id="bad name"),
+        pytest.param(
+            {"GREETING": "a\nENV\nrm -rf /"},
+            r"environment\['GREETING'\]=.*holds a line break",
+            id="line break",
+        ),
+        pytest.param({"SIZE": 3}, r"environment\['SIZE'\]=3: must be a string", id="not text"),
+        pytest.param(
+            {f"K{i}": "x" * 200 for i in range(41)},
+            r"environment='41 variables': take \d+ bytes; on EC2 .* user data",
+            id="over EC2's user data",
+        ),
+    ],
+)
+def test_fails_when_the_environment_cannot_reach_the_worker(
+    code: Path, environment: dict[str, Any], message: str
+) -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(FanoutConfigurationError, match=message):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=Ec2Workers(code_path=str(code)),
+            target_backlog_per_worker=5,
+            environment=environment,
+        )
+
+
+def test_a_large_environment_is_accepted_on_fargate(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    pool = QueueWorkerPool(
+        stack,
+        "Pool",
+        queue=_queue(stack),
+        workers=FargateWorkers(image=ecs.ContainerImage.from_asset(str(code))),
+        target_backlog_per_worker=5,
+        environment={f"K{i}": "x" * 200 for i in range(41)},
+    )
+    assert pool.service is not None
