@@ -81,7 +81,10 @@ def check_environment(problems: Problems, option: str, environment: Mapping[str,
                 "is not a valid variable name: a letter, then letters, digits and underscores "
                 "(at least two characters)",
             )
-        literal = "" if Token.is_unresolved(value) else str(value)
+        if not isinstance(value, str):
+            problems.add(f"{option}[{key!r}]", value, "must be a string")
+            continue
+        literal = "" if Token.is_unresolved(value) else value
         size += len(key.encode()) + len(literal.encode())
     if size > MAX_ENVIRONMENT_BYTES:
         problems.add(

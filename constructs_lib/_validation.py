@@ -113,6 +113,18 @@ def aws_managed_key_alias(key: object) -> str | None:
     return None
 
 
+def expect_grantee(option: str, value: object) -> None:
+    """A ``TypeError`` unless ``value`` is an ``iam.IGrantable`` (a role, a function, ...)."""
+    if isinstance(value, str | bytes) or not hasattr(value, "grant_principal"):
+        expect_type(
+            option,
+            value,
+            (),
+            "an iam.IGrantable such as a Role or a Function (for a role known by its ARN: "
+            "iam.Role.from_role_arn(scope, id, arn))",
+        )
+
+
 class Problems:
     """Collects option problems; :meth:`raise_if_any` raises them together."""
 

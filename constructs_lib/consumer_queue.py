@@ -22,6 +22,7 @@ from ._validation import (
     MAX_VISIBILITY_TIMEOUT,
     MIN_RETENTION,
     Problems,
+    expect_grantee,
     expect_type,
     is_key,
     is_queue,
@@ -432,6 +433,7 @@ class ConsumerQueue(Construct):
 
     def grant_consume_messages(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` receive, delete and change visibility of messages (and decrypt)."""
+        expect_grantee("grantee", grantee)
         return self.queue.grant_consume_messages(grantee)
 
     def grant_redrive(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -440,6 +442,7 @@ class ConsumerQueue(Construct):
         Covers peeking at dead-lettered messages and SQS message move tasks from the
         dead-letter queue to this queue, with the key use both need; nothing else.
         """
+        expect_grantee("grantee", grantee)
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[

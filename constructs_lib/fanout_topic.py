@@ -23,6 +23,7 @@ from ._resources import new_subscription_dead_letter_queue, rotating_key
 from ._validation import (
     FanoutConfigurationError,
     Problems,
+    expect_grantee,
     expect_type,
     is_key,
     known_seconds,
@@ -534,6 +535,7 @@ class FanoutTopic(Construct):
         Exact actions only (``kms:GenerateDataKey``, not CDK's ``kms:GenerateDataKey*``), so
         the grant passes cdk-nag's wildcard rule without an acknowledgment.
         """
+        expect_grantee("grantee", grantee)
         grant = iam.Grant.add_to_principal_or_resource(
             grantee=grantee,
             actions=["sns:Publish"],

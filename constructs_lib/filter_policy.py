@@ -164,8 +164,8 @@ def _check_numeric(problems: Problems, path: str, operand: list[Any]) -> None:
             problems.add(
                 path,
                 {"numeric": operand},
-                f"is an empty range (from {lower} to {upper}); SNS rejects a range whose lower "
-                "bound is not below its upper one: swap the bounds",
+                f"is an empty range (from {lower} to {upper}): it matches no number and SNS "
+                "rejects it; swap the bounds",
             )
 
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import (
+    Annotations,
     ArnFormat,
     CustomResource,
     Duration,
@@ -37,7 +38,7 @@ from constructs import Construct
 from . import monitoring
 from ._functions import least_privilege_function, runtime_code
 from ._nag import acknowledge_wildcard_resource
-from ._validation import Problems, expect_type, implements, is_topic
+from ._validation import Problems, expect_grantee, expect_type, implements, is_topic
 from .fanout_topic import FanoutTopic
 
 PROVIDER_ID = "ConstructsLibPushPlatformApplicationProvider"
@@ -169,6 +170,17 @@ class PushPlatformApplication(Construct):
             expect_type("event_topic", event_topic, (), "an sns.ITopic")
         problems = Problems()
         problems.check_int("success_sample_rate", success_sample_rate, 0, 100)
+        if credentials_version is not None and not (
+            isinstance(credentials_version, str)
+            and (Token.is_unresolved(credentials_version) or credentials_version.strip())
+        ):
+            problems.add(
+                "credentials_version",
+                credentials_version,
+                "must be a non-empty string (the secret's version id, a date, ...); change it "
+                "to push the secret's current value, or leave it out",
+            )
+        _warn_if_sampling_without_logging(self, success_sample_rate, delivery_status_logging)
         self.platform = platform
         self.application_name = application_name or Names.unique_resource_name(
             self, max_length=MAX_APPLICATION_NAME_LENGTH, separator="-"
@@ -503,10 +515,12 @@ class MobilePush(Construct):
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (the app backend) call the registration function URL."""
+        expect_grantee("grantee", grantee)
         return self.registration_function.grant_invoke_url(grantee)
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` publish to the broadcast topic."""
+        expect_grantee("grantee", grantee)
         return self.broadcast.grant_publish(grantee)
 
     @staticmethod
@@ -530,6 +544,16 @@ def _endpoints_of(scope: Construct, app: PushPlatformApplication) -> str:
         resource="endpoint",
         resource_name=f"{app.platform.value}/{app.application_name}/*",
         arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
+def _warn_if_sampling_without_logging(scope: Construct, rate: object, logging: bool) -> None:
+    if logging or rate in (0, None) or Token.is_unresolved(rate):
+        return
+    Annotations.of(scope).add_warning_v2(
+        "constructs-lib:sampleRateWithoutLogging",
+        f"success_sample_rate={rate!r} has no effect without delivery_status_logging=True: "
+        "no delivery is logged. Set delivery_status_logging=True, or drop the rate.",
     )
 
 

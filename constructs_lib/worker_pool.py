@@ -59,6 +59,7 @@ from ._validation import (
     FanoutConfigurationError,
     Problems,
     expect_type,
+    implements,
     is_queue,
     is_topic,
     known_seconds,
@@ -339,7 +340,21 @@ class QueueWorkerPool(Construct):
         )
         problems.check_alarm_topic("alarm_topic", alarm_topic)
         _check_workers(problems, workers)
-        zones = _check_zones(problems, availability_zones, vpc)
+        zones = _check_zones(problems, availability_zones, vpc, Stack.of(self).region)
+        if vpc is not None and not implements(vpc, "vpc_id", "private_subnets"):
+            expect_type("vpc", vpc, (), "an ec2.IVpc")
+        if vpc is not None and not vpc.private_subnets:
+            problems.add(
+                "vpc",
+                vpc.node.path,
+                "has no private subnets; the workers run in private subnets with egress (no "
+                "public IP): give the VPC a PRIVATE_WITH_EGRESS subnet group, or leave the "
+                "option out for a new VPC",
+            )
+        if acceptable_latency is not None and isinstance(acceptable_latency, Duration):
+            problems.check_duration(
+                "acceptable_latency", acceptable_latency, Duration.seconds(1), Duration.days(14)
+            )
         _check_environment(problems, environment, workers)
         problems.raise_if_any(self)
         self.target_backlog_per_worker = target
@@ -594,7 +609,7 @@ class QueueWorkerPool(Construct):
                         destination_cidr_block="0.0.0.0/0",
                         gateway_id=gateway.ref,
                     )
-                    route.add_dependency(attachment)
+                    route.node.add_dependency(attachment)
                     public_ids.append(subnet.ref)
                     public_tables.append(table.ref)
                     if nat is None:
@@ -605,7 +620,7 @@ class QueueWorkerPool(Construct):
                             subnet_id=subnet.ref,
                             allocation_id=address.attr_allocation_id,
                         )
-                        nat.add_dependency(route)
+                        nat.node.add_dependency(route)
                 else:
                     assert nat is not None
                     self._egress_routes.append(
@@ -1217,8 +1232,11 @@ def _metric(
     )
 
 
+_ZONE_NAME = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$")
+
+
 def _check_zones(
-    problems: Problems, zones: Sequence[str] | None, vpc: ec2.IVpc | None
+    problems: Problems, zones: Sequence[str] | None, vpc: ec2.IVpc | None, region: str
 ) -> list[str] | None:
     """``availability_zones`` as a list, checked (tokens skipped); None when not given."""
     if zones is None:
@@ -1245,6 +1263,25 @@ def _check_zones(
         if not isinstance(zone, str) or not zone:
             problems.add("availability_zones", listed, "must hold zone names (strings)")
             return None
+    for zone in known:
+        match = _ZONE_NAME.match(zone)
+        if match is None:
+            problems.add(
+                "availability_zones",
+                zone,
+                "is not a zone name such as 'eu-west-1a' (zone ids such as 'euw1-az1' are not "
+                "accepted where a subnet names its zone)",
+            )
+        elif (
+            not Token.is_unresolved(region)
+            and match.group("region") != region
+            and not match.group("region").startswith(f"{region}-")  # a Local Zone
+        ):
+            problems.add(
+                "availability_zones",
+                zone,
+                f"is a zone of {match.group('region')}, but the stack is in {region}",
+            )
     duplicates = sorted({zone for zone in known if known.count(zone) > 1})
     if duplicates:
         problems.add(
@@ -1255,8 +1292,43 @@ def _check_zones(
     return listed
 
 
+FARGATE_MEMORY = {
+    256: range(512, 2049, 512),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096),
+    16384: range(32768, 122881, 8192),
+}
+"""The CPU units Fargate offers (Linux) and the memory (MiB) it allows with each."""
+
+
+def _check_fargate_size(problems: Problems, workers: FargateWorkers) -> None:
+    cpu, memory = workers.cpu, workers.memory_limit_mib
+    if Token.is_unresolved(cpu) or Token.is_unresolved(memory):
+        return
+    if cpu not in FARGATE_MEMORY:
+        problems.add(
+            "workers.cpu",
+            cpu,
+            f"Fargate offers {', '.join(map(str, FARGATE_MEMORY))} CPU units",
+        )
+        return
+    allowed = FARGATE_MEMORY[cpu]
+    if memory not in allowed:
+        problems.add(
+            "workers.memory_limit_mib",
+            memory,
+            f"with cpu={cpu} Fargate allows {allowed.start} to {allowed.stop - 1} MiB in steps "
+            f"of {allowed.step}",
+        )
+
+
 def _check_workers(problems: Problems, workers: Ec2Workers | FargateWorkers) -> None:
     """Exactly one of job and the own program (``code_path``, ``image``); a usable job."""
+    if isinstance(workers, FargateWorkers):
+        _check_fargate_size(problems, workers)
     own_name = "code_path" if isinstance(workers, Ec2Workers) else "image"
     own = workers.code_path if isinstance(workers, Ec2Workers) else workers.image
     kind = type(workers).__name__

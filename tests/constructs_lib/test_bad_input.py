@@ -604,3 +604,47 @@ def test_one_topic_name_in_two_regions_is_accepted() -> None:
     for region in ("eu-west-1", "us-east-1"):
         stack = Stack(app, region, env=Environment(account="111111111111", region=region))
         assert FanoutTopic(stack, "Orders", topic_name="orders").topic is not None
+
+
+def test_fails_when_a_lambda_environment_value_is_not_a_string() -> None:
+    stack = new_stack()
+    with pytest.raises(FanoutConfigurationError, match=r"environment\['RETRIES'\]=3: must be a"):
+        lambda_consumer(stack, environment={"RETRIES": 3})
+
+
+@pytest.mark.parametrize(
+    "grant",
+    [
+        lambda s: FanoutTopic(s, "F").grant_publish("arn:aws:iam::123456789012:role/api"),
+        lambda s: FanoutTopic(s, "F").add_queue_consumer("C").grant_consume_messages("role"),
+        lambda s: FanoutTopic(s, "F").add_queue_consumer("C").grant_redrive(None),
+        lambda s: MobilePush(s, "P", credentials={PushPlatform.FCM: secret(s)}).grant_register(
+            "arn:aws:iam::123456789012:role/backend"
+        ),
+    ],
+    ids=["grant_publish", "grant_consume_messages", "grant_redrive", "grant_register"],
+)
+def test_a_grant_to_something_not_grantable_is_a_type_error(grant) -> None:
+    with pytest.raises(TypeError, match=r"grantee: expected an iam.IGrantable .*from_role_arn"):
+        grant(new_stack())
+
+
+def test_fails_when_credentials_version_is_empty() -> None:
+    stack = new_stack()
+    with pytest.raises(FanoutConfigurationError, match=r"credentials_version='': must be a non"):
+        PushPlatformApplication(
+            stack,
+            "App",
+            platform=PushPlatform.FCM,
+            credentials_secret=secret(stack),
+            credentials_version="",
+        )
+
+
+def test_warns_when_a_success_sample_rate_is_given_without_delivery_status_logging() -> None:
+    stack = new_stack()
+    MobilePush(stack, "P", credentials={PushPlatform.FCM: secret(stack)}, success_sample_rate=50)
+    warnings = assertions.Annotations.from_stack(stack).find_warning(
+        "*", assertions.Match.string_like_regexp("success_sample_rate=50 has no effect")
+    )
+    assert [w.id for w in warnings] == ["/Some/P/Fcm"]

@@ -513,3 +513,97 @@ def test_a_large_environment_is_accepted_on_fargate(code: Path) -> None:
         environment={f"K{i}": "x" * 200 for i in range(41)},
     )
     assert pool.service is not None
+
+
+@pytest.mark.parametrize(
+    ("zones", "message"),
+    [
+        (["us-east-1a", "us-east-1b"], r"'us-east-1a': is a zone of us-east-1, but the stack is"),
+        (["euw1-az1", "euw1-az2"], r"'euw1-az1': is not a zone name"),
+    ],
+)
+def test_fails_when_the_zones_are_not_zones_of_the_stack_region(
+    code: Path, zones: list[str], message: str
+) -> None:
+    stack = Stack(new_app(), "Some", env={"account": "123456789012", "region": "eu-west-1"})
+    with pytest.raises(FanoutConfigurationError, match=message):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=Ec2Workers(code_path=str(code)),
+            target_backlog_per_worker=5,
+            availability_zones=zones,
+        )
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "message"),
+    [
+        (300, 512, r"workers.cpu=300: Fargate offers 256, 512"),
+        (256, 4096, r"workers.memory_limit_mib=4096: with cpu=256 Fargate allows 512 to 2048"),
+        (1024, 2500, r"workers.memory_limit_mib=2500: with cpu=1024"),
+    ],
+)
+def test_fails_when_the_fargate_size_is_not_one_fargate_offers(
+    code: Path, cpu: int, memory: int, message: str
+) -> None:
+    stack = Stack(new_app(), "Some")
+    image = ecs.ContainerImage.from_asset(str(code))
+    with pytest.raises(FanoutConfigurationError, match=message):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=FargateWorkers(image=image, cpu=cpu, memory_limit_mib=memory),
+            target_backlog_per_worker=5,
+        )
+
+
+def test_fails_when_the_vpc_has_no_private_subnets(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    public_only = ec2.Vpc(
+        stack,
+        "Public",
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC)
+        ],
+    )
+    with pytest.raises(FanoutConfigurationError, match=r"vpc='Some/Public': has no private"):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=Ec2Workers(code_path=str(code)),
+            target_backlog_per_worker=5,
+            vpc=public_only,
+        )
+
+
+def test_fails_when_acceptable_latency_is_not_whole_seconds(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"acceptable_latency=Duration\(1 second 500 millis\): must be a whole number",
+    ):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=Ec2Workers(code_path=str(code)),
+            acceptable_latency=Duration.millis(1500),
+            processing_time_per_message=Duration.millis(100),
+        )
+
+
+def test_a_processing_time_in_milliseconds_is_accepted(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    pool = QueueWorkerPool(
+        stack,
+        "Pool",
+        queue=_queue(stack),
+        workers=Ec2Workers(code_path=str(code)),
+        acceptable_latency=Duration.seconds(2),
+        processing_time_per_message=Duration.millis(100),
+    )
+    assert pool.target_backlog_per_worker == pytest.approx(20)
