@@ -111,6 +111,8 @@ def app_environment(python: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = os.pathsep.join([str(python.parent), str(NODE_BIN), env.get("PATH", "")])
     env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
+    # As a strict CI runs it: any deprecated aws-cdk-lib API the library calls fails the synth.
+    env["JSII_DEPRECATED"] = "fail"
     return env
 
 
