@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from ._validation import Problems
+from ._validation import EnvironmentRules, Problems
 
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 DEFAULT_TIMEOUT = Duration.seconds(30)
@@ -62,37 +62,16 @@ def runtime_code(name: str) -> lambda_.Code:
     return lambda_.Code.from_asset(str(RUNTIME / name), exclude=list(ASSET_EXCLUDES))
 
 
-def check_environment(problems: Problems, option: str, environment: Mapping[str, str]) -> None:
-    """Keys Lambda accepts, none it reserves, and at most 4 KB in all.
-
-    Values only known at deploy time count with their literal parts only, so the size check
-    is a lower bound; CloudFormation reports the rest.
-    """
-    size = 0
-    for key, value in environment.items():
-        if Token.is_unresolved(key):
-            continue
-        if key in RESERVED_ENVIRONMENT:
-            problems.add(option, key, "is a variable Lambda sets itself and refuses; rename it")
-        elif not _ENVIRONMENT_KEY.match(key):
-            problems.add(
-                option,
-                key,
-                "is not a valid variable name: a letter, then letters, digits and underscores "
-                "(at least two characters)",
-            )
-        if not isinstance(value, str):
-            problems.add(f"{option}[{key!r}]", value, "must be a string")
-            continue
-        literal = "" if Token.is_unresolved(value) else value
-        size += len(key.encode()) + len(literal.encode())
-    if size > MAX_ENVIRONMENT_BYTES:
-        problems.add(
-            option,
-            f"{len(environment)} variables",
-            f"take {size} bytes (keys and values, the library's own included); Lambda allows "
-            f"{MAX_ENVIRONMENT_BYTES} in all: move large values to SSM Parameter Store or S3",
-        )
+LAMBDA_ENVIRONMENT = EnvironmentRules(
+    reserved=RESERVED_ENVIRONMENT,
+    reserved_reason="is a variable Lambda sets itself and refuses; rename it",
+    name=_ENVIRONMENT_KEY,
+    name_rule="a letter, then letters, digits and underscores (at least two characters)",
+    max_bytes=MAX_ENVIRONMENT_BYTES,
+    size_reason=f"Lambda allows {MAX_ENVIRONMENT_BYTES} for keys and values in all, the "
+    "library's own included",
+)
+"""What Lambda accepts in a function's environment."""
 
 
 MAX_HANDLER_LENGTH = 128

@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_sns as sns
@@ -125,6 +126,23 @@ def expect_grantee(option: str, value: object) -> None:
         )
 
 
+@dataclass(frozen=True)
+class EnvironmentRules:
+    """What a program's environment may hold: :meth:`Problems.check_environment`."""
+
+    reserved: frozenset[str]
+    """Names set by the platform or the library, refused with ``reserved_reason``."""
+    reserved_reason: str
+    name: re.Pattern[str]
+    """The names accepted, described by ``name_rule``."""
+    name_rule: str
+    max_bytes: int | None
+    """Keys and values together (one byte more per variable when ``one_line``), or None."""
+    size_reason: str
+    one_line: bool = False
+    """Values may not hold line breaks (an environment file holds one variable a line)."""
+
+
 class Problems:
     """Collects option problems; :meth:`raise_if_any` raises them together."""
 
@@ -232,6 +250,46 @@ class Problems:
                 name,
                 "may contain only letters, digits, hyphens and underscores"
                 + (" (plus the '.fifo' suffix)" if fifo else ""),
+            )
+
+    def check_environment(
+        self, option: str, environment: Mapping[str, str] | None, rules: EnvironmentRules
+    ) -> None:
+        """Names ``rules`` accept and do not reserve, string values, and the size limit.
+
+        Values only known at deploy time count with their literal parts only, so the size
+        check is a lower bound.
+        """
+        if environment is None:
+            return
+        if not isinstance(environment, Mapping):
+            self.add(option, environment, "must be a dict of variable name to string")
+            return
+        size = 0
+        for key, value in environment.items():
+            if Token.is_unresolved(key):
+                continue
+            if key in rules.reserved:
+                self.add(option, key, rules.reserved_reason)
+            elif not rules.name.match(key):
+                self.add(option, key, f"is not a valid variable name: {rules.name_rule}")
+            if not isinstance(value, str):
+                self.add(f"{option}[{key!r}]", value, "must be a string")
+                continue
+            literal = "" if Token.is_unresolved(value) else value
+            if rules.one_line and ("\n" in literal or "\r" in literal):
+                self.add(
+                    f"{option}[{key!r}]",
+                    value,
+                    "holds a line break; the environment file holds one variable a line",
+                )
+            size += len(key.encode()) + len(literal.encode()) + int(rules.one_line)
+        if rules.max_bytes is not None and size > rules.max_bytes:
+            self.add(
+                option,
+                f"{len(environment)} variables",
+                f"take {size} bytes; {rules.size_reason}: move large values to SSM Parameter "
+                "Store or S3",
             )
 
     def check_unique_name(self, scope: Construct, option: str, kind: str, name: str | None) -> None:

@@ -18,8 +18,8 @@ from . import monitoring
 from ._functions import (
     DEFAULT_RUNTIME,
     DEFAULT_TIMEOUT,
+    LAMBDA_ENVIRONMENT,
     POWERTOOLS_RUNTIMES,
-    check_environment,
     check_handler,
     least_privilege_function,
     powertools_layer_supported,
@@ -163,10 +163,10 @@ class LambdaConsumer(Construct):
             )
         check_handler(problems, "handler", handler)
         if environment is not None and not isinstance(environment, Mapping):
-            problems.add("environment", environment, "must be a dict of variable name to string")
+            problems.check_environment("environment", environment, LAMBDA_ENVIRONMENT)
             environment = None
         environment = {"POWERTOOLS_SERVICE_NAME": service_name or id, **(environment or {})}
-        check_environment(problems, "environment", environment)
+        problems.check_environment("environment", environment, LAMBDA_ENVIRONMENT)
         timeout_ok = problems.check_duration("timeout", timeout, Duration.seconds(1), MAX_TIMEOUT)
         problems.check_int("memory_size", memory_size, 128, 10240)
         self._check_batching(problems, batch_size, max_batching_window)

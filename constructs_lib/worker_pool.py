@@ -56,6 +56,7 @@ from constructs import Construct
 from . import monitoring
 from ._nag import acknowledge_managed_policy, acknowledge_wildcard_resource
 from ._validation import (
+    EnvironmentRules,
     FanoutConfigurationError,
     Problems,
     expect_type,
@@ -355,7 +356,9 @@ class QueueWorkerPool(Construct):
             problems.check_duration(
                 "acceptable_latency", acceptable_latency, Duration.seconds(1), Duration.days(14)
             )
-        _check_environment(problems, environment, workers)
+        problems.check_environment(
+            "environment", environment, _worker_environment(isinstance(workers, Ec2Workers))
+        )
         problems.raise_if_any(self)
         self.target_backlog_per_worker = target
         self.min_capacity = min_capacity
@@ -1155,52 +1158,20 @@ half of it is left to the pool's own boot script."""
 _ENVIRONMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _check_environment(
-    problems: Problems, environment: Mapping[str, str] | None, workers: object
-) -> None:
+def _worker_environment(ec2_workers: bool) -> EnvironmentRules:
     """Names a shell and the worker accept, none the pool sets itself, values on one line
     (the EC2 environment file holds one variable a line), and room in EC2's user data."""
-    if environment is None:
-        return
-    if not isinstance(environment, Mapping):
-        problems.add("environment", environment, "must be a dict of variable name to string")
-        return
-    size = 0
-    for key, value in environment.items():
-        if Token.is_unresolved(key):
-            continue
-        if key in RESERVED_ENVIRONMENT:
-            problems.add(
-                "environment",
-                key,
-                "is set by the pool for the worker program (queue, visibility timeout, job, "
-                "platform); a value of yours would break it: rename the variable",
-            )
-        elif not _ENVIRONMENT_NAME.match(key):
-            problems.add(
-                "environment",
-                key,
-                "is not a variable name: letters, digits and underscores, not starting with a "
-                "digit",
-            )
-        if not isinstance(value, str):
-            problems.add(f"environment[{key!r}]", value, "must be a string")
-            continue
-        if not Token.is_unresolved(value) and ("\n" in value or "\r" in value):
-            problems.add(
-                f"environment[{key!r}]",
-                value,
-                "holds a line break; the workers' environment file holds one variable a line",
-            )
-        size += len(key.encode()) + 1 + (0 if Token.is_unresolved(value) else len(value.encode()))
-    if isinstance(workers, Ec2Workers) and size > MAX_EC2_ENVIRONMENT_BYTES:
-        problems.add(
-            "environment",
-            f"{len(environment)} variables",
-            f"take {size} bytes; on EC2 they travel in the instances' user data, which EC2 "
-            f"limits to 16 KB, so the pool allows {MAX_EC2_ENVIRONMENT_BYTES}: move large "
-            "values to SSM Parameter Store or S3",
-        )
+    return EnvironmentRules(
+        reserved=RESERVED_ENVIRONMENT,
+        reserved_reason="is set by the pool for the worker program (queue, visibility "
+        "timeout, job, platform); a value of yours would break it: rename the variable",
+        name=_ENVIRONMENT_NAME,
+        name_rule="letters, digits and underscores, not starting with a digit",
+        max_bytes=MAX_EC2_ENVIRONMENT_BYTES if ec2_workers else None,
+        size_reason="on EC2 they travel in the instances' user data, which EC2 limits to "
+        f"16 KB, so the pool allows {MAX_EC2_ENVIRONMENT_BYTES}",
+        one_line=True,
+    )
 
 
 def _named_zone_is_intended(subnet: ec2.CfnSubnet) -> None:

@@ -275,6 +275,18 @@ def _queue(stack: Stack) -> Any:
     return FanoutTopic(stack, "Jobs").add_queue_consumer("Q")
 
 
+def _ec2_pool(stack: Stack, code: Path, **options: Any) -> QueueWorkerPool:
+    """An EC2 pool running ``code`` on a fresh fanout queue, target 5, plus ``options``."""
+    return QueueWorkerPool(
+        stack,
+        "Pool",
+        queue=_queue(stack),
+        workers=Ec2Workers(code_path=str(code)),
+        target_backlog_per_worker=5,
+        **options,
+    )
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -360,15 +372,7 @@ def test_fails_on_availability_zones_with_an_own_vpc(code: Path) -> None:
         FanoutConfigurationError,
         match=r"availability_zones=\['eu-west-1a'\]: sets the zones of the default VPC only",
     ):
-        QueueWorkerPool(
-            stack,
-            "Pool",
-            queue=_queue(stack),
-            workers=Ec2Workers(code_path=str(code)),
-            target_backlog_per_worker=5,
-            vpc=vpc,
-            availability_zones=["eu-west-1a"],
-        )
+        _ec2_pool(stack, code, vpc=vpc, availability_zones=["eu-west-1a"])
 
 
 def test_fails_on_a_fifo_alarm_topic(code: Path) -> None:
@@ -379,14 +383,7 @@ def test_fails_on_a_fifo_alarm_topic(code: Path) -> None:
         match=r"alarm_topic='Some/Alarms': is a FIFO topic; CloudWatch alarm actions can only "
         r"notify standard SNS topics",
     ):
-        QueueWorkerPool(
-            stack,
-            "Pool",
-            queue=_queue(stack),
-            workers=Ec2Workers(code_path=str(code)),
-            target_backlog_per_worker=5,
-            alarm_topic=alarm_topic,
-        )
+        _ec2_pool(stack, code, alarm_topic=alarm_topic)
 
 
 @pytest.mark.parametrize("wrong", ["topic", "string"])
@@ -473,7 +470,9 @@ def test_deploy_time_durations_with_a_target_synthesize(code: Path) -> None:
     ("environment", "message"),
     [
         pytest.param({"QUEUE_URL": "x"}, r"environment='QUEUE_URL': is set by the pool", id="ours"),
-        pytest.param({"1ST": "x"}, r"environment='1ST': is not a variable name", id="bad name"),
+        pytest.param(
+            {"1ST": "x"}, r"environment='1ST': is not a valid variable name", id="bad name"
+        ),
         pytest.param(
             {"GREETING": "a\nENV\nrm -rf /"},
             r"environment\['GREETING'\]=.*holds a line break",
@@ -492,14 +491,7 @@ def test_fails_when_the_environment_cannot_reach_the_worker(
 ) -> None:
     stack = Stack(new_app(), "Some")
     with pytest.raises(FanoutConfigurationError, match=message):
-        QueueWorkerPool(
-            stack,
-            "Pool",
-            queue=_queue(stack),
-            workers=Ec2Workers(code_path=str(code)),
-            target_backlog_per_worker=5,
-            environment=environment,
-        )
+        _ec2_pool(stack, code, environment=environment)
 
 
 def test_a_large_environment_is_accepted_on_fargate(code: Path) -> None:
@@ -527,14 +519,7 @@ def test_fails_when_the_zones_are_not_zones_of_the_stack_region(
 ) -> None:
     stack = Stack(new_app(), "Some", env={"account": "123456789012", "region": "eu-west-1"})
     with pytest.raises(FanoutConfigurationError, match=message):
-        QueueWorkerPool(
-            stack,
-            "Pool",
-            queue=_queue(stack),
-            workers=Ec2Workers(code_path=str(code)),
-            target_backlog_per_worker=5,
-            availability_zones=zones,
-        )
+        _ec2_pool(stack, code, availability_zones=zones)
 
 
 @pytest.mark.parametrize(
@@ -570,14 +555,7 @@ def test_fails_when_the_vpc_has_no_private_subnets(code: Path) -> None:
         ],
     )
     with pytest.raises(FanoutConfigurationError, match=r"vpc='Some/Public': has no private"):
-        QueueWorkerPool(
-            stack,
-            "Pool",
-            queue=_queue(stack),
-            workers=Ec2Workers(code_path=str(code)),
-            target_backlog_per_worker=5,
-            vpc=public_only,
-        )
+        _ec2_pool(stack, code, vpc=public_only)
 
 
 def test_fails_when_acceptable_latency_is_not_whole_seconds(code: Path) -> None:
