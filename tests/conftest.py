@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import cx_api
-from emulator import cli_app
+from helpers import ROOT
 from installed_wheel import build_wheel
 
+from constructs_lib.testing import cli_app
 from stacks import OrderFanoutStack
 
 
@@ -16,7 +17,7 @@ from stacks import OrderFanoutStack
 def order_fanout_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
     """The OrderFanout stack synthesized once, as `cdk synth` writes it, for the emulator
     scenarios and the demo."""
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"))
+    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
     OrderFanoutStack(app, "OrderFanout")
     return app.synth()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -119,21 +118,6 @@ def emulated_aws(
             env.setenv(name, value)
         with mock_aws():
             yield
-
-
-class CurrentStdout(io.TextIOBase):
-    """Writes to ``sys.stdout`` as it is at the time of writing.
-
-    Powertools' log handler keeps the stream that was stdout when the handler module was
-    imported; pointed at this, its lines go wherever stdout is redirected later (capsys, an
-    invocation's captured output).
-    """
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
 
 
 def cfn_lint(templates: Sequence[str | Path]) -> tuple[int, str, str]:

@@ -9,7 +9,6 @@ makes by hand the records no publisher should send.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -17,18 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import uuid4
 
-Delivery = Literal["envelope", "raw"]
+from constructs_lib.testing.events import lambda_record
 
-LAMBDA_RECORD_ATTRIBUTES = (
-    "ApproximateReceiveCount",
-    "SentTimestamp",
-    "SenderId",
-    "ApproximateFirstReceiveTimestamp",
-    "AWSTraceHeader",
-    "SequenceNumber",
-    "MessageGroupId",
-    "MessageDeduplicationId",
-)
+Delivery = Literal["envelope", "raw"]
 
 
 def an_order(order_id: str = "o-123", **changes: Any) -> dict[str, Any]:
@@ -124,47 +114,6 @@ class OrderFanout:
                 ReceiptHandle=record["receiptHandle"],
                 VisibilityTimeout=0,
             )
-
-
-def lambda_event(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    return {"Records": list(records)}
-
-
-def lambda_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    """An SQS ``ReceiveMessage`` message in the shape Lambda hands it to the function."""
-    attributes = message.get("Attributes", {})
-    message_attributes = message.get("MessageAttributes", {})
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {
-            name: attributes[name] for name in LAMBDA_RECORD_ATTRIBUTES if name in attributes
-        },
-        "messageAttributes": {
-            name: _lambda_message_attribute(value) for name, value in message_attributes.items()
-        },
-        "md5OfMessageAttributes": message.get("MD5OfMessageAttributes"),
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-
-
-def _lambda_message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
-    attribute: dict[str, Any] = {
-        "stringListValues": value.get("StringListValues", []),
-        "binaryListValues": [
-            base64.b64encode(item).decode() for item in value.get("BinaryListValues", [])
-        ],
-        "dataType": value["DataType"],
-    }
-    if "StringValue" in value:
-        attribute["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-    return attribute
 
 
 def poison_record(

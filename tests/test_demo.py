@@ -7,8 +7,9 @@ import re
 
 import pytest
 from aws_cdk import cx_api
-from emulator import demo
 from helpers import ROOT
+
+from constructs_lib.testing import demo
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from aws_cdk import Stack, cx_api
 from aws_cdk import aws_sns as sns
-from emulator import (
+from helpers import ROOT
+
+from constructs_lib import FanoutTopic
+from constructs_lib.testing import (
     NOT_EMULATED,
     DeployedStack,
     Emulator,
@@ -17,15 +20,13 @@ from emulator import (
     cli_app,
     running_emulator,
 )
-from emulator.fanout import DeployedFanout
-
-from constructs_lib import FanoutTopic
+from constructs_lib.testing.fanout import DeployedFanout
 
 
 @pytest.fixture(scope="module")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
     """Two small stacks: a fanout, and the same fanout plus a type moto does not know."""
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"))
+    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
     FanoutTopic(Stack(app, "Small"), "Events").add_queue_consumer("Audit")
     unknown = Stack(app, "Unknown")
     fanout = FanoutTopic(unknown, "Events")

@@ -7,16 +7,17 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from emulator import DeployedStack, cli_app, running_emulator
-from emulator.fanout import DeployedFanout, receive_all
+from helpers import ROOT
 
+from constructs_lib.testing import DeployedStack, cli_app, running_emulator
+from constructs_lib.testing.fanout import DeployedFanout, receive_all
 from stacks import OrdersPrimaryStack, OrdersRecoveryStack
 from stacks.disaster_recovery import PRIMARY_REGION, RECOVERY_REGION
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DeployedStack, DeployedStack]]:
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"))
+    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
     primary = OrdersPrimaryStack(app, "OrdersPrimary", env={"region": PRIMARY_REGION})
     OrdersRecoveryStack(
         app, "OrdersRecovery", orders=primary.orders, env={"region": RECOVERY_REGION}

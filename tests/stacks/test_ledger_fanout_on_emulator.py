@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from emulator import DeployedStack, cli_app, running_emulator
-from emulator.fanout import DeployedFanout, published_body
+from helpers import ROOT
 
+from constructs_lib.testing import DeployedStack, cli_app, running_emulator
+from constructs_lib.testing.fanout import DeployedFanout, published_body
 from stacks import LedgerFanoutStack
 
 ACCOUNTS = ["acct-a", "acct-b", "acct-c"]
@@ -16,7 +17,7 @@ ACCOUNTS = ["acct-a", "acct-b", "acct-c"]
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"))
+    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
     LedgerFanoutStack(app, "LedgerFanout")
     assembly = app.synth()
     with running_emulator() as emulator:

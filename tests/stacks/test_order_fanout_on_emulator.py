@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from aws_cdk import cx_api
 from botocore.exceptions import ClientError
-from emulator import DeployedStack, running_emulator
-from emulator.fanout import DeployedFanout, published_body
-from emulator.lambda_service import LambdaService
 
+from constructs_lib.testing import DeployedStack, running_emulator
+from constructs_lib.testing.fanout import DeployedFanout, published_body
+from constructs_lib.testing.lambda_service import LambdaService
 from stacks.order_fanout import HIGH_VALUE_ORDER_TOTAL
 
 TOTALS = [Decimal("10"), Decimal("999.99"), Decimal("1000"), Decimal("5000")]

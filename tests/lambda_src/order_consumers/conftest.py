@@ -25,8 +25,10 @@ from typing import Any
 
 import boto3
 import pytest
-from helpers import CurrentStdout, emulated_aws
+from helpers import emulated_aws
 from sqs_events import LambdaContext, OrderFanout
+
+from constructs_lib.testing.lambda_service import CurrentStdout
 
 SOURCE = Path(__file__).resolve().parents[3] / "lambda_src" / "order_consumers"
 SOURCE_MODULES = ("orders", "consumer", "billing", "shipping", "inventory")

@@ -6,7 +6,9 @@ import json
 import time
 
 import pytest
-from sqs_events import POISON_BODIES, an_order, lambda_event, lambda_record, poison_record
+from sqs_events import POISON_BODIES, an_order, poison_record
+
+from constructs_lib.testing import lambda_event, lambda_record
 
 
 def failed_ids(response):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqs_events import POISON_BODIES, an_order, lambda_event, poison_record
+from sqs_events import POISON_BODIES, an_order, poison_record
+
+from constructs_lib.testing import lambda_event
 
 
 def line(sku, quantity, unit_price="1.00"):

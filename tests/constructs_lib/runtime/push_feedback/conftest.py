@@ -23,7 +23,9 @@ from uuid import uuid4
 import boto3
 import pytest
 from helpers import emulated_aws
-from sqs_events import LambdaContext, lambda_event, lambda_record
+from sqs_events import LambdaContext
+
+from constructs_lib.testing import lambda_event, lambda_record
 
 SOURCE = Path(__file__).resolve().parents[4] / "constructs_lib" / "runtime" / "push_feedback"
 REGION = "eu-west-1"

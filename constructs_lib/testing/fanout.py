@@ -51,13 +51,12 @@ class DeployedFanout:
         self.deployed = deployed
         self.path = path
         self.topic_arn = deployed.physical_id(deployed.logical_id_at(f"{path}/Topic/Resource"))
-        self.subscription_dead_letter_queue_url = deployed.queue_url(
-            deployed.logical_id_at(f"{path}/SubscriptionDeadLetterQueue/Resource")
-        )
         self.consumers: dict[str, Consumer] = {}
         prefix = f"{path}/"
         for lid, resource in deployed.of_type("AWS::SNS::Subscription").items():
-            subscription_path = resource["Metadata"]["aws:cdk:path"]
+            subscription_path = resource.get("Metadata", {}).get("aws:cdk:path", "")
+            if not subscription_path.startswith(prefix):
+                continue  # another fanout's consumer in the same stack
             consumer_id = subscription_path.removeprefix(prefix).split("/")[0]
             base = f"{path}/{consumer_id}"
             self.consumers[consumer_id] = Consumer(
@@ -67,6 +66,14 @@ class DeployedFanout:
                 subscription=lid,
                 deployed=deployed,
             )
+        # Created with the first consumer: a fanout without consumers has none.
+        self.subscription_dead_letter_queue_url = (
+            deployed.queue_url(
+                deployed.logical_id_at(f"{path}/SubscriptionDeadLetterQueue/Resource")
+            )
+            if self.consumers
+            else None
+        )
         self.sns = deployed.client("sns")
         self.sqs = deployed.client("sqs")
 
@@ -116,7 +123,7 @@ class DeployedFanout:
         """Delete every visible message of the fanout's queues (consumer queues, their DLQs,
         the undelivered DLQ). ``PurgeQueue`` is allowed once a minute per queue, too seldom
         for a test per scenario."""
-        urls = [self.subscription_dead_letter_queue_url]
+        urls = [u for u in (self.subscription_dead_letter_queue_url,) if u is not None]
         for consumer in self.consumers.values():
             urls += [consumer.queue_url, consumer.dead_letter_queue_url]
         for url in urls:

@@ -17,6 +17,7 @@ compared with the template (a property moto ignored would otherwise pass silentl
 from __future__ import annotations
 
 import contextlib
+import difflib
 import io
 import json
 import logging
@@ -24,19 +25,22 @@ import os
 import socket
 import urllib.request
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
-from aws_cdk import App, cx_api
+from aws_cdk import App, Token, cx_api
 from moto.server import ThreadedMotoServer
 
 from . import cfn_gaps
 
 ACCOUNT = "123456789012"
-"""moto's default account id."""
+"""moto's default account id: the emulator's until a stack pinned to another account is
+deployed (one account per emulator)."""
+UNKNOWN_ACCOUNT = "unknown-account"
+"""The account of an environment-agnostic stack in its cloud assembly."""
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_VERSION = "30"
@@ -64,7 +68,6 @@ UNKNOWN_REGION = "unknown-region"
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
-ROOT = Path(__file__).resolve().parents[2]
 CLI_CONTEXT: Mapping[str, object] = {
     "aws:cdk:enable-path-metadata": True,
     "aws:cdk:enable-asset-metadata": True,
@@ -74,10 +77,20 @@ CLI_CONTEXT: Mapping[str, object] = {
 report in the template, so the harness deploys the template the CLI would write."""
 
 
-def cli_app(outdir: str | Path) -> App:
-    """An App with cdk.json's context plus what the CLI adds, writing to ``outdir``."""
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    return App(context={**context, **CLI_CONTEXT}, outdir=str(outdir))
+def cli_app(
+    outdir: str | Path,
+    *,
+    cdk_json: str | Path = "cdk.json",
+    context: Mapping[str, object] | None = None,
+) -> App:
+    """An App as ``cdk synth`` runs yours: the ``context`` of your app's ``cdk_json`` (by
+    default ``cdk.json`` in the working directory, where the CLI reads it; none when there is
+    no such file), then ``context``, plus what the CLI adds; it writes to ``outdir``."""
+    path = Path(cdk_json)
+    from_file: dict[str, object] = (
+        json.loads(path.read_text()).get("context", {}) if path.is_file() else {}
+    )
+    return App(context={**from_file, **(context or {}), **CLI_CONTEXT}, outdir=str(outdir))
 
 
 class EmulatorGap(AssertionError):
@@ -101,10 +114,14 @@ class Emulator:
     """
 
     region: str = "eu-west-1"
+    account: str = ACCOUNT
+    """The account resources are created in (moto reads ``MOTO_ACCOUNT_ID`` per request)."""
     endpoint_url: str = ""
     _server: ThreadedMotoServer | None = None
     _saved_environment: dict[str, str | None] = field(default_factory=dict)
     _bootstrapped: set[str] = field(default_factory=set)
+    _deployed: set[str] = field(default_factory=set)
+    _image_notice_given: bool = False
 
     def __enter__(self) -> Emulator:
         cfn_gaps.register()
@@ -126,9 +143,24 @@ class Emulator:
                 "AWS_REGION": self.region,
                 "AWS_PROFILE": None,
                 "AWS_SESSION_TOKEN": None,
+                "MOTO_ACCOUNT_ID": self.account,
             }
         )
         return self
+
+    def _use_account(self, account: str, stack_name: str) -> None:
+        """Adopt the account of the first stack pinned to one; refuse a second account."""
+        if account in (UNKNOWN_ACCOUNT, self.account) or Token.is_unresolved(account):
+            return
+        if self._deployed:
+            raise EmulatorGap(
+                f"{stack_name} is pinned to account {account}, but this emulator already holds "
+                f"stacks of account {self.account} ({', '.join(sorted(self._deployed))}); "
+                "one emulator emulates one account: use one emulator per account"
+            )
+        self.account = account
+        os.environ["MOTO_ACCOUNT_ID"] = account
+        self._bootstrapped.clear()
 
     def _reset(self) -> None:
         """Forget every resource: moto's backends are per process, not per server."""
@@ -168,7 +200,7 @@ class Emulator:
     # -- cdk bootstrap and cdk deploy ------------------------------------------------------
 
     def asset_bucket(self, region: str | None = None) -> str:
-        return f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{region or self.region}"
+        return f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{self.account}-{region or self.region}"
 
     def bootstrap(self, region: str | None = None) -> None:
         """What ``cdk bootstrap`` leaves that a deploy reads: the version and asset bucket."""
@@ -182,7 +214,7 @@ class Emulator:
             Overwrite=True,
         )
         for name, value in PUBLIC_SSM_PARAMETERS.items():
-            cfn_gaps.put_public_parameter(ACCOUNT, region, name, value.format(region=region))
+            cfn_gaps.put_public_parameter(self.account, region, name, value.format(region=region))
         s3 = self.client("s3", region)
         bucket = self.asset_bucket(region)
         if region == "us-east-1":
@@ -206,6 +238,7 @@ class Emulator:
         region = stack.environment.region
         if region == UNKNOWN_REGION:
             region = self.region
+        self._use_account(stack.environment.account, stack.stack_name)
         if region not in self._bootstrapped:
             self.bootstrap(region)
         template_url = self._publish_assets(stack, region)
@@ -213,14 +246,65 @@ class Emulator:
         self._create_stack(cloudformation, stack, template_url, parameters or {})
         described = cloudformation.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
         if described["StackStatus"] != "CREATE_COMPLETE":
+            failed = [
+                f"{e['LogicalResourceId']} ({e['ResourceType']}): {e.get('ResourceStatusReason')}"
+                for e in cloudformation.describe_stack_events(StackName=stack.stack_name)[
+                    "StackEvents"
+                ]
+                if e.get("ResourceStatus", "").endswith("FAILED")
+            ]
             raise EmulatorGap(
                 f"{stack.stack_name}: {described['StackStatus']} "
                 f"{described.get('StackStatusReason', '')}"
+                + (f"; failed: {'; '.join(failed)}" if failed else "")
             )
+        self._deployed.add(stack.stack_name)
         deployed = DeployedStack(self, stack.stack_name, stack.template, region)
         deployed.check_against_template()
         deployed.pause_event_source_mappings()
         return deployed
+
+    def deploy_app(
+        self,
+        source: App | cx_api.CloudAssembly | str | Path,
+        *,
+        stacks: Sequence[str] | None = None,
+        parameters: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> dict[str, DeployedStack]:
+        """Deploy the stacks of an app, a synthesized cloud assembly or a ``cdk.out`` folder.
+
+        Stacks are deployed in the order the assembly lists them (dependencies first), each in
+        its own region; ``stacks`` picks some by name, ``parameters`` gives a stack's template
+        parameters by stack name. Returns the deployed stacks by name.
+        """
+        if isinstance(source, App):
+            try:
+                assembly = source.synth()
+            except Exception as error:  # a construct refused its options: CDK's own message
+                raise EmulatorGap(f"the app did not synthesize: {error}") from None
+        elif isinstance(source, cx_api.CloudAssembly):
+            assembly = source
+        else:
+            folder = Path(source)
+            if not (folder / "manifest.json").is_file():
+                raise EmulatorGap(
+                    f"{folder} is not a cloud assembly (no manifest.json): run cdk synth"
+                )
+            assembly = cx_api.CloudAssembly(str(folder))
+        available = [s.stack_name for s in assembly.stacks]
+        wanted = list(stacks) if stacks is not None else available
+        unknown = sorted(set(wanted) - set(available))
+        if unknown:
+            raise EmulatorGap(
+                f"no stack {', '.join(unknown)} in the assembly; its stacks: {', '.join(available)}"
+            )
+        return {
+            stack.stack_name: self.deploy(
+                stack, parameters=(parameters or {}).get(stack.stack_name)
+            )
+            for stack in assembly.stacks
+            if stack.stack_name in wanted
+        }
 
     @staticmethod
     def _create_stack(
@@ -240,10 +324,13 @@ class Emulator:
         """Upload every file asset as ``cdk-assets`` would; return the template's URL."""
         directory = Path(stack.assembly.directory)
         manifest = json.loads((directory / f"{stack.stack_name}.assets.json").read_text())
-        if manifest.get("dockerImages"):
-            raise EmulatorGap(
-                f"{stack.stack_name} has container image assets; there is no Docker engine "
-                "here to build them, so the stack cannot be deployed to the emulator"
+        if manifest.get("dockerImages") and not self._image_notice_given:
+            # Said once: the emulator runs no container, so an image would serve no purpose.
+            self._image_notice_given = True
+            logging.getLogger(__name__).warning(
+                "%s has container image assets: they are not built (no Docker engine here, "
+                "and the emulator runs no container); the rest of the stack is deployed",
+                stack.stack_name,
             )
         s3 = self.client("s3", region)
         template_url = ""
@@ -251,7 +338,7 @@ class Emulator:
             source = directory / asset["source"]["path"]
             body = _zipped(source) if asset["source"].get("packaging") == "zip" else source
             for destination in asset["destinations"].values():
-                bucket = _substitute(destination["bucketName"], region)
+                bucket = _substitute(destination["bucketName"], region, self.account)
                 key = destination["objectKey"]
                 s3.put_object(
                     Bucket=bucket,
@@ -265,9 +352,9 @@ class Emulator:
         return template_url
 
 
-def _substitute(value: str, region: str) -> str:
+def _substitute(value: str, region: str, account: str) -> str:
     return (
-        value.replace("${AWS::AccountId}", ACCOUNT)
+        value.replace("${AWS::AccountId}", account)
         .replace("${AWS::Region}", region)
         .replace("${AWS::Partition}", "aws")
     )
@@ -311,7 +398,7 @@ class DeployedStack:
 
     def queue_arn(self, logical_id: str) -> str:
         name = self.queue_url(logical_id).rsplit("/", 1)[-1]
-        return f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}"
+        return f"arn:aws:sqs:{self.region}:{self.emulator.account}:{name}"
 
     def pause_event_source_mappings(self) -> None:
         """Switch off the SQS event source mappings moto created from the template.
@@ -326,10 +413,18 @@ class DeployedStack:
 
     def logical_id_at(self, construct_path: str) -> str:
         """Logical id of the resource CDK created at ``construct_path`` (its metadata)."""
-        for lid, resource in self.resources.items():
-            if resource.get("Metadata", {}).get("aws:cdk:path") == construct_path:
-                return lid
-        raise KeyError(f"{self.name}: no resource at {construct_path}")
+        paths = {
+            resource.get("Metadata", {}).get("aws:cdk:path"): lid
+            for lid, resource in self.resources.items()
+        }
+        if construct_path in paths:
+            return paths[construct_path]
+        known = sorted(p for p in paths if isinstance(p, str))
+        near = difflib.get_close_matches(construct_path, known, n=8, cutoff=0.5)
+        raise KeyError(
+            f"{self.name}: no resource at {construct_path!r}; "
+            + (f"close matches: {', '.join(near)}" if near else f"paths: {', '.join(known[:20])}")
+        )
 
     # -- the check that the emulator did not skip anything ---------------------------------
 
@@ -388,7 +483,7 @@ class DeployedStack:
     @property
     def pseudo_parameters(self) -> dict[str, str]:
         return {
-            "AWS::AccountId": ACCOUNT,
+            "AWS::AccountId": self.emulator.account,
             "AWS::Region": self.region,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",

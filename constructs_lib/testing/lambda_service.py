@@ -31,10 +31,23 @@ from types import ModuleType
 from typing import Any
 from uuid import uuid4
 
-from helpers import CurrentStdout
-from sqs_events import lambda_record
+from .events import lambda_record
+from .harness import DeployedStack
 
-from .harness import ACCOUNT, DeployedStack
+
+class CurrentStdout(io.TextIOBase):
+    """Writes to ``sys.stdout`` as it is at the time of writing.
+
+    Powertools' log handler keeps the stream that was stdout when the handler module was
+    imported; pointed at this, its lines go wherever stdout is redirected later (capsys, an
+    invocation's captured output).
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
 @dataclass
@@ -233,7 +246,8 @@ class LambdaService:
             function_name=function.name,
             memory_limit_in_mb=function.memory,
             invoked_function_arn=(
-                f"arn:aws:lambda:{self.deployed.region}:{ACCOUNT}:function:{function.name}"
+                f"arn:aws:lambda:{self.deployed.region}:{self.deployed.emulator.account}:function:"
+                f"{function.name}"
             ),
         )
         ids = [r["messageId"] for r in records]

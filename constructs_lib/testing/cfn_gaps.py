@@ -193,14 +193,14 @@ class CloudWatchAlarm(_Resource, CloudFormationModel):
     ) -> tuple[str, str]:
         alarm = cloudwatch_backends[account_id][region].put_metric_alarm(
             name=name,
-            namespace=props.get("Namespace"),
-            metric_name=props.get("MetricName"),
+            namespace=_optional(props, "Namespace"),
+            metric_name=_optional(props, "MetricName"),
             comparison_operator=props["ComparisonOperator"],
             evaluation_periods=int(props["EvaluationPeriods"]),
-            period=props.get("Period"),
+            period=_optional(props, "Period"),
             threshold=float(props["Threshold"]),
-            statistic=props.get("Statistic"),
-            description=props.get("AlarmDescription"),
+            statistic=_optional(props, "Statistic"),
+            description=_optional(props, "AlarmDescription"),
             dimensions=props.get("Dimensions", []),
             alarm_actions=props.get("AlarmActions", []),
             ok_actions=props.get("OKActions", []),
@@ -213,6 +213,12 @@ class CloudWatchAlarm(_Resource, CloudFormationModel):
     @classmethod
     def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
         cloudwatch_backends[account_id][region].delete_alarms([physical_id])
+
+
+def _optional(props: dict[str, Any], key: str) -> Any:
+    """An optional property as moto's models take it: absent is None (their signatures say
+    ``str`` or ``int`` but they store None as "not set")."""
+    return props.get(key)
 
 
 def _metric_data_query(query: dict[str, Any]) -> MetricDataQuery:
@@ -234,7 +240,7 @@ def _metric_data_query(query: dict[str, Any]) -> MetricDataQuery:
     return MetricDataQuery(
         query_id=query["Id"],
         label=query.get("Label", ""),
-        period=query.get("Period"),
+        period=_optional(query, "Period"),
         return_data=query.get("ReturnData", True),
         expression=query.get("Expression"),
         metric_stat=metric_stat,
@@ -320,7 +326,9 @@ def put_public_parameter(account_id: str, region: str, name: str, value: str) ->
     """
     backend = ssm_backends[account_id][region]
     backend._parameters[name].append(
-        Parameter(
+        # moto builds its own public parameters the same way; its Parameter model leaves two
+        # CloudFormation hooks abstract that nothing here calls.
+        Parameter(  # type: ignore[abstract]
             account_id=account_id,
             name=name,
             value=value,
