@@ -8,7 +8,7 @@ deliver, queue and topic policies that ``GetQueueAttributes`` / ``GetTopicAttrib
 alarms that ``DescribeAlarms`` lists, tables that accept items).
 
 moto derives a service name from ``cls.__module__.split(".")[1]``: these classes must live in a
-package submodule (``emulator.cfn_gaps``), never in a top-level module.
+package submodule (``constructs_lib.testing.cfn_gaps``), never in a top-level module.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class _Resource:
     def __init__(self, physical_resource_id: str, arn: str) -> None:
         self.physical_resource_id = physical_resource_id
         self.arn = arn
+        self.properties: dict[str, Any] = {}
+        self.logical_id = ""
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -80,7 +82,37 @@ class _Resource:
         props = cloudformation_json["Properties"]
         logical_id = kwargs.get("LogicalId", resource_name)
         physical_id, arn = cls.create(resource_name, props, account_id, region_name, logical_id)
-        return cls(physical_id, arn)
+        resource = cls(physical_id, arn)
+        resource.properties = props
+        resource.logical_id = logical_id
+        return resource
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: _Resource,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> _Resource:
+        """AWS: after a stack update the resource exists with the template's new properties
+        (updated in place or replaced). moto, for a type without this method, drops the
+        resource from the stack. Here: the old one is undone and the new one made, with the
+        same calls as a delete and a create."""
+        cls.delete(
+            original_resource.physical_resource_id,
+            original_resource.properties,
+            account_id,
+            region_name,
+        )
+        return cls.create_from_cloudformation_json(
+            new_resource_name,
+            cloudformation_json,
+            account_id,
+            region_name,
+            LogicalId=original_resource.logical_id,
+        )
 
     @classmethod
     def delete_from_cloudformation_json(

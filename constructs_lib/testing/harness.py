@@ -22,7 +22,9 @@ import io
 import json
 import logging
 import os
+import shutil
 import socket
+import subprocess
 import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,7 +36,7 @@ import boto3
 from aws_cdk import App, Token, cx_api
 from moto.server import ThreadedMotoServer
 
-from . import cfn_gaps
+from . import cfn_gaps, moto_fixes
 
 ACCOUNT = "123456789012"
 """moto's default account id: the emulator's until a stack pinned to another account is
@@ -125,6 +127,7 @@ class Emulator:
 
     def __enter__(self) -> Emulator:
         cfn_gaps.register()
+        moto_fixes.apply()
         # The server's request log, and moto's note on each type it skips (judged by
         # check_against_template instead), would bury what a test or the demo prints.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -202,6 +205,95 @@ class Emulator:
     def asset_bucket(self, region: str | None = None) -> str:
         return f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{self.account}-{region or self.region}"
 
+    def seed_public_parameters(self, region: str | None = None) -> None:
+        """The parameters AWS publishes in every account that templates read (Powertools)."""
+        region = region or self.region
+        for name, value in PUBLIC_SSM_PARAMETERS.items():
+            cfn_gaps.put_public_parameter(self.account, region, name, value.format(region=region))
+
+    def cli_environment(self, region: str | None = None) -> dict[str, str]:
+        """The environment in which the CDK CLI (``cdk bootstrap``, ``cdk deploy``, ``cdk
+        diff``, ``cdk destroy``) works against this emulator: its endpoint, test credentials,
+        the region, and the S3 endpoint the CLI names in the template URL it hands to
+        CloudFormation (moto reads ``https://s3.<region>.amazonaws.com/<bucket>/<key>`` from
+        its own S3, where the CLI uploaded the template; with the loopback endpoint moto
+        would take ``127`` for the bucket)."""
+        region = region or self.region
+        environment = {
+            k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")
+        }
+        environment.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": f"https://s3.{region}.amazonaws.com",
+                # The CLI caches the account of each access key (~/.cdk/cache): one key per
+                # emulated account keeps it from answering for another.
+                "AWS_ACCESS_KEY_ID": f"testing{self.account}",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "CDK_DISABLE_CLI_TELEMETRY": "true",
+            }
+        )
+        return environment
+
+    def cdk(
+        self,
+        *arguments: str,
+        cwd: str | Path,
+        region: str | None = None,
+        timeout: float = 600,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the CDK CLI (``cdk`` on PATH, e.g. your project's pinned one in
+        ``node_modules/.bin``) against this emulator, in your app's folder ``cwd``.
+
+        ``cdk bootstrap`` (the stock template), ``cdk deploy`` (change sets, asset publishing,
+        role assumption), ``cdk diff``, ``cdk destroy`` and deploying again all work once the
+        server-side fixes in ``moto_fixes`` are in (the emulator applies them). Raises
+        ``EmulatorGap`` with the CLI's output when it fails; check a deploy with
+        :meth:`deployed`.
+        """
+        executable = shutil.which("cdk")
+        if executable is None:
+            raise EmulatorGap(
+                "no `cdk` on PATH: install the CDK CLI (npm install aws-cdk@2) and put "
+                "node_modules/.bin first on PATH"
+            )
+        region = region or self.region
+        self.seed_public_parameters(region)
+        result = subprocess.run(
+            [executable, *arguments],
+            cwd=cwd,
+            env=self.cli_environment(region),
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise EmulatorGap(
+                f"cdk {' '.join(arguments)} failed ({result.returncode}):\n"
+                f"{result.stdout[-4000:]}{result.stderr[-4000:]}"
+            )
+        return result
+
+    def deployed(
+        self, stack: cx_api.CloudFormationStackArtifact, region: str | None = None
+    ) -> DeployedStack:
+        """A stack deployed by other means (``cdk deploy``), checked against ``stack``'s
+        template as :meth:`deploy` checks its own deploys."""
+        if region is None:
+            region = stack.environment.region
+            if region == UNKNOWN_REGION:
+                region = self.region
+        self._deployed.add(stack.stack_name)
+        deployed = DeployedStack(self, stack.stack_name, stack.template, region)
+        deployed.check_against_template()
+        deployed.pause_event_source_mappings()
+        return deployed
+
     def bootstrap(self, region: str | None = None) -> None:
         """What ``cdk bootstrap`` leaves that a deploy reads: the version and asset bucket."""
         region = region or self.region
@@ -213,8 +305,7 @@ class Emulator:
             Type="String",
             Overwrite=True,
         )
-        for name, value in PUBLIC_SSM_PARAMETERS.items():
-            cfn_gaps.put_public_parameter(self.account, region, name, value.format(region=region))
+        self.seed_public_parameters(region)
         s3 = self.client("s3", region)
         bucket = self.asset_bucket(region)
         if region == "us-east-1":

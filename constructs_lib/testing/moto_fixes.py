@@ -1,0 +1,138 @@
+"""What moto 5.2.5's CloudFormation gets wrong for the CDK CLI, put right in the server process.
+
+The CDK CLI deploys with change sets: before each deploy it deletes the change set it may have
+left (``cdk-deploy-change-set``), creates one, waits on ``DescribeChangeSet``, executes it and
+reads the stack's outputs. Each patch below restores what AWS does, written beside it; each is
+applied once per process, before the server answers its first request, and only touches the
+behaviour described.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from moto.cloudformation import models, responses
+from moto.cloudformation.exceptions import CloudFormationError
+
+_APPLIED = "_constructs_lib_fixed"
+
+
+class ChangeSetNotFoundException(CloudFormationError):
+    """AWS: ``DescribeChangeSet`` of a change set that does not exist answers
+    ``ChangeSetNotFound`` (HTTP 404), which the CLI treats as "no change set yet". moto raises
+    a ``ValidationError`` saying the *stack* does not exist, and the CLI gives up."""
+
+    code = "ChangeSetNotFound"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"ChangeSet [{name}] does not exist")
+
+
+def apply() -> None:
+    """Apply every fix (idempotent)."""
+    backend = models.CloudFormationBackend
+    if getattr(backend, _APPLIED, False):
+        return
+    _fix_delete_change_set(backend)
+    _fix_describe_change_set(backend)
+    _fix_execute_change_set(backend)
+    _fix_use_previous_value()
+    setattr(backend, _APPLIED, True)
+
+
+def _find(backend: Any, name: str) -> Any:
+    if name in backend.change_sets:  # an ARN
+        return backend.change_sets[name]
+    return next((c for c in backend.change_sets.values() if c.change_set_name == name), None)
+
+
+def _fix_delete_change_set(backend: type) -> None:
+    """AWS: deleting a change set that does not exist succeeds (the CLI always deletes its
+    previous change set before a deploy). moto fails with an ``UnboundLocalError`` (HTTP 500),
+    which the CLI retries for about 45 s and reports as an XML parse error."""
+    original = backend.delete_change_set  # type: ignore[attr-defined]
+
+    @functools.wraps(original)
+    def delete_change_set(self: Any, change_set_name: str) -> None:
+        if _find(self, change_set_name) is None:
+            return
+        original(self, change_set_name)
+
+    backend.delete_change_set = delete_change_set  # type: ignore[attr-defined]
+
+
+def _fix_describe_change_set(backend: type) -> None:
+    original = backend.describe_change_set  # type: ignore[attr-defined]
+
+    @functools.wraps(original)
+    def describe_change_set(self: Any, change_set_name: str) -> Any:
+        if _find(self, change_set_name) is None:
+            raise ChangeSetNotFoundException(change_set_name)
+        return original(self, change_set_name)
+
+    backend.describe_change_set = describe_change_set  # type: ignore[attr-defined]
+
+
+def _fix_execute_change_set(backend: type) -> None:
+    """AWS: after a change set runs, the stack's outputs are those of its new template (the CLI
+    prints them, and cross-stack readers use them). moto applies the resources but keeps the
+    outputs of the first template; rebuild them from the new one."""
+    original = backend.execute_change_set  # type: ignore[attr-defined]
+
+    @functools.wraps(original)
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = _find(self, change_set_name)
+        original(self, change_set_name, stack_name)
+        if change_set is not None:
+            stack = self.stacks[change_set.stack_id]
+            stack._parse_template()
+            stack.output_map = stack._create_output_map()
+
+    backend.execute_change_set = execute_change_set  # type: ignore[attr-defined]
+
+
+def _fix_use_previous_value() -> None:
+    """AWS: ``UsePreviousValue`` on an update keeps a parameter's previous *input*: for an
+    SSM-typed parameter (``AWS::SSM::Parameter::Value<...>``, such as the bootstrap version
+    and the Powertools layer ARN the CLI sends it for) that is the parameter's name, which is
+    resolved again. moto keeps the previous *resolved* value instead, then looks it up as a
+    parameter name and fails (HTTP 500); for a parameter it holds no value of, it fails with
+    a ``KeyError``. Such entries are left out of the request, so the template's default (the
+    parameter name CDK writes there) applies, as it did at create. An SSM-typed parameter
+    given a non-default name at create would fall back to its default here."""
+    response = responses.CloudFormationResponse
+    original = response.create_change_set
+
+    @functools.wraps(original)
+    def create_change_set(self: Any) -> Any:
+        if self._get_param("ChangeSetType", "CREATE") == "UPDATE":
+            stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+            known = stack.stack_parameters
+            declared = stack.template_dict.get("Parameters", {})
+            given = self._get_param("Parameters", [])
+            kept = [
+                p
+                for p in given
+                if not (
+                    p.get("UsePreviousValue")
+                    and (
+                        p["ParameterKey"] not in known
+                        or str(declared.get(p["ParameterKey"], {}).get("Type", "")).startswith(
+                            "AWS::SSM::Parameter::Value"
+                        )
+                    )
+                )
+            ]
+            if len(kept) != len(given):
+                self._get_param = _with_parameters(self._get_param, kept)
+        return original(self)
+
+    response.create_change_set = create_change_set  # type: ignore[method-assign]
+
+
+def _with_parameters(get_param: Any, parameters: list[dict[str, Any]]) -> Any:
+    def patched(name: str, *args: Any, **kwargs: Any) -> Any:
+        return parameters if name == "Parameters" else get_param(name, *args, **kwargs)
+
+    return patched
