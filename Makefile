@@ -33,11 +33,11 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
-# The demo deploys what `cdk synth` wrote to the emulator (moto, in process, on 127.0.0.1)
-# and stops it when done; nothing reaches AWS. Its code is constructs_lib.testing.
+# The demo deploys the order fanout with `cdk bootstrap` and `cdk deploy` (the pinned CLI)
+# to the local emulator (moto, in process, on 127.0.0.1) and stops it when done; nothing
+# reaches AWS. Its code is constructs_lib.testing.
 demo: setup
-	cdk synth --quiet --output cdk.out
-	python -W ignore::UserWarning -m constructs_lib.testing.demo --assembly cdk.out
+	python -W ignore::UserWarning -m constructs_lib.testing.demo --cdk .
 
 synth: setup
 	cdk synth --quiet --output cdk.out

@@ -8,7 +8,10 @@ two plain queues, and prints per consumer what was delivered, filtered out, proc
 dead-lettered; then the operator command ``fanout-dlq list`` shows the dead-letter queues.
 The emulator stops when it is done; nothing reaches AWS.
 
-Run: ``make demo`` (or ``PYTHONPATH=tests python -m emulator.demo --assembly cdk.out``).
+Run: ``make demo``, which deploys with the real CDK CLI (``cdk bootstrap`` and ``cdk
+deploy`` against the emulator: asset publishing, role assumption, change sets, as users
+deploy), or ``python -m constructs_lib.testing.demo --assembly cdk.out`` to deploy an
+assembly ``cdk synth`` wrote, in process (the test suite's fast path).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from aws_cdk import cx_api
 from constructs_lib import dlq
 
 from .fanout import DeployedFanout, published_body
-from .harness import DeployedStack, cli_app, running_emulator
+from .harness import DeployedStack, Emulator, cli_app, running_emulator
 from .lambda_service import LambdaService
 
 STACK = "OrderFanout"
@@ -80,18 +83,32 @@ class ConsumerReport:
     orders: list[str] = field(default_factory=list)
 
 
-def run(assembly: cx_api.CloudAssembly, out: Any = sys.stdout) -> list[ConsumerReport]:
-    """Deploy, publish the samples, consume, print the tables; returns the rows printed."""
+def run(
+    assembly: cx_api.CloudAssembly | None,
+    out: Any = sys.stdout,
+    *,
+    cdk_app: Path | None = None,
+) -> list[ConsumerReport]:
+    """Deploy, publish the samples, consume, print the tables; returns the rows printed.
+
+    With ``cdk_app`` (the app's folder), ``cdk bootstrap`` and ``cdk deploy`` deploy it;
+    otherwise ``assembly`` is deployed in process.
+    """
 
     def say(line: str = "") -> None:
         print(line, file=out)
 
-    stack = assembly.get_stack_by_name(STACK)
-    with running_emulator() as emulator:
+    with Emulator() if cdk_app is not None else running_emulator() as emulator:
         started = time.perf_counter()
-        deployed = emulator.deploy(stack)
+        if cdk_app is not None:
+            deployed = _deploy_with_cdk(emulator, cdk_app)
+            how = "with cdk bootstrap and cdk deploy"
+        else:
+            assert assembly is not None
+            deployed = emulator.deploy(assembly.get_stack_by_name(STACK))
+            how = "in process"
         say(
-            f"Deployed {STACK} to the local emulator ({emulator.endpoint_url}): "
+            f"Deployed {STACK} to the local emulator ({emulator.endpoint_url}) {how}: "
             f"{len(deployed.physical_ids)} resources, each checked against the template, "
             f"in {time.perf_counter() - started:.1f} s."
         )
@@ -173,6 +190,14 @@ def _print_table(reports: Sequence[ConsumerReport], say: Any) -> None:
     )
 
 
+def _deploy_with_cdk(emulator: Emulator, app: Path) -> DeployedStack:
+    """``cdk bootstrap`` and ``cdk deploy`` of the stack from the app's folder."""
+    emulator.cdk("bootstrap", f"aws://{emulator.account}/{emulator.region}", cwd=app)
+    with tempfile.TemporaryDirectory(prefix="demo-cdk.out-") as outdir:
+        emulator.cdk(*("deploy", STACK, "--require-approval", "never", "--output", outdir), cwd=app)
+        return emulator.deployed(cx_api.CloudAssembly(outdir).get_stack_by_name(STACK))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -180,7 +205,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="a cloud assembly written by `cdk synth` (default: synthesize the stack here)",
     )
+    parser.add_argument(
+        "--cdk",
+        type=Path,
+        metavar="APP_FOLDER",
+        help="deploy with the real CDK CLI from this app folder (its cdk.json)",
+    )
     args = parser.parse_args(argv)
+    if args.cdk is not None:
+        run(None, cdk_app=args.cdk)
+        return 0
     if args.assembly is not None:
         assembly = cx_api.CloudAssembly(str(args.assembly))
         run(assembly)
