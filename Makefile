@@ -63,6 +63,7 @@ bench: setup
 	python benchmarks/fixed_cost.py
 	python benchmarks/handler_throughput.py
 	python benchmarks/scaling_sim.py
+	python benchmarks/emulator_deploy.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out dist build
