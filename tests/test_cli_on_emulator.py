@@ -18,7 +18,7 @@ import pytest
 from aws_cdk import cx_api
 from helpers import CONTEXT, ROOT
 
-from constructs_lib.testing import DeployedFanout, Emulator, EmulatorGap
+from constructs_lib.testing import DeployedFanout, DeployedStack, Emulator, EmulatorGap
 
 ACCOUNT = "210987654321"
 REGION = "eu-west-1"
@@ -44,7 +44,45 @@ class Loop:
     """Step -> consumer -> messages received after one publish."""
     diff: str = ""
     stacks_after_destroy: list[str] = field(default_factory=list)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Deploy path ("cli", "in process") -> the deployed state of the first step's app."""
     problems: dict[str, str] = field(default_factory=dict)
+
+
+def _state(deployed: DeployedStack) -> dict[str, Any]:
+    """What the scenarios rely on, as the emulator holds it, with names for ARNs and URLs
+    (a topic's generated name differs from one deploy to the next; queue names do not)."""
+    sqs, sns = deployed.client("sqs"), deployed.client("sns")
+
+    def name(arn_or_url: str) -> str:
+        return arn_or_url.rstrip("/").replace("/", ":").rsplit(":", 1)[-1]
+
+    state: dict[str, Any] = {}
+    for lid in deployed.of_type("AWS::SQS::Queue"):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=deployed.queue_url(lid), AttributeNames=["All"]
+        )["Attributes"]
+        redrive = json.loads(attributes.get("RedrivePolicy", "{}"))
+        state[lid] = {
+            "name": name(deployed.queue_url(lid)),
+            "visibility": attributes["VisibilityTimeout"],
+            "retention": attributes["MessageRetentionPeriod"],
+            "dlq": name(redrive.get("deadLetterTargetArn", "")),
+            "receives": redrive.get("maxReceiveCount"),
+            "encrypted": "KmsMasterKeyId" in attributes,
+        }
+    for lid in deployed.of_type("AWS::SNS::Subscription"):
+        attributes = sns.get_subscription_attributes(SubscriptionArn=deployed.physical_id(lid))[
+            "Attributes"
+        ]
+        state[lid] = {
+            "endpoint": name(attributes["Endpoint"]),
+            "raw": attributes.get("RawMessageDelivery"),
+            "dlq": name(
+                json.loads(attributes.get("RedrivePolicy", "{}")).get("deadLetterTargetArn", "")
+            ),
+        }
+    return state
 
 
 def _publish_once(emulator: Emulator, outdir: Path) -> dict[str, int]:
@@ -89,6 +127,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: Any) -> L
                 result.problems[step] = str(gap)
 
         deploy("first", 1)
+        first = cx_api.CloudAssembly(str(app_dir / "cdk.out.first")).get_stack_by_name("Loop")
+        result.states["cli"] = _state(emulator.deployed(first))
         diff = emulator.cdk("diff", "Loop", "-c", "consumers=2", cwd=app_dir)
         result.diff = diff.stdout + diff.stderr
         deploy("update", 2)
@@ -97,6 +137,9 @@ def loop(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: Any) -> L
             s["StackName"] for s in emulator.client("cloudformation").describe_stacks()["Stacks"]
         ]
         deploy("again", 1)
+    with Emulator(region=REGION, account=ACCOUNT) as emulator:
+        emulator.bootstrap()
+        result.states["in process"] = _state(emulator.deploy(first))
     return result
 
 
@@ -125,3 +168,8 @@ def test_cdk_destroy_removes_the_stack_and_a_new_deploy_works(loop: Loop) -> Non
     assert "Loop" not in loop.stacks_after_destroy
     assert loop.problems.get("again") is None
     assert loop.delivered["again"] == {"Consumer0": 1}
+
+
+def test_the_cli_and_the_in_process_deploy_end_in_the_same_state(loop: Loop) -> None:
+    assert loop.states["cli"]
+    assert loop.states["cli"] == loop.states["in process"]
