@@ -50,8 +50,10 @@ lint: setup
 typecheck: setup
 	mypy
 
+# Two workers (the machine's two cores), one test module per worker at a time, so that each
+# module's synth and deploy fixtures still run once.
 unit: setup
-	pytest
+	pytest -n 2 --dist loadfile
 
 test: lint typecheck unit
 
