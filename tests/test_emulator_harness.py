@@ -6,9 +6,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsii
 import pytest
-from aws_cdk import Stack, cx_api
+from aws_cdk import Environment, Stack, cx_api
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_sns as sns
+from constructs import IValidation
 from helpers import ROOT
 
 from constructs_lib import FanoutTopic
@@ -109,3 +112,75 @@ def test_assets_are_published_to_the_bootstrap_bucket(
     keys = {d["objectKey"] for a in manifest["files"].values() for d in a["destinations"].values()}
     listed = emulator.client("s3").list_objects_v2(Bucket=emulator.asset_bucket())["Contents"]
     assert keys <= {o["Key"] for o in listed}
+
+
+# -- a user's app: deploy_app -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DeployedStack]:
+    """A user's app: one stack pinned to its own account with two fanouts and a container
+    image asset, deployed with deploy_app."""
+    image = tmp_path_factory.mktemp("image")
+    (image / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.13-slim\n")
+    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
+    stack = Stack(app, "Shop", env=Environment(account="444455556666", region="eu-west-1"))
+    FanoutTopic(stack, "Orders").add_queue_consumer("Billing")
+    refunds = FanoutTopic(stack, "Refunds")
+    refunds.add_queue_consumer("Ledger")
+    refunds.add_queue_consumer("Audit")
+    ecr_assets.DockerImageAsset(stack, "Worker", directory=str(image))
+    with Emulator() as emulator:
+        yield emulator.deploy_app(app)
+
+
+def test_two_fanouts_in_one_stack_each_see_only_their_consumers(
+    shop: dict[str, DeployedStack],
+) -> None:
+    orders = DeployedFanout(shop["Shop"], "Shop/Orders")
+    refunds = DeployedFanout(shop["Shop"], "Shop/Refunds")
+    assert sorted(orders.consumers) == ["Billing"]
+    assert sorted(refunds.consumers) == ["Audit", "Ledger"]
+
+
+def test_a_stack_pinned_to_another_account_is_deployed_in_that_account(
+    shop: dict[str, DeployedStack],
+) -> None:
+    orders = DeployedFanout(shop["Shop"], "Shop/Orders")
+    assert ":444455556666:" in orders.topic_arn
+
+
+def test_a_stack_with_a_container_image_asset_is_deployed_without_the_image(
+    shop: dict[str, DeployedStack],
+) -> None:
+    assert "Shop" in shop  # the image is not built; the rest of the stack is there
+
+
+def test_a_wrong_construct_path_names_the_close_ones(shop: dict[str, DeployedStack]) -> None:
+    with pytest.raises(KeyError, match=r"no resource at 'Shop/Order/Topic/Resource'.*Shop/Orders"):
+        DeployedFanout(shop["Shop"], "Shop/Order")
+
+
+def test_an_app_that_does_not_synthesize_shows_cdks_error(tmp_path: Path) -> None:
+    app = cli_app(tmp_path, cdk_json=ROOT / "cdk.json")
+    stack = Stack(app, "Broken")
+    FanoutTopic(stack, "Orders")
+    stack.node.add_validation(_Refuses())
+    with (
+        Emulator() as emulator,
+        pytest.raises(EmulatorGap, match=r"(?s)the app did not synthesize: .*the user's own rule"),
+    ):
+        emulator.deploy_app(app)
+
+
+def test_a_stack_name_not_in_the_assembly_lists_those_that_are(
+    emulator: Emulator, assembly: cx_api.CloudAssembly
+) -> None:
+    with pytest.raises(EmulatorGap, match=r"no stack Nope in the assembly; its stacks: Small"):
+        emulator.deploy_app(assembly, stacks=["Nope"])
+
+
+@jsii.implements(IValidation)
+class _Refuses:
+    def validate(self) -> list[str]:
+        return ["the user's own rule refuses this stack"]
