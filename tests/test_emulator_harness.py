@@ -184,3 +184,25 @@ def test_a_stack_name_not_in_the_assembly_lists_those_that_are(
 class _Refuses:
     def validate(self) -> list[str]:
         return ["the user's own rule refuses this stack"]
+
+
+def test_consumers_in_nested_stacks_are_deployed_checked_and_found(tmp_path: Path) -> None:
+    """A fanout large enough to open ``Consumers2``: the nested stack is checked against its
+    own template, and the fanout finds (and delivers to) the consumers there."""
+    app = cli_app(tmp_path, cdk_json=ROOT / "cdk.json")
+    stack = Stack(app, "Big")
+    fanout = FanoutTopic(stack, "Orders")
+    for number in range(40):
+        fanout.add_queue_consumer(f"C{number}")
+    assert [n.node.id for n in fanout.consumer_stacks] == ["Consumers2"]
+    with running_emulator() as emulator:
+        big = emulator.deploy_app(app)["Big"]
+        deployed = DeployedFanout(big, "Big/Orders")
+        deployed.publish({"order": "o-1"})
+
+        assert list(big.nested) == ["Big/Orders/Consumers2"]
+        assert big.nested["Big/Orders/Consumers2"].physical_ids
+        assert len(deployed.consumers) == 40
+        last = deployed.consumers["C39"]
+        assert last.deployed is big.nested["Big/Orders/Consumers2"]
+        assert len(deployed.receive_all(last.queue_url)) == 1

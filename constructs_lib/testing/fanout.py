@@ -52,20 +52,27 @@ class DeployedFanout:
         self.path = path
         self.topic_arn = deployed.physical_id(deployed.logical_id_at(f"{path}/Topic/Resource"))
         self.consumers: dict[str, Consumer] = {}
-        prefix = f"{path}/"
-        for lid, resource in deployed.of_type("AWS::SNS::Subscription").items():
-            subscription_path = resource.get("Metadata", {}).get("aws:cdk:path", "")
-            if not subscription_path.startswith(prefix):
-                continue  # another fanout's consumer in the same stack
-            consumer_id = subscription_path.removeprefix(prefix).split("/")[0]
-            base = f"{path}/{consumer_id}"
-            self.consumers[consumer_id] = Consumer(
-                id=consumer_id,
-                queue=deployed.logical_id_at(f"{base}/Queue/Resource"),
-                dead_letter_queue=deployed.logical_id_at(f"{base}/DeadLetterQueue/Resource"),
-                subscription=lid,
-                deployed=deployed,
-            )
+        # The fanout's own stack, then its nested consumer stacks (Consumers2, ...).
+        holders = [(deployed, path)] + [
+            (child, nested_path)
+            for nested_path, child in deployed.nested.items()
+            if nested_path.startswith(f"{path}/")
+        ]
+        for holder, holder_path in holders:
+            prefix = f"{holder_path}/"
+            for lid, resource in holder.of_type("AWS::SNS::Subscription").items():
+                subscription_path = resource.get("Metadata", {}).get("aws:cdk:path", "")
+                if not subscription_path.startswith(prefix):
+                    continue  # another fanout's consumer in the same stack
+                consumer_id = subscription_path.removeprefix(prefix).split("/")[0]
+                base = f"{holder_path}/{consumer_id}"
+                self.consumers[consumer_id] = Consumer(
+                    id=consumer_id,
+                    queue=holder.logical_id_at(f"{base}/Queue/Resource"),
+                    dead_letter_queue=holder.logical_id_at(f"{base}/DeadLetterQueue/Resource"),
+                    subscription=lid,
+                    deployed=holder,
+                )
         # Created with the first consumer: a fanout without consumers has none.
         self.subscription_dead_letter_queue_url = (
             deployed.queue_url(

@@ -289,7 +289,13 @@ class Emulator:
             if region == UNKNOWN_REGION:
                 region = self.region
         self._deployed.add(stack.stack_name)
-        deployed = DeployedStack(self, stack.stack_name, stack.template, region)
+        deployed = DeployedStack(
+            self,
+            stack.stack_name,
+            stack.template,
+            region,
+            assembly_directory=Path(stack.assembly.directory),
+        )
         deployed.check_against_template()
         deployed.pause_event_source_mappings()
         return deployed
@@ -350,7 +356,13 @@ class Emulator:
                 + (f"; failed: {'; '.join(failed)}" if failed else "")
             )
         self._deployed.add(stack.stack_name)
-        deployed = DeployedStack(self, stack.stack_name, stack.template, region)
+        deployed = DeployedStack(
+            self,
+            stack.stack_name,
+            stack.template,
+            region,
+            assembly_directory=Path(stack.assembly.directory),
+        )
         deployed.check_against_template()
         deployed.pause_event_source_mappings()
         return deployed
@@ -469,6 +481,13 @@ class DeployedStack:
     template: dict[str, Any]
     region: str
     physical_ids: dict[str, str] = field(default_factory=dict)
+    assembly_directory: Path | None = None
+    """The cloud assembly the template came from (nested templates are read from it)."""
+    parameters: dict[str, str] = field(default_factory=dict)
+    """The stack's parameter values as deployed (a nested stack's come from its parent)."""
+    nested: dict[str, DeployedStack] = field(default_factory=dict)
+    """Nested stacks by the construct path of the nested stack (``"Big/Orders/Consumers2"``),
+    each checked against its own template."""
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -521,6 +540,11 @@ class DeployedStack:
 
     def check_against_template(self) -> None:
         cloudformation = self.client("cloudformation")
+        described = cloudformation.describe_stacks(StackName=self.name)["Stacks"][0]
+        self.parameters = {
+            p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", ""))
+            for p in described.get("Parameters", [])
+        }
         listed: dict[str, dict[str, Any]] = {}
         paginator = cloudformation.get_paginator("list_stack_resources")
         for page in paginator.paginate(StackName=self.name):
@@ -549,6 +573,33 @@ class DeployedStack:
                 f"{self.name}: the emulator holds other settings than the template:\n  "
                 + "\n  ".join(problems)
             )
+        self._check_nested_stacks()
+
+    def _check_nested_stacks(self) -> None:
+        """Each nested stack (a fanout's ``Consumers2``, ...) checked against its template,
+        which CDK writes beside the parent's in the cloud assembly."""
+        for lid, resource in self.of_type("AWS::CloudFormation::Stack").items():
+            metadata = resource.get("Metadata", {})
+            template_file = metadata.get("aws:asset:path")
+            if not template_file or self.assembly_directory is None:
+                raise EmulatorGap(
+                    f"{self.name}: cannot find the template of nested stack {lid} to check it"
+                )
+            template = json.loads((self.assembly_directory / template_file).read_text())
+            name = self.client("cloudformation").describe_stacks(StackName=self.physical_ids[lid])[
+                "Stacks"
+            ][0]["StackName"]
+            child = DeployedStack(
+                self.emulator,
+                name,
+                template,
+                self.region,
+                assembly_directory=self.assembly_directory,
+            )
+            child.check_against_template()
+            # "Big/Orders/Consumers2.NestedStack/Consumers2.NestedStackResource"
+            path = str(metadata.get("aws:cdk:path", lid)).split(".NestedStack/", 1)[0]
+            self.nested[path] = child
 
     def resolve(self, value: Any) -> Any:
         """A template value with the references this harness can resolve replaced."""
@@ -558,6 +609,8 @@ class DeployedStack:
                 return self._ref(argument)
             if function == "Ref" and argument in self.pseudo_parameters:
                 return self.pseudo_parameters[argument]
+            if function == "Ref" and argument in self.parameters:
+                return self.parameters[argument]
             if function == "Fn::GetAtt" and argument[1] == "Arn":
                 return self._arn(argument[0])
             if function == "Fn::Join":
