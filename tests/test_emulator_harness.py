@@ -11,6 +11,7 @@ import pytest
 from aws_cdk import Environment, Stack, cx_api
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import IValidation
 from helpers import ROOT
 
@@ -206,3 +207,24 @@ def test_consumers_in_nested_stacks_are_deployed_checked_and_found(tmp_path: Pat
         last = deployed.consumers["C39"]
         assert last.deployed is big.nested["Big/Orders/Consumers2"]
         assert len(deployed.receive_all(last.queue_url)) == 1
+
+
+def test_a_stack_the_emulator_refuses_fails_with_its_reason(tmp_path: Path) -> None:
+    app = cli_app(tmp_path, cdk_json=ROOT / "cdk.json")
+    stack = Stack(app, "Refused")
+    sqs.CfnQueue(
+        stack,
+        "Queue",
+        redrive_policy={
+            "deadLetterTargetArn": "arn:aws:sqs:eu-west-1:123456789012:not-there",
+            "maxReceiveCount": 3,
+        },
+    )
+    with (
+        running_emulator() as emulator,
+        pytest.raises(
+            EmulatorGap,
+            match=r"Refused: the emulator refused to create the stack: .*NonExistentQueue",
+        ),
+    ):
+        emulator.deploy_app(app)

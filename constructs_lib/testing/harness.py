@@ -34,6 +34,7 @@ from typing import Any
 
 import boto3
 from aws_cdk import App, Token, cx_api
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from . import cfn_gaps, moto_fixes
@@ -340,7 +341,16 @@ class Emulator:
             self.bootstrap(region)
         template_url = self._publish_assets(stack, region)
         cloudformation = self.client("cloudformation", region)
-        self._create_stack(cloudformation, stack, template_url, parameters or {})
+        try:
+            self._create_stack(cloudformation, stack, template_url, parameters or {})
+        except ClientError as error:
+            # moto creates resources while answering CreateStack and answers the first
+            # failure as the call's error, without naming the resource.
+            detail = error.response.get("Error", {})
+            raise EmulatorGap(
+                f"{stack.stack_name}: the emulator refused to create the stack: "
+                f"{detail.get('Code', '')}: {detail.get('Message', error)}"
+            ) from None
         described = cloudformation.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
         if described["StackStatus"] != "CREATE_COMPLETE":
             failed = [
