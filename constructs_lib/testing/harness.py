@@ -283,8 +283,10 @@ class Emulator:
     def deployed(
         self, stack: cx_api.CloudFormationStackArtifact, region: str | None = None
     ) -> DeployedStack:
-        """A stack deployed by other means (``cdk deploy``), checked against ``stack``'s
-        template as :meth:`deploy` checks its own deploys."""
+        """A deployed stack (by :meth:`deploy`, or by other means such as ``cdk deploy``),
+        checked against ``stack``'s template: every resource there, the settings scenarios
+        rely on as in the template, nested stacks too; its event source mappings paused
+        (``LambdaService`` plays them)."""
         if region is None:
             region = stack.environment.region
             if region == UNKNOWN_REGION:
@@ -365,17 +367,7 @@ class Emulator:
                 f"{described.get('StackStatusReason', '')}"
                 + (f"; failed: {'; '.join(failed)}" if failed else "")
             )
-        self._deployed.add(stack.stack_name)
-        deployed = DeployedStack(
-            self,
-            stack.stack_name,
-            stack.template,
-            region,
-            assembly_directory=Path(stack.assembly.directory),
-        )
-        deployed.check_against_template()
-        deployed.pause_event_source_mappings()
-        return deployed
+        return self.deployed(stack, region)
 
     def deploy_app(
         self,
