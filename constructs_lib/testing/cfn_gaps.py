@@ -14,6 +14,7 @@ package submodule (``constructs_lib.testing.cfn_gaps``), never in a top-level mo
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
 from typing import Any
 
 from moto.cloudformation import parsing
@@ -125,11 +126,12 @@ class _Resource:
         cls.delete(resource_name, cloudformation_json["Properties"], account_id, region_name)
 
     @classmethod
+    @abstractmethod
     def create(
         cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
     ) -> tuple[str, str]:
-        """Create the resource; return its physical id and its ``Arn`` attribute."""
-        raise NotImplementedError
+        """Make the resource with the API's own backend calls (each type has its own);
+        return its physical id and its ``Arn`` attribute."""
 
     @classmethod
     def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
