@@ -58,3 +58,23 @@ def test_the_fixtures_come_from_the_installed_package(
 ) -> None:
     """No conftest of this repository is on the way: the plugin is the wheel's."""
     assert "conftest" not in user_run.stdout + user_run.stderr
+
+
+def test_the_pytest_plugin_loads_neither_aws_cdk_nor_moto() -> None:
+    """pytest imports the plugin in every run once the extra is installed: it must cost
+    nothing until a fixture is used."""
+    import sys
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, constructs_lib.testing.pytest_plugin; "
+            "print(sorted(m for m in ('aws_cdk', 'moto', 'boto3') if m in sys.modules))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

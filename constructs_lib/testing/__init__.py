@@ -9,20 +9,44 @@ path and publishes and receives; ``LambdaService`` runs the stack's Lambda consu
 process, as the SQS event source mapping would.
 """
 
-from .events import lambda_event, lambda_record
-from .fanout import Consumer, DeployedFanout, published_body, receive_all
-from .harness import (
-    NOT_EMULATED,
-    DeployedStack,
-    Emulator,
-    EmulatorGap,
-    cli_app,
-    running_emulator,
-)
-from .lambda_service import Invocation, LambdaService
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .events import lambda_event, lambda_record
+    from .fanout import Consumer, DeployedFanout, published_body, receive_all
+    from .harness import (
+        NOT_EMULATED,
+        DeployedStack,
+        Emulator,
+        EmulatorGap,
+        cli_app,
+        running_emulator,
+    )
+    from .lambda_service import Invocation, LambdaService
+
+# Imported on first use (PEP 562): the pytest plugin, which pytest loads in every run once the
+# extra is installed, lives in this package and must not load aws_cdk and moto up front.
+_EXPORTS = {
+    "Consumer": ".fanout",
+    "DeployedFanout": ".fanout",
+    "DeployedStack": ".harness",
+    "Emulator": ".harness",
+    "EmulatorGap": ".harness",
+    "Invocation": ".lambda_service",
+    "LambdaService": ".lambda_service",
+    "NOT_EMULATED": ".harness",
+    "cli_app": ".harness",
+    "lambda_event": ".events",
+    "lambda_record": ".events",
+    "published_body": ".fanout",
+    "receive_all": ".fanout",
+    "running_emulator": ".harness",
+}
 
 __all__ = [
-    "NOT_EMULATED",
     "Consumer",
     "DeployedFanout",
     "DeployedStack",
@@ -30,6 +54,7 @@ __all__ = [
     "EmulatorGap",
     "Invocation",
     "LambdaService",
+    "NOT_EMULATED",
     "cli_app",
     "lambda_event",
     "lambda_record",
@@ -37,3 +62,16 @@ __all__ = [
     "receive_all",
     "running_emulator",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
