@@ -47,6 +47,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "NOT_EMULATED",
     "Consumer",
     "DeployedFanout",
     "DeployedStack",
@@ -54,7 +55,6 @@ __all__ = [
     "EmulatorGap",
     "Invocation",
     "LambdaService",
-    "NOT_EMULATED",
     "cli_app",
     "lambda_event",
     "lambda_record",
