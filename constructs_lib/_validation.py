@@ -68,7 +68,7 @@ def expect_type(option: str, value: object, types: tuple[type, ...], what: str) 
     the interface's concrete classes; ``what`` says what to pass, in the user's words.
     """
     if not isinstance(value, types):
-        raise TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
+        raise wrong_type(option, value, what)
 
 
 def implements(value: object, *attributes: str) -> bool:
@@ -78,6 +78,11 @@ def implements(value: object, *attributes: str) -> bool:
     return not isinstance(value, str | bytes | int | float) and all(
         hasattr(value, name) for name in ("node", *attributes)
     )
+
+
+def wrong_type(option: str, value: object, what: str) -> TypeError:
+    """The ``TypeError`` for ``option`` given ``value`` where ``what`` was expected."""
+    return TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
 
 
 def is_topic(value: object) -> bool:
@@ -117,10 +122,9 @@ def aws_managed_key_alias(key: object) -> str | None:
 def expect_grantee(option: str, value: object) -> None:
     """A ``TypeError`` unless ``value`` is an ``iam.IGrantable`` (a role, a function, ...)."""
     if isinstance(value, str | bytes) or not hasattr(value, "grant_principal"):
-        expect_type(
+        raise wrong_type(
             option,
             value,
-            (),
             "an iam.IGrantable such as a Role or a Function (for a role known by its ARN: "
             "iam.Role.from_role_arn(scope, id, arn))",
         )
@@ -194,7 +198,9 @@ class Problems:
         if topic is None:
             return
         if not is_topic(topic):
-            expect_type(option, topic, (), "an sns.ITopic (e.g. sns.Topic or Topic.from_topic_arn)")
+            raise wrong_type(
+                option, topic, "an sns.ITopic (e.g. sns.Topic or Topic.from_topic_arn)"
+            )
         if topic.fifo is True:
             self.add(
                 option,

@@ -23,12 +23,12 @@ from ._validation import (
     MIN_RETENTION,
     Problems,
     expect_grantee,
-    expect_type,
     is_key,
     is_queue,
     is_topic,
     known_seconds,
     with_fifo_suffix,
+    wrong_type,
 )
 from .filter_policy import (
     MAX_FILTER_COMBINATIONS,
@@ -500,15 +500,15 @@ def _check_types(
             if hasattr(topic, "add_queue_consumer")
             else ""
         )
-        expect_type("topic", topic, (), f"an sns.ITopic{hint}")
+        raise wrong_type("topic", topic, f"an sns.ITopic{hint}")
     if encryption_key is not None and not is_key(encryption_key):
-        expect_type("encryption_key", encryption_key, (), "a kms.IKey")
+        raise wrong_type("encryption_key", encryption_key, "a kms.IKey")
     for option, queue in (
         ("dead_letter_queue", dead_letter_queue),
         ("subscription_dead_letter_queue", subscription_dead_letter_queue),
     ):
         if queue is not None and not is_queue(queue):
-            expect_type(option, queue, (), "an sqs.IQueue")
+            raise wrong_type(option, queue, "an sqs.IQueue")
 
 
 def _retention_seconds(queue: sqs.IQueue) -> float | None:

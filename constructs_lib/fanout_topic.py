@@ -24,10 +24,10 @@ from ._validation import (
     FanoutConfigurationError,
     Problems,
     expect_grantee,
-    expect_type,
     is_key,
     known_seconds,
     with_fifo_suffix,
+    wrong_type,
 )
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .lambda_consumer import (
@@ -204,7 +204,7 @@ class FanoutTopic(Construct):
         super().__init__(scope, id)
         for option, key in (("topic_key", topic_key), ("queue_key", queue_key)):
             if key is not None and not is_key(key):
-                expect_type(option, key, (), "a kms.IKey")
+                raise wrong_type(option, key, "a kms.IKey")
 
         problems = Problems()
         problems.check_alarm_topic("alarm_topic", alarm_topic)

@@ -24,7 +24,7 @@ from ._functions import (
     least_privilege_function,
     powertools_layer_supported,
 )
-from ._validation import Problems, describe, expect_type, is_queue
+from ._validation import Problems, describe, expect_type, is_queue, wrong_type
 from .consumer_queue import ConsumerQueue
 
 DEFAULT_MEMORY_SIZE = 256
@@ -142,7 +142,7 @@ class LambdaConsumer(Construct):
     ) -> None:
         super().__init__(scope, id)
         if not isinstance(queue, ConsumerQueue) and not is_queue(queue):
-            expect_type("queue", queue, (), "a ConsumerQueue or an sqs.IQueue")
+            raise wrong_type("queue", queue, "a ConsumerQueue or an sqs.IQueue")
         expect_type("code", code, (lambda_.Code,), "a lambda_.Code, e.g. Code.from_asset(folder)")
         expect_type("runtime", runtime, (lambda_.Runtime,), "a lambda_.Runtime")
         self.consumer_queue = queue if isinstance(queue, ConsumerQueue) else None

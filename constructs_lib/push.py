@@ -38,7 +38,7 @@ from constructs import Construct
 from . import monitoring
 from ._functions import least_privilege_function, runtime_code
 from ._nag import acknowledge_wildcard_resource
-from ._validation import Problems, expect_grantee, expect_type, implements, is_topic
+from ._validation import Problems, expect_grantee, expect_type, implements, is_topic, wrong_type
 from .fanout_topic import FanoutTopic
 
 PROVIDER_ID = "ConstructsLibPushPlatformApplicationProvider"
@@ -167,7 +167,7 @@ class PushPlatformApplication(Construct):
         expect_type("apns_auth", apns_auth, (ApnsAuth,), "an ApnsAuth (TOKEN or CERTIFICATE)")
         _expect_secret("credentials_secret", credentials_secret)
         if event_topic is not None and not is_topic(event_topic):
-            expect_type("event_topic", event_topic, (), "an sns.ITopic")
+            raise wrong_type("event_topic", event_topic, "an sns.ITopic")
         problems = Problems()
         problems.check_int("success_sample_rate", success_sample_rate, 0, 100)
         if credentials_version is not None and not (
@@ -321,7 +321,7 @@ class MobilePush(Construct):
         super().__init__(scope, id)
         expect_type("apns_auth", apns_auth, (ApnsAuth,), "an ApnsAuth (TOKEN or CERTIFICATE)")
         if not isinstance(credentials, Mapping):
-            expect_type("credentials", credentials, (), "a dict of PushPlatform to secret")
+            raise wrong_type("credentials", credentials, "a dict of PushPlatform to secret")
         for platform, secret in credentials.items():
             expect_type(
                 "credentials", platform, (PushPlatform,), "PushPlatform keys (APNS, FCM, ...)"
@@ -559,10 +559,9 @@ def _warn_if_sampling_without_logging(scope: Construct, rate: object, logging: b
 
 def _expect_secret(option: str, secret: object) -> None:
     if not implements(secret, "secret_arn", "grant_read"):
-        expect_type(
+        raise wrong_type(
             option,
             secret,
-            (),
             "a secretsmanager.ISecret, e.g. Secret.from_secret_complete_arn(scope, id, arn) "
             "for a secret known by its ARN",
         )

@@ -64,6 +64,7 @@ from ._validation import (
     is_queue,
     is_topic,
     known_seconds,
+    wrong_type,
 )
 from .consumer_queue import ConsumerQueue
 
@@ -307,10 +308,9 @@ class QueueWorkerPool(Construct):
     ) -> None:
         super().__init__(scope, id)
         if not isinstance(queue, ConsumerQueue) and (is_topic(queue) or not is_queue(queue)):
-            expect_type(
+            raise wrong_type(
                 "queue",
                 queue,
-                (),
                 "the work queue: a ConsumerQueue (e.g. FanoutTopic.add_queue_consumer(...)) or "
                 "an sqs.IQueue",
             )
@@ -343,7 +343,7 @@ class QueueWorkerPool(Construct):
         _check_workers(problems, workers)
         zones = _check_zones(problems, availability_zones, vpc, Stack.of(self).region)
         if vpc is not None and not implements(vpc, "vpc_id", "private_subnets"):
-            expect_type("vpc", vpc, (), "an ec2.IVpc")
+            raise wrong_type("vpc", vpc, "an ec2.IVpc")
         if vpc is not None and not vpc.private_subnets:
             problems.add(
                 "vpc",
