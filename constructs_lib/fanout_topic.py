@@ -329,8 +329,7 @@ class FanoutTopic(Construct):
     def _counted(self, build: Callable[[], _Part]) -> _Part:
         """Build a part in the fanout's own stack and charge its resources to that stack."""
         part = build()
-        if hasattr(self, "_stacks"):
-            self._stacks[0].used += _resources_in(part)
+        self._stacks[0].used += _resources_in(part)
         return part
 
     @property

@@ -150,9 +150,8 @@ class LambdaConsumer(Construct):
 
         problems = Problems()
         problems.check_alarm_topic("alarm_topic", alarm_topic)
-        python = runtime.family == lambda_.RuntimeFamily.PYTHON
         if powertools_layer is None:
-            powertools_layer = python and powertools_layer_supported(runtime)
+            powertools_layer = powertools_layer_supported(runtime)
         elif powertools_layer and not powertools_layer_supported(runtime):
             problems.add(
                 "powertools_layer",
@@ -162,10 +161,8 @@ class LambdaConsumer(Construct):
                 "one of those runtimes",
             )
         check_handler(problems, "handler", handler)
-        if environment is not None and not isinstance(environment, Mapping):
-            problems.check_environment("environment", environment, LAMBDA_ENVIRONMENT)
-            environment = None
-        environment = {"POWERTOOLS_SERVICE_NAME": service_name or id, **(environment or {})}
+        if isinstance(environment, Mapping | None):  # anything else is reported as it is
+            environment = {"POWERTOOLS_SERVICE_NAME": service_name or id, **(environment or {})}
         problems.check_environment("environment", environment, LAMBDA_ENVIRONMENT)
         timeout_ok = problems.check_duration("timeout", timeout, Duration.seconds(1), MAX_TIMEOUT)
         problems.check_int("memory_size", memory_size, 128, 10240)
