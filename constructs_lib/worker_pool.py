@@ -505,19 +505,25 @@ class QueueWorkerPool(Construct):
         stack = Stack.of(self)
         if not Token.is_unresolved(stack.account) and not Token.is_unresolved(stack.region):
             key = AZ_CONTEXT_KEY.format(account=stack.account, region=stack.region)
-            if self.node.try_get_context(key) is None:
+            # The CDK CLI sets CDK_DEFAULT_ACCOUNT only when it holds credentials; for the
+            # stack's account it looks the zones up itself (and writes cdk.context.json).
+            # Anywhere else the lookup cannot happen: an in-process synth would silently use
+            # CDK's dummy zones, and the CLI without credentials fails naming neither the
+            # pool nor the lookup.
+            can_look_up = os.environ.get("CDK_DEFAULT_ACCOUNT") == stack.account
+            if self.node.try_get_context(key) is None and not can_look_up:
                 raise FanoutConfigurationError(
                     self.node.path,
                     [
                         "availability_zones=None: the default VPC needs two availability zones "
-                        f"of account {stack.account} region {stack.region}, which CDK would "
-                        f"look up with AWS credentials (context lookup {key!r}; without "
-                        "credentials the CLI fails with 'Need to perform AWS calls for "
-                        f"account {stack.account}'). Either pass availability_zones="
-                        f"['{stack.region}a', '{stack.region}b'] (no lookup at all), or add "
+                        f"of account {stack.account} region {stack.region}, which CDK looks "
+                        f"up with credentials for that account (context lookup {key!r}), and "
+                        "none are at hand. Pass availability_zones="
+                        f"['{stack.region}a', '{stack.region}b'] (no lookup at all); or add "
                         f'the zones to cdk.context.json: {{"{key}": ["{stack.region}a", '
-                        f'"{stack.region}b", "{stack.region}c"]}} (a `cdk synth` with '
-                        "credentials writes it)"
+                        f'"{stack.region}b", "{stack.region}c"]}}; or run `cdk synth` once '
+                        f"with credentials for account {stack.account}, which writes them "
+                        "there (commit the file)"
                     ],
                 )
         vpc = ec2.Vpc(

@@ -94,8 +94,9 @@ def test_pinned_stack_with_zones_puts_the_workers_in_those_zones(
 
 
 def test_pinned_stack_without_zones_fails_naming_the_lookup_and_the_ways_out(
-    job: WorkerJob,
+    job: WorkerJob, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)  # no CLI with credentials
     stack = Stack(new_app(), "Pinned", env=PINNED)
     with pytest.raises(FanoutConfigurationError) as raised:
         _pool(stack, FargateWorkers(job=job))
@@ -104,6 +105,27 @@ def test_pinned_stack_without_zones_fails_naming_the_lookup_and_the_ways_out(
     assert f"availability zones of account {ACCOUNT} region {REGION}" in message
     assert "availability_zones=['eu-west-1a', 'eu-west-1b']" in message
     assert f'cdk.context.json: {{"{CONTEXT_KEY}": [' in message
+    assert f"run `cdk synth` once with credentials for account {ACCOUNT}" in message
+
+
+def test_under_a_cli_with_credentials_for_the_account_the_zones_are_looked_up(
+    job: WorkerJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI sets CDK_DEFAULT_ACCOUNT when it holds credentials: it makes the lookup
+    itself (then writes cdk.context.json and synthesizes again), as for any CDK VPC."""
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", ACCOUNT)
+    stack = Stack(new_app(), "WithCredentials", env=PINNED)
+    _pool(stack, FargateWorkers(job=job))
+    assert [m["key"] for m in _missing(stack)] == [CONTEXT_KEY]
+
+
+def test_credentials_for_another_account_do_not_count(
+    job: WorkerJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "999999999999")
+    stack = Stack(new_app(), "OtherAccount", env=PINNED)
+    with pytest.raises(FanoutConfigurationError, match="availability_zones=None"):
+        _pool(stack, FargateWorkers(job=job))
 
 
 def test_pinned_stack_uses_the_zones_in_cdk_context(job: WorkerJob) -> None:
