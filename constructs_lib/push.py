@@ -582,34 +582,13 @@ def _check_application_name(
             name,
             "SNS allows 1 to 256 letters, digits, underscores, hyphens and periods",
         )
-    stack = Stack.of(application)
-    for other in _applications_sharing_an_environment(stack):
-        if (
-            other is not application
-            and other.platform is application.platform
-            and other.application_name == name
-        ):
-            problems.add(
-                "application_name",
-                name,
-                f"{other.node.path} already names a {application.platform.name} application "
-                "so in the same account and region; SNS keeps one application per name and "
-                "platform: pass another application_name",
-            )
-
-
-def _applications_sharing_an_environment(stack: Stack) -> list[PushPlatformApplication]:
-    """The applications of ``stack`` and of every stack pinned to the same account and
-    region (environment-agnostic stacks may share an environment too, but cannot be told)."""
-    stacks = [stack]
-    account, region = stack.account, stack.region
-    if not Token.is_unresolved(account) and not Token.is_unresolved(region):
-        stacks = [
-            s
-            for s in stack.node.root.node.find_all()
-            if isinstance(s, Stack) and s.account == account and s.region == region
-        ]
-    return [c for s in stacks for c in s.node.find_all() if isinstance(c, PushPlatformApplication)]
+    # SNS keeps one application per name and platform in an account and region.
+    problems.check_unique_name(
+        application,
+        "application_name",
+        f"{application.platform.name} platform application",
+        name,
+    )
 
 
 def _check_segments(problems: Problems, segments: Sequence[str]) -> dict[str, str]:

@@ -466,7 +466,9 @@ def test_fails_when_two_applications_share_a_name_and_platform() -> None:
         credentials_secret=secret(stack),
         application_name="app",
     )
-    with pytest.raises(FanoutConfigurationError, match=r"Some/One already names a FCM application"):
+    with pytest.raises(
+        FanoutConfigurationError, match=r"is also the name of Some/One's FCM platform application"
+    ):
         PushPlatformApplication(
             stack,
             "Two",
@@ -486,7 +488,7 @@ def test_fails_when_pinned_stacks_of_one_environment_share_an_application_name()
         credentials_secret=secret(first),
         application_name="app",
     )
-    with pytest.raises(FanoutConfigurationError, match="already names"):
+    with pytest.raises(FanoutConfigurationError, match="is also the name of First/App"):
         PushPlatformApplication(
             second,
             "App",
