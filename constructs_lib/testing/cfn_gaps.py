@@ -32,6 +32,8 @@ from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.ssm.models import Parameter, ssm_backends
 
+from .gaps import fills
+
 
 def _policy(document: Any) -> str:
     return document if isinstance(document, str) else json.dumps(document)
@@ -41,6 +43,11 @@ def _queue_name(url_or_arn: str) -> str:
     return url_or_arn.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
 
+@fills(
+    "cloudformation",
+    moto="a stack update of a type this module emulates drops the resource from the stack",
+    aws="the resource exists with the new properties (emulated as undo, then create)",
+)
 class _Resource:
     """What every type below shares: created at once, identified by ``physical_resource_id``.
 
@@ -139,6 +146,12 @@ class _Resource:
         queue or topic goes with it)."""
 
 
+@fills(
+    "cloudformation",
+    moto="`AWS::SNS::Subscription` is skipped: the stack completes and nothing fans out",
+    aws="`Subscribe` plus `SetSubscriptionAttributes` (filter policy and its scope, raw "
+    "delivery, redrive policy), in the topic's region",
+)
 class SnsSubscription(_Resource, CloudFormationModel):
     """AWS::SNS::Subscription: ``Subscribe`` then ``SetSubscriptionAttributes``.
 
@@ -174,6 +187,11 @@ class SnsSubscription(_Resource, CloudFormationModel):
         sns_backends[account_id][props.get("Region") or region].unsubscribe(physical_id)
 
 
+@fills(
+    "cloudformation",
+    moto="`AWS::SQS::QueuePolicy` is skipped",
+    aws="`SetQueueAttributes(Policy)` on every queue it names",
+)
 class SqsQueuePolicy(_Resource, CloudFormationModel):
     """AWS::SQS::QueuePolicy: ``SetQueueAttributes(Policy)`` on every queue it names."""
 
@@ -193,6 +211,11 @@ class SqsQueuePolicy(_Resource, CloudFormationModel):
         return f"{logical_id}-policy", ""
 
 
+@fills(
+    "cloudformation",
+    moto="`AWS::SNS::TopicPolicy` is skipped",
+    aws="`SetTopicAttributes(Policy)` on every topic it names",
+)
 class SnsTopicPolicy(_Resource, CloudFormationModel):
     """AWS::SNS::TopicPolicy: ``SetTopicAttributes(Policy)`` on every topic it names."""
 
@@ -210,6 +233,11 @@ class SnsTopicPolicy(_Resource, CloudFormationModel):
         return f"{logical_id}-policy", ""
 
 
+@fills(
+    "cloudformation",
+    moto="`AWS::CloudWatch::Alarm` is skipped",
+    aws="`PutMetricAlarm` with the template's metric or metric math",
+)
 class CloudWatchAlarm(_Resource, CloudFormationModel):
     """AWS::CloudWatch::Alarm: ``PutMetricAlarm`` with the template's metric or metric math."""
 
@@ -281,6 +309,12 @@ def _metric_data_query(query: dict[str, Any]) -> MetricDataQuery:
     )
 
 
+@fills(
+    "cloudformation",
+    moto="`AWS::DynamoDB::GlobalTable` (what `TableV2` writes) is skipped",
+    aws="`CreateTable` with its keys, billing mode, stream and time to live (the replica of "
+    "the stack's region)",
+)
 class DynamoDbGlobalTable(_Resource, CloudFormationModel):
     """AWS::DynamoDB::GlobalTable (what CDK's ``TableV2`` writes): ``CreateTable`` here.
 

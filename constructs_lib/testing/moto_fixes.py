@@ -15,6 +15,8 @@ from typing import Any
 from moto.cloudformation import models, responses
 from moto.cloudformation.exceptions import CloudFormationError
 
+from .gaps import fills
+
 _APPLIED = "_constructs_lib_fixed"
 
 
@@ -47,6 +49,12 @@ def _find(backend: Any, name: str) -> Any:
     return next((c for c in backend.change_sets.values() if c.change_set_name == name), None)
 
 
+@fills(
+    "cloudformation",
+    moto="`DeleteChangeSet` of a change set that does not exist fails with HTTP 500 (the CLI "
+    "calls it before every deploy, then retries for about 45 s)",
+    aws="succeeds",
+)
 def _fix_delete_change_set(backend: type) -> None:
     """AWS: deleting a change set that does not exist succeeds (the CLI always deletes its
     previous change set before a deploy). moto fails with an ``UnboundLocalError`` (HTTP 500),
@@ -62,6 +70,12 @@ def _fix_delete_change_set(backend: type) -> None:
     backend.delete_change_set = delete_change_set  # type: ignore[attr-defined]
 
 
+@fills(
+    "cloudformation",
+    moto='`DescribeChangeSet` of a missing change set answers `ValidationError` "stack does '
+    'not exist"',
+    aws='`ChangeSetNotFound`, which the CLI reads as "no change set yet"',
+)
 def _fix_describe_change_set(backend: type) -> None:
     original = backend.describe_change_set  # type: ignore[attr-defined]
 
@@ -74,6 +88,11 @@ def _fix_describe_change_set(backend: type) -> None:
     backend.describe_change_set = describe_change_set  # type: ignore[attr-defined]
 
 
+@fills(
+    "cloudformation",
+    moto="after a change set executes, the stack keeps the outputs of its first template",
+    aws="outputs of the new template",
+)
 def _fix_execute_change_set(backend: type) -> None:
     """AWS: after a change set runs, the stack's outputs are those of its new template (the CLI
     prints them, and cross-stack readers use them). moto applies the resources but keeps the
@@ -92,6 +111,13 @@ def _fix_execute_change_set(backend: type) -> None:
     backend.execute_change_set = execute_change_set  # type: ignore[attr-defined]
 
 
+@fills(
+    "cloudformation",
+    moto="`UsePreviousValue` on an SSM-typed parameter (bootstrap version, Powertools layer) "
+    "keeps the resolved value, then looks it up as a parameter name (HTTP 500); on a "
+    "default, `KeyError`",
+    aws="the previous input (the parameter name) is resolved again",
+)
 def _fix_use_previous_value() -> None:
     """AWS: ``UsePreviousValue`` on an update keeps a parameter's previous *input*: for an
     SSM-typed parameter (``AWS::SSM::Parameter::Value<...>``, such as the bootstrap version
