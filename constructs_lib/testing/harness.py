@@ -37,7 +37,7 @@ from aws_cdk import App, Token, cx_api
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from . import cfn_gaps, moto_fixes
+from . import cfn_gaps, event_sources, lambda_runtime, moto_fixes
 
 ACCOUNT = "123456789012"
 """moto's default account id: the emulator's until a stack pinned to another account is
@@ -138,6 +138,8 @@ class Emulator:
         self._server.start()
         self.endpoint_url = f"http://127.0.0.1:{port}"
         self._reset()
+        lambda_runtime.install(self.endpoint_url)
+        event_sources.install(self.endpoint_url)
         self._set_environment(
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -174,6 +176,8 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         if self._server is not None:
+            event_sources.reset()
+            lambda_runtime.reset()
             self._reset()
             self._server.stop()
             self._server = None
@@ -191,6 +195,12 @@ class Emulator:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+    def advance_sqs_clock(self, seconds: float) -> None:
+        """Let ``seconds`` pass for SQS at once: messages whose visibility timeout or delay
+        ends within them become visible (a failed message comes back, and after
+        ``maxReceiveCount`` receives goes to its dead-letter queue)."""
+        event_sources.advance_sqs_clock(seconds)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return boto3.client(
@@ -285,8 +295,8 @@ class Emulator:
     ) -> DeployedStack:
         """A deployed stack (by :meth:`deploy`, or by other means such as ``cdk deploy``),
         checked against ``stack``'s template: every resource there, the settings scenarios
-        rely on as in the template, nested stacks too; its event source mappings paused
-        (``LambdaService`` plays them)."""
+        rely on as in the template, nested stacks too. Its functions run and its event source
+        mappings poll as in Lambda (``lambda_runtime``, ``event_sources``)."""
         if region is None:
             region = stack.environment.region
             if region == UNKNOWN_REGION:
@@ -300,7 +310,6 @@ class Emulator:
             assembly_directory=Path(stack.assembly.directory),
         )
         deployed.check_against_template()
-        deployed.pause_event_source_mappings()
         return deployed
 
     def bootstrap(self, region: str | None = None) -> None:
@@ -511,17 +520,6 @@ class DeployedStack:
     def queue_arn(self, logical_id: str) -> str:
         name = self.queue_url(logical_id).rsplit("/", 1)[-1]
         return f"arn:aws:sqs:{self.region}:{self.emulator.account}:{name}"
-
-    def pause_event_source_mappings(self) -> None:
-        """Switch off the SQS event source mappings moto created from the template.
-
-        moto runs Lambda functions only in Docker: left on, a mapping makes moto try to run
-        its function on every message sent to the queue (and fail, and count a receive).
-        ``LambdaService`` plays the mapping's part in this process instead.
-        """
-        lambda_ = self.client("lambda")
-        for lid in self.of_type("AWS::Lambda::EventSourceMapping"):
-            lambda_.update_event_source_mapping(UUID=self.physical_ids[lid], Enabled=False)
 
     def logical_id_at(self, construct_path: str) -> str:
         """Logical id of the resource CDK created at ``construct_path`` (its metadata)."""
