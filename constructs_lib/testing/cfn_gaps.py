@@ -17,6 +17,7 @@ import json
 from abc import abstractmethod
 from typing import Any
 
+from moto.awslambda.models import lambda_backends
 from moto.cloudformation import parsing
 from moto.cloudwatch.models import (
     Dimension,
@@ -365,6 +366,74 @@ class DynamoDbGlobalTable(_Resource, CloudFormationModel):
         dynamodb_backends[account_id][region].delete_table(physical_id)
 
 
+@fills(
+    "cloudformation",
+    moto="`AWS::Lambda::Permission` is added to the function's policy but gets no physical id",
+    aws="`AddPermission` with the template's statement; its physical id, and "
+    "`RemovePermission` on delete",
+)
+class LambdaPermission(_Resource, CloudFormationModel):
+    """AWS::Lambda::Permission: ``AddPermission`` on the function it names."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Permission"
+
+    @classmethod
+    def create(
+        cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
+    ) -> tuple[str, str]:
+        function = lambda_backends[account_id][region].get_function(props["FunctionName"])
+        statement = {k: v for k, v in props.items() if k != "FunctionName"}
+        statement["StatementId"] = f"{logical_id}-{function.function_name}"[:100]
+        function.policy.add_statement(raw=json.dumps(statement))
+        return statement["StatementId"], ""
+
+    @classmethod
+    def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
+        function = lambda_backends[account_id][region].get_function(props["FunctionName"])
+        function.policy.del_statement(physical_id)
+
+
+@fills(
+    "cloudformation",
+    moto="`AWS::Lambda::Url` is skipped",
+    aws="`CreateFunctionUrlConfig` (auth type, CORS, invoke mode); `FunctionUrl` and "
+    "`FunctionArn` attributes",
+)
+class LambdaUrl(_Resource, CloudFormationModel):
+    """AWS::Lambda::Url: ``CreateFunctionUrlConfig`` on the target function."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Url"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("FunctionUrl", "FunctionArn")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "FunctionArn":
+            return self.physical_resource_id
+        return self.arn
+
+    @classmethod
+    def create(
+        cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
+    ) -> tuple[str, str]:
+        function = lambda_backends[account_id][region].get_function(props["TargetFunctionArn"])
+        config: dict[str, Any] = {
+            k: props[k] for k in ("AuthType", "Cors", "InvokeMode") if k in props
+        }
+        url = function.create_url_config(config)
+        return function.function_arn, url.url
+
+    @classmethod
+    def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
+        function = lambda_backends[account_id][region].get_function(physical_id)
+        function.url_config = None
+
+
 FILLED_TYPES = tuple(
     model.cloudformation_type()
     for model in (
@@ -373,6 +442,8 @@ FILLED_TYPES = tuple(
         SnsTopicPolicy,
         CloudWatchAlarm,
         DynamoDbGlobalTable,
+        LambdaPermission,
+        LambdaUrl,
     )
 )
 

@@ -65,3 +65,104 @@ def _lambda_message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
     if "BinaryValue" in value:
         attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
     return attribute
+
+
+def function_url_event(
+    *,
+    method: str = "POST",
+    path: str = "/",
+    body: str | bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+    url_id: str = "abcdefghijklmnopqrstuvwxyz012345",
+    region: str = "eu-west-1",
+    account: str = "123456789012",
+    caller_arn: str | None = None,
+) -> dict[str, Any]:
+    """The event a Lambda function URL hands the function (payload format 2.0).
+
+    As the URL service builds it: ``rawPath`` and ``rawQueryString``, lower-case header names,
+    ``requestContext.http`` with method, path, protocol, source IP and user agent, a text body
+    as is and any other body base64-encoded (``isBase64Encoded``). With IAM auth
+    (``caller_arn`` given) ``requestContext.authorizer.iam`` names the signing principal.
+    """
+    import time
+    from urllib.parse import urlencode
+    from uuid import uuid4
+
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    lowered.setdefault("host", f"{url_id}.lambda-url.{region}.on.aws")
+    lowered.setdefault("user-agent", "constructs-lib-testing")
+    now = time.time()
+    context: dict[str, Any] = {
+        "accountId": "anonymous" if caller_arn is None else account,
+        "apiId": url_id,
+        "domainName": lowered["host"],
+        "domainPrefix": url_id,
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "127.0.0.1",
+            "userAgent": lowered["user-agent"],
+        },
+        "requestId": str(uuid4()),
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "timeEpoch": int(now * 1000),
+    }
+    if caller_arn is not None:
+        context["authorizer"] = {
+            "iam": {
+                "accessKey": "AKIAEMULATOR",
+                "accountId": account,
+                "callerId": "AIDAEMULATOR",
+                "cognitoIdentity": None,
+                "principalOrgId": None,
+                "userArn": caller_arn,
+                "userId": "AIDAEMULATOR",
+            }
+        }
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": urlencode(query or {}),
+        "headers": lowered,
+        "requestContext": context,
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = dict(query)
+    if body is not None:
+        text_types = ("text/", "application/json", "application/xml", "application/javascript")
+        content_type = lowered.get("content-type", "application/json")
+        if isinstance(body, str) and content_type.startswith(text_types):
+            event["body"] = body
+        else:
+            raw = body.encode() if isinstance(body, str) else body
+            event["body"] = base64.b64encode(raw).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+def function_url_response(payload: Any) -> dict[str, Any]:
+    """What the URL service answers for a function's return value: a ``statusCode`` object
+    as given (headers, body, base64 body decoded), anything else as a 200 JSON body."""
+    if isinstance(payload, dict) and "statusCode" in payload:
+        body = payload.get("body", "")
+        if payload.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode(errors="replace")
+        return {
+            "status": int(payload["statusCode"]),
+            "headers": dict(payload.get("headers") or {}),
+            "body": body,
+        }
+    import json
+
+    return {
+        "status": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(payload),
+    }

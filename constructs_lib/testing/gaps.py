@@ -17,9 +17,11 @@ T = TypeVar("T")
 
 FIX_MODULES = (
     "constructs_lib.testing.cfn_gaps",
+    "constructs_lib.testing.custom_resources",
     "constructs_lib.testing.event_sources",
     "constructs_lib.testing.lambda_runtime",
     "constructs_lib.testing.moto_fixes",
+    "constructs_lib.testing.push_fixes",
 )
 """The modules whose import registers their fixes."""
 

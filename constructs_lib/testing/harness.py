@@ -37,7 +37,14 @@ from aws_cdk import App, Token, cx_api
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from . import cfn_gaps, event_sources, lambda_runtime, moto_fixes
+from . import (
+    cfn_gaps,
+    custom_resources,
+    event_sources,
+    lambda_runtime,
+    moto_fixes,
+    push_fixes,
+)
 
 ACCOUNT = "123456789012"
 """moto's default account id: the emulator's until a stack pinned to another account is
@@ -140,6 +147,8 @@ class Emulator:
         self._reset()
         lambda_runtime.install(self.endpoint_url)
         event_sources.install(self.endpoint_url)
+        custom_resources.install(self.endpoint_url)
+        push_fixes.install()
         self._set_environment(
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -201,6 +210,45 @@ class Emulator:
         ends within them become visible (a failed message comes back, and after
         ``maxReceiveCount`` receives goes to its dead-letter queue)."""
         event_sources.advance_sqs_clock(seconds)
+
+    def invoke_function_url(
+        self,
+        function_name: str,
+        *,
+        method: str = "POST",
+        path: str = "/",
+        body: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        caller_arn: str | None = None,
+        region: str | None = None,
+    ) -> dict[str, Any]:
+        """Call a deployed function through its function URL, as the URL service does: the
+        payload-2.0 event (``events.function_url_event``; ``caller_arn`` for IAM auth, which
+        the URL's ``AuthType`` must be), a synchronous ``Invoke``, and the HTTP answer it
+        makes of the result (``status``, ``headers``, ``body``; a function error is a 502)."""
+        from .events import function_url_event, function_url_response
+
+        region = region or self.region
+        lambda_ = self.client("lambda", region)
+        config = lambda_.get_function_url_config(FunctionName=function_name)
+        if config["AuthType"] == "AWS_IAM" and caller_arn is None:
+            return {"status": 403, "headers": {}, "body": '{"Message":"Forbidden"}'}
+        url_id = config["FunctionUrl"].split("//", 1)[1].split(".", 1)[0]
+        event = function_url_event(
+            method=method,
+            path=path,
+            body=body,
+            headers=headers,
+            url_id=url_id,
+            region=region,
+            account=self.account,
+            caller_arn=caller_arn,
+        )
+        answer = lambda_.invoke(FunctionName=function_name, Payload=json.dumps(event))
+        payload = answer["Payload"].read()
+        if answer.get("FunctionError"):
+            return {"status": 502, "headers": {}, "body": '{"Message":"Internal Server Error"}'}
+        return function_url_response(json.loads(payload) if payload else None)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return boto3.client(
