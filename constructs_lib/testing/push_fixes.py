@@ -33,6 +33,7 @@ def install() -> None:
         return
     _hide_credentials()
     _deliver_to_endpoints()
+    _token_follows_attributes()
     sns_models.Subscription._constructs_lib_push = True  # type: ignore[attr-defined]
 
 
@@ -67,6 +68,27 @@ def _hide_credentials() -> None:
 
     response.get_platform_application_attributes = get_platform_application_attributes  # type: ignore[method-assign]
     response.list_platform_applications = list_platform_applications  # type: ignore[method-assign]
+
+
+@fills(
+    "sns",
+    moto="`SetEndpointAttributes(Token=...)` changes the attribute but not the token the "
+    "endpoint is known by, so `CreatePlatformEndpoint` with the new token makes a second "
+    "endpoint for the same device",
+    aws="the endpoint's token is the new one: creating an endpoint for it (same attributes) "
+    "returns the existing endpoint",
+)
+def _token_follows_attributes() -> None:
+    backend = sns_models.SNSBackend
+    original = backend.set_endpoint_attributes
+
+    def set_endpoint_attributes(self: Any, arn: str, attributes: dict[str, Any]) -> Any:
+        result = original(self, arn, attributes)
+        if "Token" in attributes:
+            self.get_endpoint(arn).token = attributes["Token"]
+        return result
+
+    backend.set_endpoint_attributes = set_endpoint_attributes  # type: ignore[method-assign]
 
 
 class _Listed:
