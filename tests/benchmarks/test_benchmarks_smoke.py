@@ -318,3 +318,26 @@ def test_sns_to_sqs_side(outputs) -> None:
     keys = sum(r["Type"] == "AWS::KMS::Key" for r in _resources(base / "SnsToSqs-2").values())
     assert keys == 3  # the shared topic's key and one per consumer
     assert f"N=2 SnsToSqs: ${keys * fixed_cost.KMS_KEY:,.2f} = " in cost
+
+
+def test_lambda_invoke_benchmark_prints_both_runtimes() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            str(BENCHMARKS / "lambda_invoke.py"),
+            "--invocations",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Lambda invocation cost")
+    assert [line.split()[0] for line in lines[2:]] == ["python", "node"]
