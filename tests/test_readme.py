@@ -51,3 +51,24 @@ def test_readme_example_runs(
     assert assembly.stacks, "the example's app synthesizes at least one stack"
     if expected is not None:
         assert out.getvalue() == expected
+
+
+def test_readme_lists_every_gap_the_emulator_fills() -> None:
+    from constructs_lib.testing import gaps
+
+    text = (ROOT / "README.md").read_text()
+    start, end = "<!-- gaps:start -->\n", "<!-- gaps:end -->"
+    listed = text[text.index(start) + len(start) : text.index(end)]
+    assert listed == gaps.markdown(), "run python -m constructs_lib.testing.gaps"
+
+
+def test_every_gap_names_the_code_that_fills_it() -> None:
+    import importlib
+
+    from constructs_lib.testing import gaps
+
+    for gap in gaps.all_gaps():
+        module, _, name = gap.where.rpartition(".")
+        owner = importlib.import_module(module)
+        assert hasattr(owner, name), gap.where
+        assert gap.moto and gap.aws, gap.where

@@ -113,12 +113,13 @@ def run(
             f"in {time.perf_counter() - started:.1f} s."
         )
         fanout = DeployedFanout(deployed, FANOUT)
+        service = LambdaService(deployed)  # watches the functions from before the first publish
         say()
         say(f"Published to {fanout.topic_arn.rsplit(':', 1)[-1]}:")
         for sample in SAMPLES:
             fanout.publish(sample.message, attributes=sample.attributes)
             say(f"  {sample.label}")
-        reports = _consume(deployed, fanout)
+        reports = _consume(service, fanout)
         say()
         _print_table(reports, say)
         say()
@@ -129,10 +130,10 @@ def run(
     return reports
 
 
-def _consume(deployed: DeployedStack, fanout: DeployedFanout) -> list[ConsumerReport]:
+def _consume(service: LambdaService, fanout: DeployedFanout) -> list[ConsumerReport]:
     reports = []
     published = len(SAMPLES)
-    with LambdaService(deployed) as service:
+    with service:
         for consumer_id, consumer in fanout.consumers.items():
             if consumer_id in LAMBDA_CONSUMERS:
                 report = ConsumerReport(consumer_id, "Lambda, SNS envelope")
