@@ -18,6 +18,7 @@ T = TypeVar("T")
 FIX_MODULES = (
     "constructs_lib.testing.cfn_gaps",
     "constructs_lib.testing.moto_fixes",
+    "constructs_lib.testing.sqs_fixes",
 )
 """The modules whose import registers their fixes."""
 
