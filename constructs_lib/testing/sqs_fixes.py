@@ -627,14 +627,25 @@ def _true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def _deduplication(topic: Topic) -> tuple[threading.Lock, dict[str, tuple[float, str]]]:
-    """The topic's lock and its deduplication ids of the last five minutes (with the id of
-    the message each one was delivered as)."""
-    with _SEEN_LOCK:
-        state: tuple[threading.Lock, dict[str, tuple[float, str]]] = topic.__dict__.setdefault(
-            _SEEN, (threading.Lock(), {})
-        )
-    return state
+@dataclass
+class _Delivery:
+    """A deduplication id a FIFO topic has accepted: when, and the id of its message once
+    delivered (``done`` is set then, or when the delivery failed and the id was given up)."""
+
+    at: float
+    done: threading.Event = field(default_factory=threading.Event)
+    message_id: str | None = None
+
+
+def _deliveries(topic: Topic) -> dict[str, _Delivery]:
+    """The topic's deduplication ids of the last five minutes (call with ``_SEEN_LOCK``)."""
+    seen: dict[str, _Delivery] = topic.__dict__.setdefault(_SEEN, {})
+    now = time.monotonic()
+    for key in [
+        k for k, d in seen.items() if d.done.is_set() and now - d.at >= DEDUPLICATION_SECONDS
+    ]:
+        del seen[key]
+    return seen
 
 
 @fills(
@@ -684,15 +695,37 @@ def _fix_fifo_topic_deduplication() -> None:
                     "MessageDeduplicationId provided explicitly"
                 )
             deduplication_id = hashlib.sha256(message.encode()).hexdigest()
-        lock, seen = _deduplication(topic)
-        with lock:  # one publish at a time per FIFO topic, as the topic orders them anyway
-            now = time.monotonic()
-            for key in [k for k, (at, _) in seen.items() if now - at >= DEDUPLICATION_SECONDS]:
-                del seen[key]
-            if deduplication_id in seen:
-                return seen[deduplication_id][1]  # accepted, delivered to no subscriber
-            message_id = deliver(deduplication_id)
-            seen[deduplication_id] = (now, message_id)
-            return message_id
+        # The id is taken before delivering, so a repeat published meanwhile waits for the
+        # first and is not delivered; no lock is held while subscribers are called.
+        with _SEEN_LOCK:
+            seen = _deliveries(topic)
+            earlier = seen.get(deduplication_id)
+            if earlier is None:
+                mine = seen[deduplication_id] = _Delivery(time.monotonic())
+        if earlier is not None:
+            earlier.done.wait()
+            if earlier.message_id is not None:
+                return earlier.message_id  # accepted, delivered to no subscriber
+            return publish(  # the first delivery failed: this one is a first
+                self,
+                message,
+                arn,
+                phone_number,
+                subject,
+                message_attributes,
+                group_id,
+                deduplication_id,
+                message_structure,
+            )
+        try:
+            mine.message_id = deliver(deduplication_id)
+        except BaseException:
+            with _SEEN_LOCK:
+                if seen.get(deduplication_id) is mine:
+                    del seen[deduplication_id]
+            raise
+        finally:
+            mine.done.set()
+        return mine.message_id
 
     SNSBackend.publish = publish  # type: ignore[method-assign]
