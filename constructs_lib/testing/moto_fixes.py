@@ -15,6 +15,7 @@ from typing import Any
 from moto.cloudformation import models, responses
 from moto.cloudformation.exceptions import CloudFormationError
 
+from . import sqs_fixes
 from .gaps import fills
 
 _APPLIED = "_constructs_lib_fixed"
@@ -32,7 +33,8 @@ class ChangeSetNotFoundException(CloudFormationError):
 
 
 def apply() -> None:
-    """Apply every fix (idempotent)."""
+    """Apply every fix (idempotent), the SQS and SNS ones of ``sqs_fixes`` included."""
+    sqs_fixes.apply()
     backend = models.CloudFormationBackend
     if getattr(backend, _APPLIED, False):
         return

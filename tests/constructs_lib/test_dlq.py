@@ -6,9 +6,11 @@ as ``generated_queue_name`` makes them, the shared subscription DLQ with a denyA
 redrive-allow policy, subscription RedrivePolicy). Each test builds its own stack-named set
 of queues, so tests share the server but not state.
 
-``redrive``, ``status`` and ``cancel`` use SQS message move tasks, which moto does not
-implement (StartMessageMoveTask answers HTTP 500): those tests run against botocore's
-Stubber, which checks every request and response against the real SQS API shapes.
+``redrive``, ``status`` and ``cancel`` run end to end against the emulator's message move
+tasks in ``tests/test_dlq_on_emulator.py``. Here they run against botocore's Stubber, which
+checks every request and response against the real SQS API shapes, where a test needs answers
+no emulator gives on cue (a given sequence of progress reports, a KMS failure reason, access
+denied, an endpoint without the API, Ctrl-C at a given moment) or checks the exact requests.
 """
 
 from __future__ import annotations
@@ -385,7 +387,7 @@ def test_missing_credentials_exit_1_with_one_line(
     assert err.count("\n") == 1
 
 
-# -- redrive, status, cancel (Stubber: moto has no message move tasks) -------------------
+# -- redrive, status, cancel (Stubber: answers given on cue, requests checked) ----------
 
 DLQ = "Shop-OrderPlaced-Billing-F3BD42EB-dlq"
 SOURCE = "Shop-OrderPlaced-Billing-F3BD42EB"
@@ -477,7 +479,7 @@ OLD_TASK = {
 def test_redrive_prints_progress_until_the_task_completes(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """StartMessageMoveTask and ListMessageMoveTasks on the Stubber: moto lacks move tasks."""
+    """A given sequence of ListMessageMoveTasks answers (counting first, then 2 of 3)."""
     stubbed.expect_dlq()
     stubbed.expect_tasks(OLD_TASK)
     stubbed.expect("start_message_move_task", {"TaskHandle": HANDLE}, {"SourceArn": DLQ_ARN})
@@ -500,7 +502,7 @@ def test_redrive_prints_progress_until_the_task_completes(
 def test_redrive_failure_prints_the_failure_reason_and_exits_1(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A FAILED move task, on the Stubber: moto lacks message move tasks."""
+    """A task SQS fails for a KMS reason (the emulator evaluates no key policy)."""
     stubbed.expect_dlq()
     stubbed.expect_tasks()
     stubbed.expect("start_message_move_task", {"TaskHandle": HANDLE}, {"SourceArn": DLQ_ARN})
@@ -513,25 +515,10 @@ def test_redrive_failure_prints_the_failure_reason_and_exits_1(
     )
 
 
-def test_redrive_refuses_to_start_while_a_task_is_running(
-    stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """ListMessageMoveTasks reports RUNNING, on the Stubber: moto lacks message move tasks."""
-    stubbed.expect_dlq()
-    stubbed.expect_tasks(_task("RUNNING", 1))
-
-    assert stubbed.run("redrive", DLQ) == 1
-
-    assert "StartMessageMoveTask" not in stubbed.calls
-    err = capsys.readouterr().err
-    assert err.startswith(f"fanout-dlq: error: a message move task is already RUNNING for {DLQ} ")
-    assert "1 of 3 moved" in err
-
-
 def test_ctrl_c_cancels_the_move_task_and_says_so(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Ctrl-C while waiting calls CancelMessageMoveTask, on the Stubber: moto lacks it."""
+    """Ctrl-C while waiting (raised from the Console's sleep) calls CancelMessageMoveTask."""
     stubbed.expect_dlq()
     stubbed.expect_tasks()
     stubbed.expect("start_message_move_task", {"TaskHandle": HANDLE}, {"SourceArn": DLQ_ARN})
@@ -550,58 +537,6 @@ def test_ctrl_c_cancels_the_move_task_and_says_so(
     )
 
 
-def test_redrive_refuses_a_subscription_dead_letter_queue(
-    stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """SQS only moves messages out of DLQs of SQS queues; checked with the Stubber, as moto
-    neither returns RedriveAllowPolicy nor implements message move tasks."""
-    stubbed.expect_dlq(redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}))
-
-    assert stubbed.run("redrive", DLQ, "--to", SOURCE) == 2
-
-    assert stubbed.calls == ["GetQueueUrl", "GetQueueAttributes"]
-    assert "it is a subscription dead-letter queue, filled by SNS" in capsys.readouterr().err
-
-
-def test_redrive_refuses_a_source_queue_and_names_its_dead_letter_queue(
-    stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Checked from the queue's own attributes before any move task call."""
-    stubbed.expect("get_queue_url", {"QueueUrl": DLQ_URL}, {"QueueName": DLQ})
-    stubbed.expect(
-        "get_queue_attributes",
-        {
-            "Attributes": {
-                "QueueArn": SOURCE_ARN,
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 5}),
-            }
-        },
-        {"QueueUrl": DLQ_URL, "AttributeNames": ["All"]},
-    )
-
-    assert stubbed.run("redrive", DLQ) == 2
-
-    assert stubbed.calls == ["GetQueueUrl", "GetQueueAttributes"]
-    assert f"its own dead-letter queue is {DLQ}" in capsys.readouterr().err
-
-
-def test_redrive_refuses_a_queue_no_queue_dead_letters_into(
-    stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """No redrive-allow policy names a source, and ListDeadLetterSourceQueues finds none."""
-    stubbed.expect_dlq(redrive_allow_policy=json.dumps({"redrivePermission": "allowAll"}))
-    stubbed.expect(
-        "list_dead_letter_source_queues",
-        {"queueUrls": []},
-        {"QueueUrl": DLQ_URL, "MaxResults": 1},
-    )
-
-    assert stubbed.run("redrive", DLQ) == 2
-
-    assert "ListMessageMoveTasks" not in stubbed.calls
-    assert "is not the dead-letter queue of any SQS queue" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("url", ["not a url", "ftp://host", "http://", "http://host:port"])
 def test_a_malformed_endpoint_url_is_a_usage_error_without_traceback(
     url: str, capsys: pytest.CaptureFixture[str]
@@ -613,7 +548,7 @@ def test_a_malformed_endpoint_url_is_a_usage_error_without_traceback(
 
 
 def test_redrive_to_another_queue_sends_its_arn_and_the_rate(stubbed: Stubbed) -> None:
-    """The StartMessageMoveTask request, on the Stubber: moto lacks message move tasks."""
+    """The exact StartMessageMoveTask request."""
     stubbed.expect_dlq()
     stubbed.expect_tasks()
     stubbed.expect(
@@ -635,7 +570,7 @@ def test_redrive_to_another_queue_sends_its_arn_and_the_rate(stubbed: Stubbed) -
 def test_no_wait_returns_once_the_task_has_started(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--no-wait does not poll ListMessageMoveTasks; on the Stubber: moto lacks move tasks."""
+    """--no-wait does not poll ListMessageMoveTasks (the Stubber counts the calls)."""
     stubbed.expect_dlq()
     stubbed.expect_tasks()
     stubbed.expect("start_message_move_task", {"TaskHandle": HANDLE}, {"SourceArn": DLQ_ARN})
@@ -651,7 +586,7 @@ def test_no_wait_returns_once_the_task_has_started(
 def test_redrive_of_a_fifo_dlq_to_a_standard_queue_is_a_usage_error(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Checked before any move task call (the Stubber has none queued: moto lacks them)."""
+    """Checked before any move task call (the Stubber has none queued)."""
     fifo = "Shop-Refunds-Ledger-F685C5BB-dlq.fifo"
     stubbed.expect("get_queue_url", {"QueueUrl": DLQ_URL}, {"QueueName": fifo})
     stubbed.expect(
@@ -673,7 +608,7 @@ def test_redrive_of_a_fifo_dlq_to_a_standard_queue_is_a_usage_error(
 def test_status_lists_recent_move_tasks(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """ListMessageMoveTasks on the Stubber: moto lacks message move tasks."""
+    """The table of a given pair of tasks, with fixed start times."""
     stubbed.expect("get_queue_url", {"QueueUrl": DLQ_URL}, {"QueueName": DLQ})
     stubbed.expect(
         "get_queue_attributes",
@@ -687,22 +622,6 @@ def test_status_lists_recent_move_tasks(
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].split() == ["2026-12-01T18:33:20Z", "RUNNING", "2", "3", "source"]
     assert lines[3].split() == ["2026-11-30T00:53:20Z", "COMPLETED", "7", "7", "source"]
-
-
-def test_cancel_cancels_the_running_task(stubbed: Stubbed) -> None:
-    """CancelMessageMoveTask on the Stubber: moto lacks message move tasks."""
-    stubbed.expect("get_queue_url", {"QueueUrl": DLQ_URL}, {"QueueName": DLQ})
-    stubbed.expect(
-        "get_queue_attributes",
-        {"Attributes": {"QueueArn": DLQ_ARN}},
-        {"QueueUrl": DLQ_URL, "AttributeNames": ["QueueArn"]},
-    )
-    stubbed.expect_tasks(_task("RUNNING", 2))
-    stubbed.expect(
-        "cancel_message_move_task", {"ApproximateNumberOfMessagesMoved": 2}, {"TaskHandle": HANDLE}
-    )
-
-    assert stubbed.run("cancel", DLQ) == 0
 
 
 def test_access_denied_is_one_line_and_exit_1(
@@ -726,7 +645,8 @@ def test_access_denied_is_one_line_and_exit_1(
 def test_an_endpoint_without_the_api_gets_a_one_line_error(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """moto answers ListMessageMoveTasks with an HTML 500 page; replayed on the Stubber."""
+    """Stock moto (without constructs_lib.testing's fixes) answers ListMessageMoveTasks with
+    an HTML 500 page; replayed on the Stubber."""
     stubbed.expect_dlq()
     stubbed.stub.add_client_error(
         "list_message_move_tasks",
@@ -765,8 +685,8 @@ def test_command_starts_without_aws_cdk() -> None:
 def test_peek_redrive_and_cancel_need_only_what_grant_redrive_grants_on_the_dlq(
     stubbed: Stubbed,
 ) -> None:
-    """Every SQS call of a peek, a redrive and a cancel (on the Stubber, as moto lacks move
-    tasks) is an action ConsumerQueue.grant_redrive grants on that consumer's DLQ."""
+    """Every SQS call of a peek, a redrive and a cancel (on the Stubber, which records each
+    call) is an action ConsumerQueue.grant_redrive grants on that consumer's DLQ."""
     from aws_cdk import Stack
     from aws_cdk import aws_iam as iam
     from aws_cdk import aws_sns as sns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import count
 
 import pytest
 from helpers import ROOT
@@ -13,6 +14,7 @@ from constructs_lib.testing.fanout import DeployedFanout, published_body
 from stacks import LedgerFanoutStack
 
 ACCOUNTS = ["acct-a", "acct-b", "acct-c"]
+BATCHES = count(1)
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +33,32 @@ def ledger(deployed: DeployedStack) -> DeployedFanout:
     return fanout
 
 
+@pytest.fixture
+def batch() -> str:
+    """A prefix for this test's deduplication ids: the FIFO topic drops an id it has seen in
+    the last five minutes, whichever test published it."""
+    return f"batch{next(BATCHES)}"
+
+
 def entry(account: str, sequence: int) -> dict[str, object]:
     return {"account": account, "sequence": sequence, "amount": sequence * 10}
 
 
-def publish_entry(ledger: DeployedFanout, account: str, sequence: int) -> str:
+def publish_entry(ledger: DeployedFanout, batch: str, account: str, sequence: int) -> str:
     return ledger.publish(
         entry(account, sequence),
         group_id=account,
-        deduplication_id=f"{account}-{sequence}",
+        deduplication_id=f"{batch}-{account}-{sequence}",
     )
 
 
-def test_the_fifo_queue_receives_each_account_in_publish_order(ledger: DeployedFanout) -> None:
+def test_the_fifo_queue_receives_each_account_in_publish_order(
+    ledger: DeployedFanout, batch: str
+) -> None:
     # GIVEN entries of three accounts, interleaved
     for sequence in range(1, 6):
         for account in ACCOUNTS:
-            publish_entry(ledger, account, sequence)
+            publish_entry(ledger, batch, account, sequence)
 
     # WHEN the balances worker receives everything
     balances = ledger.consumers["Balances"]
@@ -63,11 +74,11 @@ def test_the_fifo_queue_receives_each_account_in_publish_order(ledger: DeployedF
 
 
 def test_a_duplicate_inside_the_deduplication_window_is_delivered_once(
-    ledger: DeployedFanout,
+    ledger: DeployedFanout, batch: str
 ) -> None:
-    first = publish_entry(ledger, "acct-a", 1)
-    publish_entry(ledger, "acct-a", 1)  # a publisher retry: same deduplication id
-    publish_entry(ledger, "acct-a", 2)
+    first = publish_entry(ledger, batch, "acct-a", 1)
+    publish_entry(ledger, batch, "acct-a", 1)  # a publisher retry: same deduplication id
+    publish_entry(ledger, batch, "acct-a", 2)
 
     messages = ledger.receive_all(ledger.consumers["Balances"].queue_url)
 
@@ -76,9 +87,9 @@ def test_a_duplicate_inside_the_deduplication_window_is_delivered_once(
     assert json.loads(messages[0]["Body"])["MessageId"] == first
 
 
-def test_the_standard_audit_queue_gets_every_entry_raw(ledger: DeployedFanout) -> None:
+def test_the_standard_audit_queue_gets_every_entry_raw(ledger: DeployedFanout, batch: str) -> None:
     for account in ACCOUNTS:
-        publish_entry(ledger, account, 1)
+        publish_entry(ledger, batch, account, 1)
 
     messages = ledger.receive_all(ledger.consumers["Audit"].queue_url)
 
