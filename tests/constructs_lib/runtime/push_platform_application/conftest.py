@@ -96,8 +96,13 @@ class Account:
         self.secretsmanager.put_secret_value(SecretId=arn, SecretString=json.dumps(value))
 
     def attributes(self, arn: str) -> dict[str, str]:
-        response = self.sns.get_platform_application_attributes(PlatformApplicationArn=arn)
-        return dict(response["Attributes"])
+        """The application's attributes as SNS holds them, the write-only credential and
+        principal included (``GetPlatformApplicationAttributes`` returns neither, and the
+        emulator of ``constructs_lib.testing`` hides them as SNS does)."""
+        from moto.sns.models import sns_backends
+
+        _, _, _, region, account, _ = arn.split(":", 5)
+        return dict(sns_backends[account][region].get_application(arn).attributes)
 
     def application_arns(self) -> set[str]:
         listed = self.sns.list_platform_applications()["PlatformApplications"]
