@@ -6,7 +6,9 @@ emulator (or use the ``aws_emulator`` pytest fixture, registered by the extra);
 ``cdk deploy`` does, and fails if the emulator skipped or changed any part of a template;
 ``DeployedFanout`` finds a deployed ``FanoutTopic``'s topic and consumer queues by construct
 path and publishes and receives; ``LambdaService`` runs the stack's Lambda consumers in this
-process, as the SQS event source mapping would.
+process, as the SQS event source mapping would; ``DeployedWorkerPool`` runs a deployed Fargate
+``QueueWorkerPool``'s worker program as local processes with the task definition's environment,
+and computes its scaling decisions from the emulator's queue and service figures.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ if TYPE_CHECKING:
         running_emulator,
     )
     from .lambda_service import Invocation, LambdaService
+    from .workers import (
+        DeployedWorkerPool,
+        PoolScaling,
+        ScalingDecision,
+        WorkerFleet,
+        WorkerProcess,
+    )
 
 # Imported on first use (PEP 562): the pytest plugin, which pytest loads in every run once the
 # extra is installed, lives in this package and must not load aws_cdk and moto up front.
@@ -33,11 +42,16 @@ _EXPORTS = {
     "Consumer": ".fanout",
     "DeployedFanout": ".fanout",
     "DeployedStack": ".harness",
+    "DeployedWorkerPool": ".workers",
     "Emulator": ".harness",
     "EmulatorGap": ".harness",
     "Invocation": ".lambda_service",
     "LambdaService": ".lambda_service",
     "NOT_EMULATED": ".harness",
+    "PoolScaling": ".workers",
+    "ScalingDecision": ".workers",
+    "WorkerFleet": ".workers",
+    "WorkerProcess": ".workers",
     "cli_app": ".harness",
     "lambda_event": ".events",
     "lambda_record": ".events",
@@ -51,10 +65,15 @@ __all__ = [
     "Consumer",
     "DeployedFanout",
     "DeployedStack",
+    "DeployedWorkerPool",
     "Emulator",
     "EmulatorGap",
     "Invocation",
     "LambdaService",
+    "PoolScaling",
+    "ScalingDecision",
+    "WorkerFleet",
+    "WorkerProcess",
     "cli_app",
     "lambda_event",
     "lambda_record",

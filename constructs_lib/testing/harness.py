@@ -661,6 +661,10 @@ class DeployedStack:
                 return self.parameters[argument]
             if function == "Fn::GetAtt" and argument[1] == "Arn":
                 return self._arn(argument[0])
+            if function == "Fn::GetAtt" and argument[0] in self.physical_ids:
+                attribute = self._attribute(*argument)
+                if attribute is not None:
+                    return attribute
             if function == "Fn::Join":
                 separator, parts = argument
                 resolved = [self.resolve(part) for part in parts]
@@ -684,6 +688,15 @@ class DeployedStack:
 
     def _ref(self, logical_id: str) -> str:
         return self.physical_ids[logical_id]
+
+    def _attribute(self, logical_id: str, name: str) -> str | None:
+        """``Fn::GetAtt`` attributes read off a physical id: a queue's name (from its URL), an
+        ECS service's name (from its ARN); None for others."""
+        cfn_type = self.resources[logical_id]["Type"]
+        physical_id = self.physical_ids[logical_id]
+        if (cfn_type, name) in (("AWS::SQS::Queue", "QueueName"), ("AWS::ECS::Service", "Name")):
+            return physical_id.rsplit("/", 1)[-1]
+        return None
 
     def _arn(self, logical_id: str) -> str:
         cfn_type = self.resources[logical_id]["Type"]
@@ -761,11 +774,86 @@ def _probe_event_source_mapping(
         yield f"{lid}.EventSourceArn: emulator {mapping['EventSourceArn']}"
 
 
+def _probe_task_definition(
+    deployed: DeployedStack, lid: str, props: Mapping[str, Any]
+) -> Iterator[str]:
+    """What a task's containers and its placement depend on: each container's image,
+    environment and stop timeout; CPU, memory, network mode, compatibilities, platform."""
+    held = deployed.client("ecs").describe_task_definition(
+        taskDefinition=deployed.physical_id(lid)
+    )["taskDefinition"]
+    expected = {
+        "cpu": props.get("Cpu"),
+        "memory": props.get("Memory"),
+        "networkMode": props.get("NetworkMode"),
+        "requiresCompatibilities": props.get("RequiresCompatibilities"),
+    }
+    for name, value in expected.items():
+        if value is not None and held.get(name) != value:
+            yield f"{lid}.{name}: template {value}, emulator {held.get(name)}"
+    if "RuntimePlatform" in props:
+        platform = {k[:1].lower() + k[1:]: v for k, v in props["RuntimePlatform"].items()}
+        have = held.get("runtimePlatform")
+        if have != platform:
+            yield f"{lid}.RuntimePlatform: template {platform}, emulator {have}"
+    containers = {c["name"]: c for c in held.get("containerDefinitions", [])}
+    for definition in props.get("ContainerDefinitions", []):
+        container = containers.get(definition["Name"])
+        if container is None:
+            yield f"{lid}: container {definition['Name']} is not in the emulator"
+            continue
+        want = {e["Name"]: deployed.resolve(e["Value"]) for e in definition.get("Environment", [])}
+        have = {e["name"]: e["value"] for e in container.get("environment", [])}
+        if have != want:
+            yield f"{lid}.{definition['Name']}.Environment: template {want}, emulator {have}"
+        if (
+            "StopTimeout" in definition
+            and container.get("stopTimeout") != definition["StopTimeout"]
+        ):
+            yield f"{lid}.{definition['Name']}.StopTimeout: emulator {container.get('stopTimeout')}"
+
+
+def _probe_scalable_target(
+    deployed: DeployedStack, lid: str, props: Mapping[str, Any]
+) -> Iterator[str]:
+    resource_id, dimension, namespace = deployed.physical_id(lid).split("|")
+    targets = deployed.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace=namespace, ResourceIds=[resource_id], ScalableDimension=dimension
+    )["ScalableTargets"]
+    if len(targets) != 1:
+        yield f"{lid}: the emulator holds {len(targets)} scalable targets for {resource_id}"
+        return
+    for name in ("MinCapacity", "MaxCapacity"):
+        if int(targets[0][name]) != int(props[name]):
+            yield f"{lid}.{name}: template {props[name]}, emulator {targets[0][name]}"
+
+
+def _probe_scaling_policy(
+    deployed: DeployedStack, lid: str, props: Mapping[str, Any]
+) -> Iterator[str]:
+    """The policy's whole configuration (target, metric math, steps, cooldowns), resolved."""
+    resource_id, dimension, namespace = str(deployed.resolve(props["ScalingTargetId"])).split("|")
+    policies = deployed.client("application-autoscaling").describe_scaling_policies(
+        ServiceNamespace=namespace, ResourceId=resource_id, ScalableDimension=dimension
+    )["ScalingPolicies"]
+    held = next((p for p in policies if p["PolicyARN"] == deployed.physical_id(lid)), None)
+    if held is None or held["PolicyType"] != props["PolicyType"]:
+        yield f"{lid}: no {props['PolicyType']} policy {deployed.physical_id(lid)} in the emulator"
+        return
+    for key in ("TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"):
+        want = deployed.resolve(props.get(key))
+        if key in props and held.get(key) != want:
+            yield f"{lid}.{key}: template {want}, emulator {held.get(key)}"
+
+
 PROBES = {
     "AWS::SQS::Queue": _probe_queue,
     "AWS::SNS::Subscription": _probe_subscription,
     "AWS::SQS::QueuePolicy": _probe_queue_policy,
     "AWS::Lambda::EventSourceMapping": _probe_event_source_mapping,
+    "AWS::ECS::TaskDefinition": _probe_task_definition,
+    "AWS::ApplicationAutoScaling::ScalableTarget": _probe_scalable_target,
+    "AWS::ApplicationAutoScaling::ScalingPolicy": _probe_scaling_policy,
 }
 """Per type: compare what the emulator holds with the template, yield each difference."""
 

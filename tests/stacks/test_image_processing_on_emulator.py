@@ -1,0 +1,251 @@
+"""The ImageProcessing stack deployed to the local emulator: its worker fleet at work.
+
+The stack is deployed as ``cdk deploy`` would (the worker image is not built). moto runs no
+ECS task, so the pool's worker program runs as local processes with the environment of the
+deployed task definition (``DeployedWorkerPool.run_workers``); jobs are published to the
+``ImageJobs`` topic and reach the workers through the deployed subscription and queue. The
+scaling policies are read back from the emulator and their decisions computed from the queue's
+and the service's figures (moto evaluates no alarm and runs no policy).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import ROOT
+from image_jobs import image_job
+
+from constructs_lib.testing import DeployedStack, DeployedWorkerPool, cli_app, running_emulator
+from constructs_lib.testing.fanout import DeployedFanout, published_body
+from stacks import ImageProcessingStack
+
+SLOW_JOB = Path(__file__).resolve().parent / "slow_image_job"
+FAST = {"WAIT_TIME_SECONDS": "1", "RETRY_DELAY_SECONDS": "0"}
+"""Worker settings that keep a scenario short: 1 s long polls, a failed job retried at once."""
+GIVEN_BACK = "message given back to the queue unprocessed"
+INVALID_JOB = "invalid job: it is retried like any failure, then dead-lettered"
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
+    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
+    ImageProcessingStack(app, "ImageProcessing")
+    assembly = app.synth()
+    with running_emulator() as emulator:
+        yield emulator.deploy(assembly.get_stack_by_name("ImageProcessing"))
+
+
+@pytest.fixture(scope="module")
+def pool(deployed: DeployedStack) -> DeployedWorkerPool:
+    return DeployedWorkerPool(deployed, "ImageProcessing/Workers")
+
+
+@pytest.fixture
+def jobs(deployed: DeployedStack) -> DeployedFanout:
+    fanout = DeployedFanout(deployed, "ImageProcessing/ImageJobs")
+    fanout.empty()
+    return fanout
+
+
+def publish_jobs(jobs: DeployedFanout, bodies: Sequence[dict[str, Any]]) -> None:
+    """Publish job bodies to the ImageJobs topic, ten per ``PublishBatch``."""
+    for start in range(0, len(bodies), 10):
+        jobs.sns.publish_batch(
+            TopicArn=jobs.topic_arn,
+            PublishBatchRequestEntries=[
+                {"Id": str(n), "Message": json.dumps(body)}
+                for n, body in enumerate(bodies[start : start + 10])
+            ],
+        )
+
+
+def result_ids(pool: DeployedWorkerPool, prefix: str) -> list[str]:
+    """Job ids in the results table (the table the deployed task definition names)."""
+    items = pool.deployed.client("dynamodb").scan(TableName=pool.environment["RESULTS_TABLE_NAME"])[
+        "Items"
+    ]
+    return sorted(i["job_id"]["S"] for i in items if i["job_id"]["S"].startswith(prefix))
+
+
+def test_a_burst_of_jobs_is_drained_with_none_lost_and_none_done_twice(
+    pool: DeployedWorkerPool, jobs: DeployedFanout
+) -> None:
+    # GIVEN a burst of 40 jobs published to the topic
+    job_ids = [f"burst-{n:02d}" for n in range(40)]
+    publish_jobs(jobs, [image_job(job_id) for job_id in job_ids])
+
+    # WHEN three workers drain the queue, then are stopped as ECS stops tasks
+    with pool.run_workers(3, environment=FAST) as fleet:
+        fleet.wait_until(
+            lambda: len(fleet.logged("job done")) >= len(job_ids) and pool.queue_depth() == (0, 0),
+            timeout=30,
+            what="the burst drained",
+        )
+        statuses = fleet.stop_all()
+
+    # THEN every job was done once, by workers reading the deployed queue and table
+    done = fleet.logged("job done")
+    assert sorted(line["job_id"] for line in done) == job_ids
+    assert max(Counter(line["message_id"] for line in done).values()) == 1
+    assert not any(line["already_done"] for line in done)
+    assert result_ids(pool, "burst-") == job_ids
+    for started in fleet.logged("worker started"):
+        assert (started["queue_url"], started["platform"]) == (pool.queue_url, "ecs")
+    assert statuses == {"worker-1": 0, "worker-2": 0, "worker-3": 0}
+
+
+def test_sigterm_during_a_job_lets_it_finish_within_the_stop_grace(
+    pool: DeployedWorkerPool, jobs: DeployedFanout
+) -> None:
+    slow = {"WORKER_HANDLER": "slow_jobs.handler", "SLOW_JOB_SECONDS": "2", "LOG_LEVEL": "DEBUG"}
+    with pool.run_workers(
+        1,
+        job_path=[SLOW_JOB, pool.image_folder()],
+        environment={**FAST, **slow, "STOP_GRACE_SECONDS": "20"},
+    ) as fleet:
+        (worker,) = fleet.workers
+        publish_jobs(jobs, [image_job("stop-finish")])
+        worker.wait_for("job started")
+
+        # WHEN ECS stops the task in the middle of the job
+        worker.stop()
+        assert worker.wait(timeout=15) == 0
+
+    # THEN the job finished, its message was deleted, and only then the worker stopped
+    messages = [line["message"] for line in worker.lines]
+    assert messages.index("job started") < messages.index("job done")
+    assert messages.index("job done") < messages.index("worker stopped")
+    (stopping,) = worker.logged("worker stopping")
+    assert stopping["reason"] == "SIGTERM"
+    (done,) = worker.logged("job done")
+    assert done["job_id"] == "stop-finish"
+    assert pool.queue_depth() == (0, 0)
+    assert result_ids(pool, "stop-finish") == ["stop-finish"]
+    # protected from scale-in while it held the message, unprotected once it stopped
+    assert worker.protection[-2:] == [True, False]
+
+
+def test_sigterm_during_a_job_longer_than_the_grace_gives_the_message_back(
+    pool: DeployedWorkerPool, jobs: DeployedFanout
+) -> None:
+    slow = {"WORKER_HANDLER": "slow_jobs.handler", "SLOW_JOB_SECONDS": "60", "LOG_LEVEL": "DEBUG"}
+    with pool.run_workers(
+        1,
+        job_path=[SLOW_JOB, pool.image_folder()],
+        environment={**FAST, **slow, "STOP_GRACE_SECONDS": "1"},
+    ) as fleet:
+        (worker,) = fleet.workers
+        publish_jobs(jobs, [image_job("stop-give-back")])
+        worker.wait_for("job started")
+
+        # WHEN ECS stops the task and the job outlasts the stop grace
+        worker.stop()
+        assert worker.wait(timeout=10) == 0
+
+    # THEN the message is visible again at once, and nothing was written
+    (given_back,) = worker.logged(GIVEN_BACK)
+    assert given_back["reason"] == "the job did not finish within the stop grace"
+    assert worker.logged("job done") == []
+    assert pool.queue_depth() == (1, 0)
+    assert result_ids(pool, "stop-give-back") == []
+
+    # AND the next worker does the job: nothing lost
+    with pool.run_workers(1, environment=FAST) as fleet:
+        (done,) = fleet.workers[0].wait_for("job done")
+    assert (done["job_id"], done["receive_count"]) == ("stop-give-back", 2)
+    assert result_ids(pool, "stop-give-back") == ["stop-give-back"]
+
+
+def test_a_poison_job_reaches_the_dlq_after_max_receive_count(
+    pool: DeployedWorkerPool, jobs: DeployedFanout
+) -> None:
+    thumbnails = jobs.consumers["Thumbnails"]
+    publish_jobs(jobs, [image_job("poison-1", width=0)])
+
+    with pool.run_workers(1, environment=FAST) as fleet:
+        fleet.wait_until(
+            lambda: jobs.depth(thumbnails.dead_letter_queue_url) == 1,
+            timeout=20,
+            what="the poison job dead-lettered",
+        )
+
+    # THEN it was tried max_receive_count times, then SQS moved it to the DLQ, body intact
+    invalid = fleet.logged(INVALID_JOB)
+    counts = [line["receive_count"] for line in invalid]
+    assert counts == list(range(1, thumbnails.max_receive_count + 1)) == [1, 2, 3, 4, 5]
+    assert invalid[0]["problems"][0].startswith("width is 0")
+    (dead,) = jobs.receive_all(thumbnails.dead_letter_queue_url)
+    assert published_body(dead, raw=thumbnails.raw)["job_id"] == "poison-1"
+    assert pool.queue_depth() == (0, 0)
+    assert result_ids(pool, "poison-") == []
+
+
+def test_the_deployed_policies_scale_on_backlog_per_worker(
+    pool: DeployedWorkerPool, jobs: DeployedFanout
+) -> None:
+    """Target 150 jobs per worker (5 minutes at 2 s a job), bounds 0 to 20, every figure read
+    from the emulator: the queue's visible messages, the service's running and desired tasks."""
+    scaling = pool.scaling()
+    assert (scaling.target, scaling.min_capacity, scaling.max_capacity) == (150, 0, 20)
+    ecs = pool.deployed.client("ecs")
+    steps = []
+
+    def step() -> None:
+        # WHEN the policies see the queue and the service as the emulator reports them
+        decision = scaling.decide()
+        steps.append(
+            (
+                decision.visible,
+                decision.running,
+                decision.backlog_per_worker,
+                decision.capacity,
+                decision.policy,
+            )
+        )
+        # AND Application Auto Scaling sets the service's desired count
+        scaling.apply(decision)
+
+    step()  # an idle pool stays at zero
+    publish_jobs(jobs, [image_job("scale-0")])
+    step()  # work arrives at zero: the from-zero step policy starts one worker
+    publish_jobs(jobs, [image_job(f"scale-{n}") for n in range(1, 300)])
+    step()  # 300 per worker, twice the target: two workers
+    step()  # 150 per worker, on target: nothing moves
+    ecs.update_service(cluster=pool.cluster, service=pool.service_name, desiredCount=6)
+    step()  # six workers left from an earlier burst: 50 per worker, below 90 %: two
+    jobs.sqs.purge_queue(QueueUrl=pool.queue_url)
+    step()  # the queue drained: back to zero
+
+    # THEN each step is what the policies' target expects
+    assert steps == [
+        # queued, running, backlog per worker, capacity decided, by policy
+        (0, 0, 0.0, 0, None),
+        (1, 0, 1.0, 1, "from-zero"),
+        (300, 1, 300.0, 2, "backlog-per-worker"),
+        (300, 2, 150.0, 2, None),
+        (300, 6, 50.0, 2, "backlog-per-worker"),
+        (0, 2, 0.0, 0, "backlog-per-worker"),
+    ]
+    assert pool.service()["desiredCount"] == 0
+
+
+def test_from_zero_the_step_policy_sizes_the_pool_by_its_bands(pool: DeployedWorkerPool) -> None:
+    """The deployed from-zero bands (1, 2, 4, ... 20 workers by backlog) and the max capacity,
+    on given figures: no queue that large is needed to compute them."""
+    scaling = pool.scaling()
+
+    def capacity(visible: int, running: int) -> tuple[int, str | None]:
+        decision = scaling.decide(visible=visible, running=running, desired=running)
+        return decision.capacity, decision.policy
+
+    assert capacity(150, 0) == (1, "from-zero")
+    assert capacity(300, 0) == (2, "from-zero")
+    assert capacity(1000, 0) == (8, "from-zero")
+    assert capacity(2400, 0) == (16, "from-zero")
+    assert capacity(2401, 0) == (20, "from-zero")
+    assert capacity(6000, 1) == (20, "backlog-per-worker")  # 40 wanted, max_capacity 20
