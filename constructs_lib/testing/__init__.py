@@ -5,8 +5,10 @@ emulator (or use the ``aws_emulator`` pytest fixture, registered by the extra);
 ``Emulator.deploy_app()`` deploys an app, a cloud assembly or a ``cdk.out`` folder the way
 ``cdk deploy`` does, and fails if the emulator skipped or changed any part of a template;
 ``DeployedFanout`` finds a deployed ``FanoutTopic``'s topic and consumer queues by construct
-path and publishes and receives; ``LambdaService`` runs the stack's Lambda consumers in this
-process, as the SQS event source mapping would; ``DeployedWorkerPool`` runs a deployed Fargate
+path and publishes and receives; the stack's functions run in the emulator as deployed (no
+Docker: ``lambda_runtime``), driven by moto's own event source mappings, subscriptions, rules
+and custom resources, and ``LambdaService`` waits for a queue's mapping to work it off and
+returns what the function was handed; ``DeployedWorkerPool`` runs a deployed Fargate
 ``QueueWorkerPool``'s worker program as local processes with the task definition's environment,
 and computes its scaling decisions from the emulator's queue and service figures.
 """

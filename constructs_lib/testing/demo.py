@@ -2,9 +2,9 @@
 
 It deploys the OrderFanout stack's synthesized template (from a cloud assembly, ``cdk.out``
 after ``cdk synth``) to moto in server mode on 127.0.0.1, publishes a handful of sample
-orders (one of them twice, one malformed), runs the billing, shipping and inventory Lambda
-handlers in this process on the messages their queues received, plays the consumers of the
-two plain queues, and prints per consumer what was delivered, filtered out, processed and
+orders (one of them twice, one malformed), lets the billing, shipping and inventory functions
+run in the emulator as deployed (their event source mappings feed them; ``LambdaService``
+waits until each queue is worked off), plays the consumers of the two plain queues, and prints per consumer what was delivered, filtered out, processed and
 dead-lettered; then the operator command ``fanout-dlq list`` shows the dead-letter queues.
 The emulator stops when it is done; nothing reaches AWS.
 
