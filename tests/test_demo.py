@@ -6,16 +6,20 @@ import io
 import re
 
 import pytest
-from aws_cdk import cx_api
 from helpers import ROOT
 
-from constructs_lib.testing import demo
+from constructs_lib.testing import cli_app, demo
+from stacks import OrderFanoutStack, PushNotificationsStack
 
 
 @pytest.fixture(scope="module")
-def printed(order_fanout_assembly: cx_api.CloudAssembly) -> tuple[list[demo.ConsumerReport], str]:
+def printed(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[demo.ConsumerReport], str]:
+    """Both acts: the order fanout, then push (the assembly holds both stacks, as the app's)."""
+    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
+    OrderFanoutStack(app, demo.STACK)
+    PushNotificationsStack(app, demo.PUSH_STACK)
     out = io.StringIO()
-    reports = demo.run(order_fanout_assembly, out)
+    reports = demo.run(app.synth(), out)
     return reports, out.getvalue()
 
 
@@ -63,3 +67,24 @@ def test_the_readme_shows_the_table_the_demo_prints(
     _, text = printed
     table = text.split("\n\nconsumer ", 1)[1].split("\n\n", 1)[0]
     assert f"consumer {table}" in (ROOT / "README.md").read_text()
+
+
+def test_the_second_act_delivers_by_segment_and_retires_the_disabled_device(
+    printed: tuple[list[demo.ConsumerReport], str],
+) -> None:
+    _, text = printed
+    act = text.split("\ndevice ", 1)[1]
+    rows = {line.split()[0]: line for line in act.splitlines()[1:4]}
+    assert rows["phone"].split("  ")[-1].strip() == "kept"
+    assert "Sale starts now; Try the new checkout; Last day of the sale" in rows["phone"]
+    assert "Sale starts now; Try the new checkout; Last day of the sale" in rows["watch"]
+    tablet = re.split(r"\s{2,}", rows["tablet"])
+    assert tablet[-2:] == ["Sale starts now", "deleted by feedback"]
+
+
+def test_the_readme_shows_the_devices_the_second_act_prints(
+    printed: tuple[list[demo.ConsumerReport], str],
+) -> None:
+    _, text = printed
+    table = text.split("\ndevice ", 1)[1].split("\n\n", 1)[0]
+    assert f"device {table}" in (ROOT / "README.md").read_text()

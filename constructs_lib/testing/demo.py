@@ -1,12 +1,16 @@
-"""``make demo``: the order fanout deployed to a local emulator, sample orders, what happened.
+"""``make demo``: the reference stacks deployed to a local emulator, and what they did.
 
-It deploys the OrderFanout stack's synthesized template (from a cloud assembly, ``cdk.out``
-after ``cdk synth``) to moto in server mode on 127.0.0.1, publishes a handful of sample
-orders (one of them twice, one malformed), lets the billing, shipping and inventory functions
-run in the emulator as deployed (their event source mappings feed them; ``LambdaService``
-waits until each queue is worked off), plays the consumers of the two plain queues, and prints per consumer what was delivered, filtered out, processed and
-dead-lettered; then the operator command ``fanout-dlq list`` shows the dead-letter queues.
-The emulator stops when it is done; nothing reaches AWS.
+Act one deploys the OrderFanout stack's synthesized template (from a cloud assembly, ``cdk.out``
+after ``cdk synth``) to moto in server mode on 127.0.0.1, publishes a handful of sample orders
+(one of them twice, one malformed), lets the billing, shipping and inventory functions run in
+the emulator as deployed (their event source mappings feed them; ``LambdaService`` waits until
+each queue is worked off), plays the consumers of the two plain queues, and prints per consumer
+what was delivered, filtered out, processed and dead-lettered; then the operator command
+``fanout-dlq list`` shows the dead-letter queues. Act two, when the PushNotifications stack is
+deployed too (made-up credentials stored as secrets first): three devices register through the
+registration function URL, a broadcast and a segment message go out, and a device whose
+endpoint was disabled is retired by the feedback function. The emulator stops when it is done;
+nothing reaches AWS, APNs or FCM.
 
 Run: ``make demo``, which deploys with the real CDK CLI (``cdk bootstrap`` and ``cdk
 deploy`` against the emulator: asset publishing, role assumption, change sets, as users
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import tempfile
 import time
@@ -33,10 +38,60 @@ from constructs_lib import dlq
 from .fanout import DeployedFanout, published_body
 from .harness import DeployedStack, Emulator, cli_app, running_emulator
 from .lambda_service import LambdaService
+from .push_fixes import delivered
 
 STACK = "OrderFanout"
 FANOUT = "OrderFanout/OrderPlaced"
 LAMBDA_CONSUMERS = ("Billing", "Shipping", "Inventory")
+PUSH_STACK = "PushNotifications"
+PUSH = f"{PUSH_STACK}/Push"
+APP_BACKEND = "arn:aws:iam::{account}:role/app-backend"
+"""The IAM principal that calls the registration URL in the second act."""
+DEMO_SECRETS = {
+    "ApnsCredentialsArn": (
+        "demo/apns",
+        {
+            "signing_key": "-----BEGIN PRIVATE KEY-----\ndemo\n-----END PRIVATE KEY-----",
+            "key_id": "DEMOKEY001",
+            "team_id": "DEMOTEAM01",
+            "bundle_id": "com.example.shop",
+        },
+    ),
+    "FcmServiceAccountArn": (
+        "demo/fcm",
+        {
+            "type": "service_account",
+            "project_id": "demo-shop",
+            "private_key_id": "demo",
+            "private_key": "-----BEGIN PRIVATE KEY-----\ndemo\n-----END PRIVATE KEY-----",
+            "client_email": "sns@demo-shop.iam.gserviceaccount.com",
+        },
+    ),
+}
+"""Made-up credentials the second act stores as secrets: nothing is sent to APNs or FCM."""
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    platform: str
+    segments: tuple[str, ...] = ()
+
+
+DEVICES = [
+    Device("phone", "apns", ("beta",)),
+    Device("tablet", "fcm"),
+    Device("watch", "fcm", ("beta",)),
+]
+
+
+@dataclass
+class DeviceReport:
+    device: str
+    platform: str
+    segments: str
+    received: list[str] = field(default_factory=list)
+    endpoint: str = "kept"
 
 
 @dataclass(frozen=True)
@@ -100,17 +155,27 @@ def run(
 
     with Emulator() if cdk_app is not None else running_emulator() as emulator:
         started = time.perf_counter()
+        parameters = _store_demo_secrets(emulator)
         if cdk_app is not None:
-            deployed = _deploy_with_cdk(emulator, cdk_app)
+            stacks = _deploy_with_cdk(emulator, cdk_app, parameters)
             how = "with cdk bootstrap and cdk deploy"
         else:
             assert assembly is not None
-            deployed = emulator.deploy(assembly.get_stack_by_name(STACK))
+            names = {s.stack_name for s in assembly.stacks}
+            stacks = {
+                name: emulator.deploy(
+                    assembly.get_stack_by_name(name),
+                    parameters=parameters if name == PUSH_STACK else None,
+                )
+                for name in (STACK, PUSH_STACK)
+                if name in names
+            }
             how = "in process"
+        deployed = stacks[STACK]
+        counts = " and ".join(f"{n} ({len(d.physical_ids)} resources)" for n, d in stacks.items())
         say(
-            f"Deployed {STACK} to the local emulator ({emulator.endpoint_url}) {how}: "
-            f"{len(deployed.physical_ids)} resources, each checked against the template, "
-            f"in {time.perf_counter() - started:.1f} s."
+            f"Deployed {counts} to the local emulator ({emulator.endpoint_url}) {how}, "
+            f"each resource checked against its template, in {time.perf_counter() - started:.1f} s."
         )
         fanout = DeployedFanout(deployed, FANOUT)
         service = LambdaService(deployed)  # watches the functions from before the first publish
@@ -127,6 +192,9 @@ def run(
         say(f"$ fanout-dlq {' '.join(command)}")
         with contextlib.redirect_stdout(out):
             dlq.main(command)
+        if PUSH_STACK in stacks:
+            say()
+            _push_act(stacks[PUSH_STACK], say)
     return reports
 
 
@@ -191,12 +259,97 @@ def _print_table(reports: Sequence[ConsumerReport], say: Any) -> None:
     )
 
 
-def _deploy_with_cdk(emulator: Emulator, app: Path) -> DeployedStack:
-    """``cdk bootstrap`` and ``cdk deploy`` of the stack from the app's folder."""
+def _deploy_with_cdk(
+    emulator: Emulator, app: Path, parameters: Mapping[str, str]
+) -> dict[str, DeployedStack]:
+    """``cdk bootstrap``, then one ``cdk deploy`` of both stacks from the app's folder."""
     emulator.cdk("bootstrap", f"aws://{emulator.account}/{emulator.region}", cwd=app)
+    given = [f"--parameters={PUSH_STACK}:{k}={v}" for k, v in parameters.items()]
     with tempfile.TemporaryDirectory(prefix="demo-cdk.out-") as outdir:
-        emulator.cdk(*("deploy", STACK, "--require-approval", "never", "--output", outdir), cwd=app)
-        return emulator.deployed(cx_api.CloudAssembly(outdir).get_stack_by_name(STACK))
+        emulator.cdk(
+            *("deploy", STACK, PUSH_STACK, "--require-approval", "never", "--output", outdir),
+            *given,
+            cwd=app,
+        )
+        assembly = cx_api.CloudAssembly(outdir)
+        return {
+            name: emulator.deployed(assembly.get_stack_by_name(name))
+            for name in (STACK, PUSH_STACK)
+        }
+
+
+def _store_demo_secrets(emulator: Emulator) -> dict[str, str]:
+    """The push credentials as secrets in the emulator; the stack parameters naming them."""
+    secrets = emulator.client("secretsmanager")
+    return {
+        parameter: secrets.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+        for parameter, (name, value) in DEMO_SECRETS.items()
+    }
+
+
+def _push_act(deployed: DeployedStack, say: Any) -> list[DeviceReport]:
+    """Second act: devices register, a broadcast and a segment message go out, a device the
+    platform disabled is retired by the feedback function."""
+    emulator = deployed.emulator
+    sns = deployed.client("sns")
+
+    def physical(path: str) -> str:
+        return deployed.physical_id(deployed.logical_id_at(f"{PUSH}/{path}"))
+
+    say(f"{PUSH_STACK}: the custom resource created the platform applications:")
+    for application in sns.list_platform_applications()["PlatformApplications"]:
+        say(f"  {application['PlatformApplicationArn'].split(':')[-1]}")
+    registration = physical("Registration/Function/Resource")
+    endpoints: dict[str, str] = {}
+    reports = []
+    for number, device in enumerate(DEVICES):
+        answer = emulator.invoke_function_url(
+            registration,
+            body=json.dumps(
+                {
+                    "platform": device.platform,
+                    "token": f"{number + 1:064x}",
+                    "segments": list(device.segments),
+                }
+            ),
+            headers={"content-type": "application/json"},
+            caller_arn=APP_BACKEND.format(account=emulator.account),
+        )
+        endpoints[device.name] = json.loads(answer["body"])["endpoint_arn"]
+        reports.append(DeviceReport(device.name, device.platform, ",".join(device.segments) or "-"))
+    say(f"Registered {len(DEVICES)} devices through the registration function URL.")
+    service = LambdaService(deployed)
+    broadcast = physical("Broadcast/Topic/Resource")
+    sns.publish(TopicArn=broadcast, Message="Sale starts now")
+    sns.publish(TopicArn=physical("SegmentBeta/Topic/Resource"), Message="Try the new checkout")
+    sns.set_endpoint_attributes(EndpointArn=endpoints["tablet"], Attributes={"Enabled": "false"})
+    sns.publish(TopicArn=broadcast, Message="Last day of the sale")
+    for report in reports:  # read before the feedback function deletes an endpoint
+        report.received = delivered(endpoints[report.device])
+    service.drain(deployed.logical_id_at(f"{PUSH}/Events/Feedback/Queue/Resource"))
+    remaining = {
+        e["EndpointArn"]
+        for app in sns.list_platform_applications()["PlatformApplications"]
+        for e in sns.list_endpoints_by_platform_application(
+            PlatformApplicationArn=app["PlatformApplicationArn"]
+        )["Endpoints"]
+    }
+    for report in reports:
+        if endpoints[report.device] not in remaining:
+            report.endpoint = "deleted by feedback"
+    say()
+    header = ("device", "platform", "segments", "received", "endpoint")
+    rows = [(r.device, r.platform, r.segments, "; ".join(r.received), r.endpoint) for r in reports]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    say()
+    say(
+        "The tablet's endpoint was disabled (the app was uninstalled): the last broadcast "
+        "failed for it,"
+    )
+    say("SNS sent the failure to the events topic, and the feedback function deleted it.")
+    return reports
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -220,11 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         assembly = cx_api.CloudAssembly(str(args.assembly))
         run(assembly)
         return 0
-    from stacks import OrderFanoutStack
+    from stacks import OrderFanoutStack, PushNotificationsStack
 
     with tempfile.TemporaryDirectory(prefix="demo-cdk.out-") as outdir:
         app = cli_app(outdir)
         OrderFanoutStack(app, STACK)
+        PushNotificationsStack(app, PUSH_STACK)
         run(app.synth())
     return 0
 
