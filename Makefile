@@ -14,7 +14,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 .PHONY: help setup demo synth test lint typecheck unit dist bench clean
 
 help:
-	@echo "make demo   - install toolchain if missing, deploy the order fanout to a local emulator, publish sample orders, print what each consumer got"
+	@echo "make demo   - install toolchain if missing, deploy the order fanout and push stacks to a local emulator, publish sample orders and push messages, print what each consumer and device got"
 	@echo "make synth  - install toolchain if missing, cdk synth (every stack) into cdk.out"
 	@echo "make test   - install toolchain if missing, then ruff, mypy and pytest"
 	@echo "make dist   - build the constructs_lib wheel into dist/"
