@@ -55,6 +55,7 @@ def install(endpoint_url: str) -> None:
         return
     _replace_custom_model()
     _read_answers()
+    _route_answers_by_path()
     parsing._constructs_lib_custom_resources = True  # type: ignore[attr-defined]
 
 
@@ -78,14 +79,40 @@ def _replace_custom_model() -> None:
     aws="every answer (status, reason, physical id, data, `NoEcho`) is taken",
 )
 def _read_answers() -> None:
-    def process_cfn_response(self: Any) -> tuple[int, dict[str, int], str]:
-        answer = json.loads(self.body or "{}")
+    def cfnresponse(cls: Any, request: Any, full_url: str, headers: Any) -> Any:
+        body = request.get_data() if hasattr(request, "get_data") else request.body
+        if not body and getattr(request, "form", None):  # parsed away as a form
+            body = next(iter(request.form))
+        text = body.decode() if isinstance(body, bytes) else str(body or "")
+        answer = json.loads(text or "{}")
         with _state.arrived:
             _state.answers[str(answer.get("RequestId"))] = answer
             _state.arrived.notify_all()
         return 200, {"status": 200}, ""
 
-    responses.CloudFormationResponse.process_cfn_response = process_cfn_response  # type: ignore[method-assign]
+    responses.CloudFormationResponse.cfnresponse = classmethod(cfnresponse)  # type: ignore[assignment, method-assign]
+
+
+@fills(
+    "cloudformation",
+    moto="routes a PUT to the response URL by its body and content type: an answer sent the "
+    "way Python's `urllib` sends it (a form content type) goes to another service (404)",
+    aws="the response URL (a pre-signed S3 URL) takes the answer whatever its content type",
+)
+def _route_answers_by_path() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.infer_service_region_host
+
+    def infer_service_region_host(self: Any, environ: dict[str, Any], path: str) -> Any:
+        if environ.get("PATH_INFO", "").endswith("/cfnresponse") and path.startswith(
+            "/cloudformation_"
+        ):
+            region = path[len("/cloudformation_") :].split("/", 1)[0]
+            return f"cloudformation.{region}.amazonaws.com"
+        return original(self, environ, path)
+
+    DomainDispatcherApplication.infer_service_region_host = infer_service_region_host  # type: ignore[method-assign]
 
 
 class EmulatedCustomResource(CloudFormationModel):
