@@ -35,6 +35,7 @@ them after a while).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import hashlib
@@ -322,6 +323,7 @@ class _Pool:
 
 
 _pool = _Pool()
+atexit.register(_pool.stop_all)  # no execution environment outlives the process that ran it
 
 
 class _Environment:
