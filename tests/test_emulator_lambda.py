@@ -286,7 +286,7 @@ def mapped(
         )
         record_url, _ = queue(emulator)
         name = make_function(
-            Timeout=2, Environment={"Variables": {"MODE": "sqs", "RECORD_URL": record_url}}
+            Timeout=1, Environment={"Variables": {"MODE": "sqs", "RECORD_URL": record_url}}
         )
         emulator.client("lambda").create_event_source_mapping(
             FunctionName=name,
@@ -419,7 +419,7 @@ def test_an_asynchronous_invoke_is_queued_and_a_failure_retried_twice(
     result = invoke(emulator, name, {"n": 1}, InvocationType="Event")
     assert result["status"] == 202
     wait_for(lambda: len(lambda_runtime.invocations_of(name)) == 3)
-    time.sleep(1.5)
+    time.sleep(0.8)
     assert len(lambda_runtime.invocations_of(name)) == 3  # the first try and two retries
 
 

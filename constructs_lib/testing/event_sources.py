@@ -46,7 +46,7 @@ from .gaps import fills
 
 SCAN_SECONDS = 0.05
 """How often new or re-enabled mappings are picked up."""
-ASYNC_RETRY_DELAYS_SECONDS = (0.5, 1.0)
+ASYNC_RETRY_DELAYS_SECONDS = (0.2, 0.4)
 """Delays before the retries of an asynchronous invocation. AWS waits about 1 and 2 minutes;
 the emulator keeps the order and the count and shortens the wait."""
 EVENTBRIDGE_MAX_RETRIES = 2
@@ -134,8 +134,17 @@ def busy(mapping_uuid: str) -> bool:
 
 
 def advance_sqs_clock(seconds: float) -> None:
-    """Move SQS's clock ``seconds`` forward: visibility timeouts, delays and retention pass."""
+    """Move SQS's clock ``seconds`` forward: visibility timeouts, delays and retention pass.
+
+    Long polls waiting on a queue look again at once (a message whose timeout passed is
+    visible now), as they would the moment the timeout passed on SQS's own clock.
+    """
     _state.clock_offset_seconds += seconds
+    for account_backends in list(sqs_models.sqs_backends.values()):
+        for backend in list(account_backends.values()):
+            for queue in list(backend.queues.values()):
+                with queue._messages_lock:
+                    queue._messages_lock.notify_all()
 
 
 # -- SQS event source mappings ---------------------------------------------------------------

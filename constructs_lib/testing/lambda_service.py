@@ -19,7 +19,7 @@ from typing import Any
 from . import event_sources
 from .harness import DeployedStack
 
-SETTLE_SECONDS = 0.2
+SETTLE_SECONDS = 0.1
 """How long a queue must look the same before the drain trusts what it sees."""
 
 
