@@ -108,35 +108,38 @@ def loop(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: Any) -> L
     with Emulator(region=REGION, account=ACCOUNT) as emulator:
         emulator.cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", cwd=app_dir)
 
-        def deploy(step: str, consumers: int) -> None:
+        def deploy(step: str, *app: str) -> None:
+            """``cdk deploy`` of the app (synthesized by the CLI), or of an assembly synthesized
+            before (``--app <cdk.out>``, as a pipeline deploys what it built once)."""
             outdir = app_dir / f"cdk.out.{step}"
             emulator.cdk(
                 "deploy",
                 "Loop",
                 "--require-approval",
                 "never",
-                "-c",
-                f"consumers={consumers}",
-                "--output",
-                str(outdir),
+                *(app or ("-c", "consumers=1", "--output", str(outdir))),
                 cwd=app_dir,
             )
             try:
-                result.delivered[step] = _publish_once(emulator, outdir)
+                result.delivered[step] = _publish_once(emulator, Path(app[1]) if app else outdir)
             except EmulatorGap as gap:
                 result.problems[step] = str(gap)
 
-        deploy("first", 1)
+        deploy("first")
         first = cx_api.CloudAssembly(str(app_dir / "cdk.out.first")).get_stack_by_name("Loop")
         result.states["cli"] = _state(emulator.deployed(first))
-        diff = emulator.cdk("diff", "Loop", "-c", "consumers=2", cwd=app_dir)
+        update = app_dir / "cdk.out.update"
+        emulator.cdk("synth", "-c", "consumers=2", "--output", str(update), "--quiet", cwd=app_dir)
+        diff = emulator.cdk("diff", "Loop", "--app", str(update), cwd=app_dir)
         result.diff = diff.stdout + diff.stderr
-        deploy("update", 2)
-        emulator.cdk("destroy", "Loop", "--force", cwd=app_dir)
+        deploy("update", "--app", str(update))
+        emulator.cdk(
+            "destroy", "Loop", "--force", "--app", str(app_dir / "cdk.out.first"), cwd=app_dir
+        )
         result.stacks_after_destroy = [
             s["StackName"] for s in emulator.client("cloudformation").describe_stacks()["Stacks"]
         ]
-        deploy("again", 1)
+        deploy("again", "--app", str(app_dir / "cdk.out.first"))
     with Emulator(region=REGION, account=ACCOUNT) as emulator:
         emulator.bootstrap()
         result.states["in process"] = _state(emulator.deploy(first))
