@@ -56,10 +56,10 @@ def _time(call: Any, times: int) -> list[float]:
     return figures
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invocations", type=int, default=50)
-    count = parser.parse_args().invocations
+    count = parser.parse_args(argv).invocations
     header = ("function", "cold start", "warm median", "warm p95", "handler in process")
     rows: list[tuple[str, ...]] = []
     with running_emulator() as emulator:

@@ -367,14 +367,14 @@ def test_a_record_failed_max_receive_count_times_is_dead_lettered(
 def test_the_batching_window_gathers_messages_sent_one_by_one(
     emulator: Emulator, mapped: Callable[..., tuple[str, str, str]]
 ) -> None:
-    url, _, name = mapped(BatchSize=5, MaximumBatchingWindowInSeconds=2)
+    url, _, name = mapped(BatchSize=5, MaximumBatchingWindowInSeconds=1)
     sqs = emulator.client("sqs")
     for _ in range(3):
         sqs.send_message(QueueUrl=url, MessageBody="good")
-        time.sleep(0.2)
+        time.sleep(0.1)
 
     (batch,) = batches_of(name)
-    time.sleep(0.5)
+    time.sleep(0.3)
 
     assert len(batch.message_ids) == 3 and len(event_sources.batches(name)) == 1
 

@@ -320,24 +320,8 @@ def test_sns_to_sqs_side(outputs) -> None:
     assert f"N=2 SnsToSqs: ${keys * fixed_cost.KMS_KEY:,.2f} = " in cost
 
 
-def test_lambda_invoke_benchmark_prints_both_runtimes() -> None:
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "ignore",
-            str(BENCHMARKS / "lambda_invoke.py"),
-            "--invocations",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    lines = result.stdout.splitlines()
+def test_lambda_invoke_benchmark_prints_both_runtimes(capsys: pytest.CaptureFixture[str]) -> None:
+    _load("lambda_invoke").main(["--invocations", "3"])
+    lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Lambda invocation cost")
     assert [line.split()[0] for line in lines[2:]] == ["python", "node"]
