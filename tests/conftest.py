@@ -26,3 +26,33 @@ def order_fanout_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.Cl
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The constructs_lib wheel, built once per session as ``pip install .`` builds it."""
     return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+SLOWEST_FIRST = (
+    "test_cli_on_emulator.py",
+    "test_benchmarks_smoke.py",
+    "test_fanout_scale.py",
+    "test_user_app.py",
+    "test_testing_package.py",
+    "test_image_processing_on_emulator.py",
+    "test_emulator_lambda.py",
+    "test_dlq_on_emulator.py",
+    "test_cli_synth.py",
+    "test_packaging.py",
+    "test_emulator_harness.py",
+    "test_order_fanout_on_emulator.py",
+    "test_demo.py",
+    "test_app.py",
+    "test_push_notifications_on_emulator.py",
+)
+"""Modules that take longest (tens of seconds: installs, the real CLI, large synths), run
+first, so that on two workers (``pytest -n 2 --dist loadfile``) the short ones fill the end
+instead of one long module running alone."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: within a module, and among the others, the order stays

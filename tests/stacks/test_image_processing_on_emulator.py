@@ -75,8 +75,8 @@ def result_ids(pool: DeployedWorkerPool, prefix: str) -> list[str]:
 def test_a_burst_of_jobs_is_drained_with_none_lost_and_none_done_twice(
     pool: DeployedWorkerPool, jobs: DeployedFanout
 ) -> None:
-    # GIVEN a burst of 40 jobs published to the topic
-    job_ids = [f"burst-{n:02d}" for n in range(40)]
+    # GIVEN a burst of 30 jobs published to the topic
+    job_ids = [f"burst-{n:02d}" for n in range(30)]
     publish_jobs(jobs, [image_job(job_id) for job_id in job_ids])
 
     # WHEN three workers drain the queue, then are stopped as ECS stops tasks
@@ -102,7 +102,7 @@ def test_a_burst_of_jobs_is_drained_with_none_lost_and_none_done_twice(
 def test_sigterm_during_a_job_lets_it_finish_within_the_stop_grace(
     pool: DeployedWorkerPool, jobs: DeployedFanout
 ) -> None:
-    slow = {"WORKER_HANDLER": "slow_jobs.handler", "SLOW_JOB_SECONDS": "2", "LOG_LEVEL": "DEBUG"}
+    slow = {"WORKER_HANDLER": "slow_jobs.handler", "SLOW_JOB_SECONDS": "1", "LOG_LEVEL": "DEBUG"}
     with pool.run_workers(
         1,
         job_path=[SLOW_JOB, pool.image_folder()],
