@@ -93,6 +93,14 @@ def test_wheel_carries_every_file_of_the_runtime_folders(wheel_files: set[str]) 
     assert runtime_files - wheel_files == set()
 
 
+def test_wheel_carries_the_emulators_lambda_runtimes(wheel_files: set[str]) -> None:
+    """The emulator starts these to run Python and Node.js functions (``lambda_runtime``)."""
+    folder = PACKAGE / "testing" / "lambda_bootstrap"
+    bootstraps = {_in_wheel(p) for p in _source_files(folder)}
+    assert {Path(p).name for p in bootstraps} == {"python_runtime.py", "node_runtime.js"}
+    assert bootstraps - wheel_files == set()
+
+
 def _calls(module: Path, name: str) -> list[ast.Call]:
     """The calls of ``name`` (a function or a method) in ``module``."""
     return [
