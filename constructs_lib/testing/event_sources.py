@@ -410,13 +410,10 @@ def _deliver_sns_to_lambda() -> None:
     def publish(self: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
         if self.protocol != "lambda":
             return original(self, message, message_id, *args, **kwargs)
-        subject = kwargs.get("subject", args[0] if args else None)
-        attributes = kwargs.get("message_attributes", args[1] if len(args) > 1 else None)
-        structure = kwargs.get("message_structure", args[4] if len(args) > 4 else None)
-        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
-            attributes, message
-        ):
+        delivery = delivery_of(self, message, args, kwargs)
+        if delivery is None:
             return None
+        subject, attributes, structure = delivery
         if structure == "json":
             message = self._parse_message_structure(message, self.protocol)
         envelope = self.get_post_data(message, message_id, subject, message_attributes=attributes)
@@ -486,6 +483,21 @@ def _eventbridge_lambda_targets() -> None:
                     self.targets = saved
 
     events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def delivery_of(
+    subscription: Any, message: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[str | None, dict[str, Any] | None, str | None] | None:
+    """The subject, message attributes and message structure of a delivery moto hands
+    ``Subscription.publish`` (positionally or by name), or None when the subscription's
+    filter policy turns the message away."""
+    subject = kwargs.get("subject", args[0] if args else None)
+    attributes = kwargs.get("message_attributes", args[1] if len(args) > 1 else None)
+    structure = kwargs.get("message_structure", args[4] if len(args) > 4 else None)
+    matcher = subscription._filter_policy_matcher
+    if matcher is not None and not matcher.matches(attributes, message):
+        return None
+    return subject, attributes, structure
 
 
 def _target_input(target: dict[str, Any], event: Any, transform_input: bool) -> Any:

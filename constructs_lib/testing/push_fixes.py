@@ -18,6 +18,7 @@ from typing import Any
 from moto.sns import models as sns_models
 from moto.sns import responses as sns_responses
 
+from .event_sources import delivery_of
 from .gaps import fills
 
 WRITE_ONLY_ATTRIBUTES = ("PlatformCredential", "PlatformPrincipal")
@@ -112,12 +113,10 @@ def _deliver_to_endpoints() -> None:
     def publish(self: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
         if self.protocol != "application":
             return original(self, message, message_id, *args, **kwargs)
-        attributes = kwargs.get("message_attributes", args[1] if len(args) > 1 else None)
-        structure = kwargs.get("message_structure", args[4] if len(args) > 4 else None)
-        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
-            attributes, message
-        ):
+        delivery = delivery_of(self, message, args, kwargs)
+        if delivery is None:
             return None
+        _, _, structure = delivery
         backend = sns_models.sns_backends[self.account_id][self.endpoint.split(":")[3]]
         endpoint = backend.platform_endpoints.get(self.endpoint)
         if endpoint is None:
