@@ -451,8 +451,8 @@ def _deliver_sns_to_lambda() -> None:
 
 @fills(
     "events",
-    moto="a rule with a Lambda function as target fails the `PutEvents` (NotImplementedError, "
-    "HTTP 500)",
+    moto="a rule with a Lambda function as target fails the whole `PutEvents` with HTTP 500 "
+    "(moto has no delivery to function targets)",
     aws="the function is invoked asynchronously with the event (or the target's `Input` / "
     "`InputPath` / `InputTransformer` result), retried up to the target's "
     "`RetryPolicy.MaximumRetryAttempts`",
