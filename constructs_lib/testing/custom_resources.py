@@ -306,7 +306,9 @@ def _request(
         raise ValidationError(
             message=f"{logical_id} ({resource_type}) {request_type}: no answer from "
             f"{function.function_name}: {detail.get('errorType', '')} "
-            f"{detail.get('errorMessage', '')}".strip()
+            f"{detail.get('errorMessage', '')} (its log: "
+            f"{lambda_runtime.log_group_of(function)} in the emulator's CloudWatch Logs; the "
+            "function must PUT its answer to the event's ResponseURL)"
         )
     if answer.get("Status") != "SUCCESS":
         raise ValidationError(
