@@ -10,15 +10,16 @@ from helpers import ROOT
 from installed_wheel import build_wheel
 
 from constructs_lib.testing import cli_app
-from stacks import OrderFanoutStack
+from stacks import OrderFanoutStack, PushNotificationsStack
 
 
 @pytest.fixture(scope="session")
-def order_fanout_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
-    """The OrderFanout stack synthesized once, as `cdk synth` writes it, for the emulator
-    scenarios and the demo."""
+def demo_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
+    """OrderFanout and PushNotifications synthesized once per worker, as `cdk synth` writes
+    them: the demo deploys both, the emulator scenarios one each."""
     app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
     OrderFanoutStack(app, "OrderFanout")
+    PushNotificationsStack(app, "PushNotifications")
     return app.synth()
 
 

@@ -6,20 +6,17 @@ import io
 import re
 
 import pytest
+from aws_cdk import cx_api
 from helpers import ROOT
 
-from constructs_lib.testing import cli_app, demo
-from stacks import OrderFanoutStack, PushNotificationsStack
+from constructs_lib.testing import demo
 
 
 @pytest.fixture(scope="module")
-def printed(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[demo.ConsumerReport], str]:
+def printed(demo_assembly: cx_api.CloudAssembly) -> tuple[list[demo.ConsumerReport], str]:
     """Both acts: the order fanout, then push (the assembly holds both stacks, as the app's)."""
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
-    OrderFanoutStack(app, demo.STACK)
-    PushNotificationsStack(app, demo.PUSH_STACK)
     out = io.StringIO()
-    reports = demo.run(app.synth(), out)
+    reports = demo.run(demo_assembly, out)
     return reports, out.getvalue()
 
 

@@ -41,9 +41,9 @@ def order(order_id: str, total: Decimal, sku: str = "SKU-1") -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def deployed(order_fanout_assembly: cx_api.CloudAssembly) -> Iterator[DeployedStack]:
+def deployed(demo_assembly: cx_api.CloudAssembly) -> Iterator[DeployedStack]:
     with running_emulator() as emulator:
-        yield emulator.deploy(order_fanout_assembly.get_stack_by_name("OrderFanout"))
+        yield emulator.deploy(demo_assembly.get_stack_by_name("OrderFanout"))
 
 
 @pytest.fixture

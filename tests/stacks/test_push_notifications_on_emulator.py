@@ -18,13 +18,11 @@ from typing import Any
 
 import pytest
 from aws_cdk import cx_api
-from helpers import ROOT
 from moto.sns.models import sns_backends
 
-from constructs_lib.testing import DeployedStack, cli_app, lambda_runtime, running_emulator
+from constructs_lib.testing import DeployedStack, lambda_runtime, running_emulator
 from constructs_lib.testing.lambda_service import LambdaService
 from constructs_lib.testing.push_fixes import delivered
-from stacks import PushNotificationsStack
 
 MARKER = "SECRET-MARKER-4711"
 CALLER = "arn:aws:iam::123456789012:role/app-backend"
@@ -50,10 +48,8 @@ FCM_ACCOUNT = {
 
 
 @pytest.fixture(scope="module")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
-    PushNotificationsStack(app, "PushNotifications")
-    return app.synth()
+def assembly(demo_assembly: cx_api.CloudAssembly) -> cx_api.CloudAssembly:
+    return demo_assembly
 
 
 @pytest.fixture(scope="module")
