@@ -21,7 +21,6 @@ Application Auto Scaling makes (``UpdateService`` with the new desired count).
 
 from __future__ import annotations
 
-import http.server
 import json
 import math
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .harness import DeployedStack
+from .local_http import LocalEndpoint, Request
 
 SCALE_IN_FRACTION = 0.9
 """Application Auto Scaling's target tracking scales in when the metric is below 90 % of the
@@ -164,48 +164,31 @@ class _TaskProtectionEndpoint:
 
     def __init__(self) -> None:
         self.workers: dict[str, WorkerProcess] = {}
-        endpoint = self
+        self._endpoint = LocalEndpoint(self._respond).start()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
-                name, _, path = self.path.lstrip("/").partition("/")
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    state = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError:
-                    state = None
-                worker = endpoint.workers.get(name)
-                if (
-                    f"/{path}" != TASK_PROTECTION_PATH
-                    or worker is None
-                    or not isinstance(state, dict)
-                ):
-                    self.send_error(400, "not a task protection request")
-                    return
-                enabled = bool(state.get("ProtectionEnabled"))
-                worker._protected(enabled)
-                body = json.dumps(
-                    {"protection": {"ProtectionEnabled": enabled, "TaskArn": name}}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the workers log what matters
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+    def _respond(self, request: Request) -> tuple[int, str]:
+        name, _, path = request.path.lstrip("/").partition("/")
+        try:
+            state = json.loads(request.body or b"{}")
+        except ValueError:
+            state = None
+        worker = self.workers.get(name)
+        if (
+            request.method != "PUT"
+            or f"/{path}" != TASK_PROTECTION_PATH
+            or worker is None
+            or not isinstance(state, dict)
+        ):
+            return 400, json.dumps({"error": "not a task protection request"})
+        enabled = bool(state.get("ProtectionEnabled"))
+        worker._protected(enabled)
+        return 200, json.dumps({"protection": {"ProtectionEnabled": enabled, "TaskArn": name}})
 
     def uri(self, name: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/{name}"
+        return f"{self._endpoint.url}/{name}"
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._endpoint.stop()
 
 
 class WorkerFleet:

@@ -21,8 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,6 +31,8 @@ import boto3
 import pytest
 from helpers import emulated_aws
 from image_jobs import image_job
+
+from constructs_lib.testing.local_http import LocalEndpoint, Request
 
 ROOT = Path(__file__).resolve().parents[4]
 SOURCE = ROOT / "constructs_lib" / "runtime" / "queue_worker"
@@ -289,64 +290,6 @@ def restore_signal_handlers() -> Iterator[None]:
     yield
     for signum, handler in saved.items():
         signal.signal(signum, handler)
-
-
-@dataclass
-class Request:
-    """A request a local endpoint received; header names in lower case."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class LocalEndpoint:
-    """An HTTP server on 127.0.0.1 answering with ``respond(request) -> (status, body)``."""
-
-    respond: Callable[[Request], tuple[int, str]]
-    requests: list[Request] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> LocalEndpoint:
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                headers = {name.lower(): value for name, value in self.headers.items()}
-                request = Request(self.command, self.path, headers, self.rfile.read(length))
-                endpoint.requests.append(request)
-                status, body = endpoint.respond(request)
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = _answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
 
 
 @pytest.fixture
