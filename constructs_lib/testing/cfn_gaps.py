@@ -56,12 +56,30 @@ def _queue_name(url_or_arn: str) -> str:
     return url_or_arn.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
 
+class _Typed:
+    """What moto reads of every emulated type: its CloudFormation type, and the property that
+    names a resource of it. Each type sets ``TYPE`` (and ``NAME_TYPE`` where it has one)."""
+
+    TYPE: ClassVar[str] = ""
+    """The CloudFormation type the subclass emulates."""
+    NAME_TYPE: ClassVar[str] = ""
+    """The property that names the resource (moto generates a name into it when absent)."""
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_TYPE
+
+
 @fills(
     "cloudformation",
     moto="a stack update of a type this module emulates drops the resource from the stack",
     aws="the resource exists with the new properties (emulated as undo, then create)",
 )
-class _Resource:
+class _Resource(_Typed):
     """What every type below shares: created at once, identified by ``physical_resource_id``.
 
     moto calls ``create_from_cloudformation_json`` with the resolved template entry, and
@@ -81,10 +99,6 @@ class _Resource:
         self.arn = arn
         self.properties: dict[str, Any] = {}
         self.logical_id = ""
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -183,9 +197,7 @@ class SnsSubscription(_Resource, CloudFormationModel):
     ATTRIBUTES = ("FilterPolicyScope", "FilterPolicy", "RawMessageDelivery", "RedrivePolicy")
     """In this order: moto reads a filter policy in the scope set when the policy is set."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
+    TYPE = "AWS::SNS::Subscription"
 
     @classmethod
     def create(
@@ -216,9 +228,7 @@ class SnsSubscription(_Resource, CloudFormationModel):
 class SqsQueuePolicy(_Resource, CloudFormationModel):
     """AWS::SQS::QueuePolicy: ``SetQueueAttributes(Policy)`` on every queue it names."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SQS::QueuePolicy"
+    TYPE = "AWS::SQS::QueuePolicy"
 
     @classmethod
     def create(
@@ -240,9 +250,7 @@ class SqsQueuePolicy(_Resource, CloudFormationModel):
 class SnsTopicPolicy(_Resource, CloudFormationModel):
     """AWS::SNS::TopicPolicy: ``SetTopicAttributes(Policy)`` on every topic it names."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::TopicPolicy"
+    TYPE = "AWS::SNS::TopicPolicy"
 
     @classmethod
     def create(
@@ -262,13 +270,9 @@ class SnsTopicPolicy(_Resource, CloudFormationModel):
 class CloudWatchAlarm(_Resource, CloudFormationModel):
     """AWS::CloudWatch::Alarm: ``PutMetricAlarm`` with the template's metric or metric math."""
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
+    NAME_TYPE = "AlarmName"
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
+    TYPE = "AWS::CloudWatch::Alarm"
 
     @classmethod
     def create(
@@ -343,13 +347,9 @@ class DynamoDbGlobalTable(_Resource, CloudFormationModel):
     the reference stacks declare); its time-to-live setting is applied as well.
     """
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "TableName"
+    NAME_TYPE = "TableName"
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::DynamoDB::GlobalTable"
+    TYPE = "AWS::DynamoDB::GlobalTable"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -404,9 +404,7 @@ class VpcRestrictDefaultSecurityGroup(_Resource, CloudFormationModel):
     here on moto's EC2 backend; the handler function is deployed but never invoked.
     """
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "Custom::VpcRestrictDefaultSG"
+    TYPE = "Custom::VpcRestrictDefaultSG"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -473,9 +471,7 @@ class ApplicationAutoScalingScalableTarget(_Resource, CloudFormationModel):
     service-linked role, as Application Auto Scaling does for ECS.
     """
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApplicationAutoScaling::ScalableTarget"
+    TYPE = "AWS::ApplicationAutoScaling::ScalableTarget"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -547,9 +543,7 @@ class ApplicationAutoScalingScalingPolicy(_Resource, CloudFormationModel):
     ``DescribeScalingPolicies`` returns the deployed metric math.
     """
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApplicationAutoScaling::ScalingPolicy"
+    TYPE = "AWS::ApplicationAutoScaling::ScalingPolicy"
 
     @staticmethod
     def _target(props: dict[str, Any]) -> tuple[str, str, str]:
@@ -620,7 +614,7 @@ def _tags(props: dict[str, Any]) -> list[dict[str, str]]:
     return [{"key": tag["Key"], "value": tag["Value"]} for tag in props.get("Tags", [])]
 
 
-class _EcsModel:
+class _EcsModel(_Typed):
     """What the ECS types below share: moto's own model objects are the resources.
 
     moto implements ``AWS::ECS::Cluster``, ``TaskDefinition`` and ``Service`` but drops most
@@ -674,13 +668,9 @@ class _EcsModel:
 class EcsCluster(_EcsModel, CloudFormationModel):
     """AWS::ECS::Cluster: ``CreateCluster`` with settings, configuration, capacity providers."""
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "ClusterName"
+    NAME_TYPE = "ClusterName"
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ECS::Cluster"
+    TYPE = "AWS::ECS::Cluster"
 
     @classmethod
     def create(cls, name: str, props: dict[str, Any], account_id: str, region: str) -> Cluster:
@@ -739,13 +729,7 @@ class EcsCluster(_EcsModel, CloudFormationModel):
 class EcsTaskDefinition(_EcsModel, CloudFormationModel):
     """AWS::ECS::TaskDefinition: ``RegisterTaskDefinition`` with every property."""
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ECS::TaskDefinition"
+    TYPE = "AWS::ECS::TaskDefinition"
 
     @classmethod
     def create(
@@ -808,13 +792,9 @@ class EcsService(_EcsModel, CloudFormationModel):
     count).
     """
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "ServiceName"
+    NAME_TYPE = "ServiceName"
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ECS::Service"
+    TYPE = "AWS::ECS::Service"
 
     @classmethod
     def create(cls, name: str, props: dict[str, Any], account_id: str, region: str) -> Service:
@@ -878,9 +858,7 @@ def _optional_str(props: dict[str, Any], key: str) -> str | None:
 class LambdaPermission(_Resource, CloudFormationModel):
     """AWS::Lambda::Permission: ``AddPermission`` on the function it names."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Permission"
+    TYPE = "AWS::Lambda::Permission"
 
     @classmethod
     def create(
@@ -907,9 +885,7 @@ class LambdaPermission(_Resource, CloudFormationModel):
 class LambdaUrl(_Resource, CloudFormationModel):
     """AWS::Lambda::Url: ``CreateFunctionUrlConfig`` on the target function."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Url"
+    TYPE = "AWS::Lambda::Url"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
