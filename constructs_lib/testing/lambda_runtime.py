@@ -36,7 +36,6 @@ them after a while).
 from __future__ import annotations
 
 import atexit
-import base64
 import contextlib
 import hashlib
 import importlib.util
@@ -674,8 +673,3 @@ def _find_node_modules() -> list[str]:
         if (modules / "@aws-sdk").is_dir() and str(modules) not in found:
             found.append(str(modules))
     return found
-
-
-def decode_log_result(header: str) -> str:
-    """The log tail ``Invoke`` returns (``LogType=Tail``), decoded."""
-    return base64.b64decode(header).decode()
