@@ -1,70 +1,32 @@
 """Safe-by-default SNS → SQS fanout constructs for the AWS CDK (Python).
 
-The constructs are imported on first use (PEP 562), so that ``constructs_lib.dlq``, the
-operator command, starts without loading aws_cdk and its jsii runtime (Node).
+The public API is the names imported below, each listed once. They are imported on first use
+(PEP 562), so that ``constructs_lib.dlq``, the operator command, starts without loading
+aws_cdk and its jsii runtime (Node).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_exports
+from ._private.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ._validation import FanoutConfigurationError
-    from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
-    from .fanout_topic import FanoutTopic
-    from .lambda_consumer import (
-        LambdaConsumer,
-        LambdaConsumerOptions,
-        required_visibility_timeout,
-    )
-    from .push import ApnsAuth, MobilePush, PushPlatform, PushPlatformApplication
-    from .worker_pool import (
-        Ec2Workers,
-        FargateWorkers,
-        QueueWorkerPool,
-        WorkerJob,
-        worker_program_path,
-    )
+    from .consumer_queue import ConsumerQueue as ConsumerQueue
+    from .consumer_queue import ConsumerQueueOptions as ConsumerQueueOptions
+    from .errors import FanoutConfigurationError as FanoutConfigurationError
+    from .fanout_topic import FanoutTopic as FanoutTopic
+    from .lambda_consumer import LambdaConsumer as LambdaConsumer
+    from .lambda_consumer import LambdaConsumerOptions as LambdaConsumerOptions
+    from .lambda_consumer import required_visibility_timeout as required_visibility_timeout
+    from .push import ApnsAuth as ApnsAuth
+    from .push import MobilePush as MobilePush
+    from .push import PushPlatform as PushPlatform
+    from .push import PushPlatformApplication as PushPlatformApplication
+    from .worker_pool import Ec2Workers as Ec2Workers
+    from .worker_pool import FargateWorkers as FargateWorkers
+    from .worker_pool import QueueWorkerPool as QueueWorkerPool
+    from .worker_pool import WorkerJob as WorkerJob
+    from .worker_pool import worker_program_path as worker_program_path
 
-_EXPORTS = {
-    "ApnsAuth": ".push",
-    "ConsumerQueue": ".consumer_queue",
-    "ConsumerQueueOptions": ".consumer_queue",
-    "Ec2Workers": ".worker_pool",
-    "FanoutConfigurationError": "._validation",
-    "FanoutTopic": ".fanout_topic",
-    "FargateWorkers": ".worker_pool",
-    "LambdaConsumer": ".lambda_consumer",
-    "LambdaConsumerOptions": ".lambda_consumer",
-    "MobilePush": ".push",
-    "PushPlatform": ".push",
-    "PushPlatformApplication": ".push",
-    "QueueWorkerPool": ".worker_pool",
-    "WorkerJob": ".worker_pool",
-    "required_visibility_timeout": ".lambda_consumer",
-    "worker_program_path": ".worker_pool",
-}
-
-__all__ = [
-    "ApnsAuth",
-    "ConsumerQueue",
-    "ConsumerQueueOptions",
-    "Ec2Workers",
-    "FanoutConfigurationError",
-    "FanoutTopic",
-    "FargateWorkers",
-    "LambdaConsumer",
-    "LambdaConsumerOptions",
-    "MobilePush",
-    "PushPlatform",
-    "PushPlatformApplication",
-    "QueueWorkerPool",
-    "WorkerJob",
-    "required_visibility_timeout",
-    "worker_program_path",
-]
-
-
-__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, globals(), __file__)

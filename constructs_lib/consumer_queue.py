@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import TypedDict, Unpack, cast
 
 from aws_cdk import Annotations, ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -14,23 +14,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from . import monitoring
-from ._resources import generated_queue_name, new_subscription_dead_letter_queue, rotating_key
-from ._validation import (
-    MAX_QUEUE_NAME_LENGTH,
-    MAX_RETENTION,
-    MAX_VISIBILITY_TIMEOUT,
-    MIN_RETENTION,
-    Problems,
-    expect_grantee,
-    is_key,
-    is_queue,
-    is_topic,
-    known_seconds,
-    with_fifo_suffix,
-    wrong_type,
-)
-from .filter_policy import (
+from ._private import monitoring
+from ._private.filter_policy import (
     MAX_FILTER_COMBINATIONS,
     MAX_FILTER_KEYS,
     FilterPolicySize,
@@ -38,6 +23,23 @@ from .filter_policy import (
     body_policy_size,
     check_attribute_policy,
     check_body_policy,
+)
+from ._private.metrics import ALARM_PERIOD, MAXIMUM, QueueMetrics
+from ._private.options import Declared, settle
+from ._private.resources import (
+    generated_queue_name,
+    new_subscription_dead_letter_queue,
+    rotating_key,
+)
+from ._private.validation import (
+    MAX_QUEUE_NAME_LENGTH,
+    MAX_RETENTION,
+    MAX_VISIBILITY_TIMEOUT,
+    MIN_RETENTION,
+    Problems,
+    expect_grantee,
+    known_seconds,
+    with_fifo_suffix,
 )
 
 DEFAULT_MAX_RECEIVE_COUNT = 5
@@ -54,10 +56,9 @@ SNS_PRINCIPAL = "sns.amazonaws.com"
 
 
 class ConsumerQueueOptions(TypedDict, total=False):
-    """The options of :class:`ConsumerQueue` other than ``topic``.
-
-    :meth:`FanoutTopic.add_queue_consumer` takes these as keyword arguments; see
-    :class:`ConsumerQueue` for what each one means and its default.
+    """The options of :class:`ConsumerQueue` other than ``topic``, declared once: the
+    constructor and :meth:`FanoutTopic.add_queue_consumer` take them as keyword arguments;
+    see :class:`ConsumerQueue` for what each one means and its default.
     """
 
     fifo: bool | None
@@ -75,6 +76,34 @@ class ConsumerQueueOptions(TypedDict, total=False):
     alarms: bool
     alarm_topic: sns.ITopic | None
     max_message_age: Duration
+
+
+OPTIONS = Declared(
+    construct="ConsumerQueue",
+    options=ConsumerQueueOptions,
+    defaults=ConsumerQueueOptions(
+        fifo=None,
+        queue_name=None,
+        encryption_key=None,
+        filter_policy=None,
+        filter_policy_with_message_body=None,
+        raw_message_delivery=False,
+        max_receive_count=DEFAULT_MAX_RECEIVE_COUNT,
+        visibility_timeout=DEFAULT_VISIBILITY_TIMEOUT,
+        retention_period=DEFAULT_RETENTION,
+        dead_letter_retention_period=DEFAULT_DEAD_LETTER_RETENTION,
+        dead_letter_queue=None,
+        subscription_dead_letter_queue=None,
+        alarms=True,
+        alarm_topic=None,
+        max_message_age=DEFAULT_MAX_MESSAGE_AGE,
+    ),
+    expected={
+        "topic": "an sns.ITopic",
+        "filter_policy": "a dict of attribute name to sns.SubscriptionFilter",
+        "filter_policy_with_message_body": "a dict of field name to sns.FilterOrPolicy",
+    },
+)
 
 
 class ConsumerQueue(Construct):
@@ -132,10 +161,6 @@ class ConsumerQueue(Construct):
     :param alarm_topic: send alarm and OK notifications to this topic. Default: none.
     :param max_message_age: alarm when the oldest message is older than this, 1 minute up
         to ``retention_period``. Default: 15 minutes.
-    :param per_queue_alarms: create this consumer's own dead-letter and message-age alarms
-        (standard alarms, two per consumer). Default: True. :class:`FanoutTopic` passes
-        False and covers its consumers with fanout-level Metrics Insights alarms instead,
-        which it sets as ``dead_letter_alarm`` and ``message_age_alarm``.
     """
 
     def __init__(
@@ -144,39 +169,69 @@ class ConsumerQueue(Construct):
         id: str,
         *,
         topic: sns.ITopic,
-        fifo: bool | None = None,
-        queue_name: str | None = None,
-        encryption_key: kms.IKey | None = None,
-        filter_policy: Mapping[str, sns.SubscriptionFilter] | None = None,
-        filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None = None,
-        raw_message_delivery: bool = False,
-        max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
-        visibility_timeout: Duration = DEFAULT_VISIBILITY_TIMEOUT,
-        retention_period: Duration = DEFAULT_RETENTION,
-        dead_letter_retention_period: Duration = DEFAULT_DEAD_LETTER_RETENTION,
-        dead_letter_queue: sqs.IQueue | None = None,
-        subscription_dead_letter_queue: sqs.IQueue | None = None,
-        alarms: bool = True,
-        alarm_topic: sns.ITopic | None = None,
-        max_message_age: Duration = DEFAULT_MAX_MESSAGE_AGE,
-        per_queue_alarms: bool = True,
+        **options: Unpack[ConsumerQueueOptions],
     ) -> None:
         super().__init__(scope, id)
-        _check_types(
-            topic=topic,
-            encryption_key=encryption_key,
-            dead_letter_queue=dead_letter_queue,
-            subscription_dead_letter_queue=subscription_dead_letter_queue,
+        settings = self._validate(topic, options)
+        self.topic = topic
+        self.fifo: bool = topic.fifo if settings["fifo"] is None else settings["fifo"]
+        """Whether the queue is FIFO."""
+        self.alarms: bool = settings["alarms"]
+        self.alarm_topic: sns.ITopic | None = settings["alarm_topic"]
+        self.max_message_age: Duration = settings["max_message_age"]
+        self.visibility_timeout: Duration = settings["visibility_timeout"]
+        self.max_receive_count: int = settings["max_receive_count"]
+        self.encryption_key: kms.IKey = settings["encryption_key"] or rotating_key(
+            self, "Key", description=f"Encrypts the {self.node.path} consumer queues"
         )
-        is_fifo = topic.fifo if fifo is None else fifo
+        self.dead_letter_queue: sqs.IQueue
+        self.queue: sqs.Queue
+        self.subscription_dead_letter_queue: sqs.IQueue
+        self.subscription: sns.Subscription
+        self.dead_letter_alarm: cloudwatch.Alarm | None = None
+        """The alarm on the dead-letter queue; through a fanout, the fanout's query alarm
+        whose query names it."""
+        self.message_age_alarm: cloudwatch.Alarm | None = None
+        """The alarm on the age of the oldest message; through a fanout, the fanout's."""
+        self.undelivered_alarm: cloudwatch.Alarm | None = None
+        """The alarm on the subscription dead-letter queue this consumer owns, if any."""
+        self._literal_names = self._build_queues(settings)
+        self.subscription = self._subscribe(topic, settings)
+        if self.alarms:
+            self._add_alarms(
+                own_subscription_dlq=settings["subscription_dead_letter_queue"] is None
+            )
 
+    # -- validate ------------------------------------------------------------------------
+
+    def _validate(self, topic: sns.ITopic, options: ConsumerQueueOptions) -> ConsumerQueueOptions:
+        """Every rule on the options, all problems raised together."""
         problems = Problems()
-        problems.check_alarm_topic("alarm_topic", alarm_topic)
-        problems.check_queue_key("encryption_key", encryption_key)
+        if hasattr(topic, "add_queue_consumer"):
+            problems.wrong_type(
+                "topic",
+                topic,
+                "an sns.ITopic (a FanoutTopic: pass its .topic, or use "
+                "fanout.add_queue_consumer(...))",
+            )
+            problems.raise_if_any(self)
+        settings = cast(
+            ConsumerQueueOptions,
+            settle(OPTIONS, options, problems, required={"topic": (topic, sns.ITopic)}),
+        )
+        problems.raise_if_any(self)
+        is_fifo = topic.fifo if settings["fifo"] is None else settings["fifo"]
+        retention_period = settings["retention_period"]
+        dead_letter_queue = settings["dead_letter_queue"]
+        subscription_dead_letter_queue = settings["subscription_dead_letter_queue"]
+        queue_name = settings["queue_name"]
+
+        problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
+        problems.check_queue_key("encryption_key", settings["encryption_key"])
         if is_fifo and not topic.fifo:
             problems.add(
                 "fifo",
-                fifo,
+                settings["fifo"],
                 "a standard SNS topic cannot deliver to a FIFO queue; "
                 "use fifo=False or subscribe to a FIFO topic",
             )
@@ -198,12 +253,17 @@ class ConsumerQueue(Construct):
                 f"{_kind(topic.fifo)}; SNS requires a subscription dead-letter queue of the "
                 "topic's type",
             )
-        _check_filter_policies(problems, filter_policy, filter_policy_with_message_body)
+        _check_filter_policies(
+            problems, settings["filter_policy"], settings["filter_policy_with_message_body"]
+        )
         self._regions = _Regions(topic=topic.env.region, own=Stack.of(self).region)
         _check_subscription_region(problems, self._regions, subscription_dead_letter_queue)
-        problems.check_int("max_receive_count", max_receive_count, 1, 1000)
+        problems.check_int("max_receive_count", settings["max_receive_count"], 1, 1000)
         problems.check_duration(
-            "visibility_timeout", visibility_timeout, MIN_VISIBILITY_TIMEOUT, MAX_VISIBILITY_TIMEOUT
+            "visibility_timeout",
+            settings["visibility_timeout"],
+            MIN_VISIBILITY_TIMEOUT,
+            MAX_VISIBILITY_TIMEOUT,
         )
         retention_ok = problems.check_duration(
             "retention_period", retention_period, MIN_RETENTION, MAX_RETENTION
@@ -213,27 +273,12 @@ class ConsumerQueue(Construct):
                 problems, self, dead_letter_queue, retention_period, fifo=is_fifo
             )
         else:
-            dead_letter_retention_ok = problems.check_duration(
-                "dead_letter_retention_period",
-                dead_letter_retention_period,
-                MIN_RETENTION,
-                MAX_RETENTION,
+            _check_dead_letter_retention(
+                problems,
+                settings["dead_letter_retention_period"],
+                retention_period,
+                check_order=not is_fifo and retention_ok,
             )
-            if (
-                not is_fifo
-                and retention_ok
-                and dead_letter_retention_ok
-                and _known(retention_period, dead_letter_retention_period)
-                and (known_seconds(dead_letter_retention_period) or 0)
-                <= (known_seconds(retention_period) or 0)
-            ):
-                problems.add(
-                    "dead_letter_retention_period",
-                    dead_letter_retention_period,
-                    f"must be longer than retention_period "
-                    f"({retention_period.to_human_string()}): a message keeps its original "
-                    "enqueue time in a standard dead-letter queue and would expire there early",
-                )
         problems.check_name(
             "queue_name", queue_name, max_length=MAX_QUEUE_NAME_LENGTH, fifo=is_fifo
         )
@@ -244,43 +289,36 @@ class ConsumerQueue(Construct):
                 "queue",
                 with_fifo_suffix(queue_name) if is_fifo else queue_name,
             )
-        if alarms and retention_ok and _known(max_message_age, retention_period):
+        max_message_age = settings["max_message_age"]
+        if settings["alarms"] and retention_ok and _known(max_message_age, retention_period):
             problems.check_duration(
                 "max_message_age", max_message_age, MIN_MAX_MESSAGE_AGE, retention_period
             )
         problems.raise_if_any(self)
+        return settings
 
-        self.topic = topic
-        self.fifo = is_fifo
-        self.alarms = alarms
-        self.alarm_topic = alarm_topic
-        self.max_message_age = max_message_age
-        self.visibility_timeout = visibility_timeout
-        self.max_receive_count = max_receive_count
-        self.encryption_key: kms.IKey = encryption_key or rotating_key(
-            self, "Key", description=f"Encrypts the {self.node.path} consumer queues"
-        )
+    # -- build ---------------------------------------------------------------------------
 
+    def _build_queues(self, settings: ConsumerQueueOptions) -> _LiteralNames:
+        """The dead-letter queue (unless one was given) and the queue; their names when
+        known at synth."""
+        queue_name = settings["queue_name"]
         name = (
-            (with_fifo_suffix(queue_name) if is_fifo else queue_name)
+            (with_fifo_suffix(queue_name) if self.fifo else queue_name)
             if queue_name is not None
-            else generated_queue_name(self, fifo=is_fifo)
+            else generated_queue_name(self, fifo=self.fifo)
         )
-        dead_letter_name = generated_queue_name(self, fifo=is_fifo, suffix="-dlq")
-        self.literal_queue_names: tuple[str | None, str | None] = (
-            None if Token.is_unresolved(name) else name,
-            dead_letter_name if dead_letter_queue is None else None,
-        )
-        """The physical names of the queue and dead-letter queue when known at synth."""
-        self.dead_letter_queue: sqs.IQueue = dead_letter_queue or sqs.Queue(
+        dead_letter_name = generated_queue_name(self, fifo=self.fifo, suffix="-dlq")
+        given_dead_letter_queue = settings["dead_letter_queue"]
+        self.dead_letter_queue = given_dead_letter_queue or sqs.Queue(
             self,
             "DeadLetterQueue",
             queue_name=dead_letter_name,
-            fifo=True if is_fifo else None,
+            fifo=True if self.fifo else None,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.encryption_key,
             enforce_ssl=True,
-            retention_period=dead_letter_retention_period,
+            retention_period=settings["dead_letter_retention_period"],
             redrive_allow_policy=sqs.RedriveAllowPolicy(
                 redrive_permission=sqs.RedrivePermission.BY_QUEUE,
                 source_queues=[
@@ -298,48 +336,29 @@ class ConsumerQueue(Construct):
             self,
             "Queue",
             queue_name=name,
-            fifo=True if is_fifo else None,
+            fifo=True if self.fifo else None,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.encryption_key,
             enforce_ssl=True,
-            retention_period=retention_period,
-            visibility_timeout=visibility_timeout,
+            retention_period=settings["retention_period"],
+            visibility_timeout=self.visibility_timeout,
             dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=max_receive_count
+                queue=self.dead_letter_queue, max_receive_count=self.max_receive_count
             ),
         )
-        self.subscription_dead_letter_queue: sqs.IQueue = (
-            subscription_dead_letter_queue
-            or new_subscription_dead_letter_queue(
-                self, "SubscriptionDeadLetterQueue", fifo=topic.fifo
-            )
+        self.subscription_dead_letter_queue = settings[
+            "subscription_dead_letter_queue"
+        ] or new_subscription_dead_letter_queue(
+            self, "SubscriptionDeadLetterQueue", fifo=self.topic.fifo
         )
-        self.subscription = self._subscribe(
-            topic,
-            raw_message_delivery=raw_message_delivery,
-            filter_policy=filter_policy,
-            filter_policy_with_message_body=filter_policy_with_message_body,
+        return _LiteralNames(
+            queue=None if Token.is_unresolved(name) else name,
+            dead_letter_queue=dead_letter_name if given_dead_letter_queue is None else None,
         )
 
-        self.dead_letter_alarm: cloudwatch.Alarm | None = None
-        self.message_age_alarm: cloudwatch.Alarm | None = None
-        self.undelivered_alarm: cloudwatch.Alarm | None = None
-        if alarms:
-            self._add_alarms(
-                max_message_age,
-                alarm_topic,
-                per_queue=per_queue_alarms,
-                own_subscription_dlq=subscription_dead_letter_queue is None,
-            )
+    # -- wire ----------------------------------------------------------------------------
 
-    def _subscribe(
-        self,
-        topic: sns.ITopic,
-        *,
-        raw_message_delivery: bool,
-        filter_policy: Mapping[str, sns.SubscriptionFilter] | None,
-        filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None,
-    ) -> sns.Subscription:
+    def _subscribe(self, topic: sns.ITopic, settings: ConsumerQueueOptions) -> sns.Subscription:
         """Subscribe the queue with policies scoped to ``topic``.
 
         Written out instead of ``SqsSubscription`` so that the key policy is scoped to the
@@ -377,9 +396,9 @@ class ConsumerQueue(Construct):
             topic=topic,
             endpoint=self.queue.queue_arn,
             protocol=sns.SubscriptionProtocol.SQS,
-            raw_message_delivery=raw_message_delivery,
-            filter_policy=filter_policy,
-            filter_policy_with_message_body=filter_policy_with_message_body,
+            raw_message_delivery=settings["raw_message_delivery"],
+            filter_policy=settings["filter_policy"],
+            filter_policy_with_message_body=settings["filter_policy_with_message_body"],
             dead_letter_queue=self.subscription_dead_letter_queue,
             region=self._regions.foreign(),
         )
@@ -387,53 +406,46 @@ class ConsumerQueue(Construct):
             subscription.node.add_dependency(queue_policy.policy_dependable)
         return subscription
 
-    def _add_alarms(
-        self,
-        max_message_age: Duration,
-        alarm_topic: sns.ITopic | None,
-        *,
-        per_queue: bool,
-        own_subscription_dlq: bool,
-    ) -> None:
-        if not (per_queue or own_subscription_dlq):
-            return
-        path = self.node.path
-        alarms: list[cloudwatch.Alarm] = []
-        if per_queue:
-            self.dead_letter_alarm = monitoring.queue_not_empty_alarm(
-                self,
-                "DeadLetterAlarm",
-                queue=self.dead_letter_queue,
-                description=f"{path}: messages failed max_receive_count times and were "
-                "dead-lettered",
-            )
-            self.message_age_alarm = monitoring.oldest_message_age_alarm(
-                self,
-                "MessageAgeAlarm",
-                queue=self.queue,
-                threshold=max_message_age,
-                description=(
-                    f"{path}: the oldest message has waited more than "
-                    f"{max_message_age.to_human_string()}; the consumer is stuck or too slow"
-                ),
-            )
-            alarms += [self.dead_letter_alarm, self.message_age_alarm]
+    def _add_alarms(self, *, own_subscription_dlq: bool) -> None:
+        alarms = self._queue_alarms()
         if own_subscription_dlq:
             self.undelivered_alarm = monitoring.queue_not_empty_alarm(
                 self,
                 "UndeliveredAlarm",
-                queue=self.subscription_dead_letter_queue,
-                description=f"{path}: SNS could not deliver messages to the queue",
+                metric=QueueMetrics(self.subscription_dead_letter_queue).messages_visible(),
+                description=f"{self.node.path}: SNS could not deliver messages to the queue",
             )
             alarms.append(self.undelivered_alarm)
         for alarm in alarms:
-            monitoring.notify(alarm, alarm_topic)
+            monitoring.notify(alarm, self.alarm_topic)
+
+    def _queue_alarms(self) -> list[cloudwatch.Alarm]:
+        """This consumer's dead-letter and message-age alarms (a fanout's consumers are
+        covered by the fanout's query alarms instead)."""
+        path = self.node.path
+        self.dead_letter_alarm = monitoring.queue_not_empty_alarm(
+            self,
+            "DeadLetterAlarm",
+            metric=self.metric_dead_letter_messages_visible(),
+            description=f"{path}: messages failed max_receive_count times and were dead-lettered",
+        )
+        self.message_age_alarm = monitoring.oldest_message_age_alarm(
+            self,
+            "MessageAgeAlarm",
+            metric=self.metric_approximate_age_of_oldest_message(),
+            threshold=self.max_message_age,
+            description=(
+                f"{path}: the oldest message has waited more than "
+                f"{self.max_message_age.to_human_string()}; the consumer is stuck or too slow"
+            ),
+        )
+        return [self.dead_letter_alarm, self.message_age_alarm]
 
     # -- grants --------------------------------------------------------------------------
 
     def grant_consume_messages(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` receive, delete and change visibility of messages (and decrypt)."""
-        expect_grantee("grantee", grantee)
+        expect_grantee(self, grantee)
         return self.queue.grant_consume_messages(grantee)
 
     def grant_redrive(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -442,7 +454,7 @@ class ConsumerQueue(Construct):
         Covers peeking at dead-lettered messages and SQS message move tasks from the
         dead-letter queue to this queue, with the key use both need; nothing else.
         """
-        expect_grantee("grantee", grantee)
+        expect_grantee(self, grantee)
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[
@@ -467,48 +479,56 @@ class ConsumerQueue(Construct):
 
     # -- metrics -------------------------------------------------------------------------
 
-    def metric_approximate_age_of_oldest_message(self) -> cloudwatch.Metric:
-        """Age of the oldest message in the queue (Maximum, 1 minute)."""
-        return self.queue.metric_approximate_age_of_oldest_message(
-            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+    def metric_approximate_age_of_oldest_message(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
+    ) -> cloudwatch.Metric:
+        """Age of the oldest message in the queue. Default: Maximum over 1 minute."""
+        return QueueMetrics(self.queue).age_of_oldest_message(period=period, statistic=statistic)
+
+    def metric_approximate_number_of_messages_visible(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
+    ) -> cloudwatch.Metric:
+        """Messages waiting in the queue. Default: Maximum over 1 minute."""
+        return QueueMetrics(self.queue).messages_visible(period=period, statistic=statistic)
+
+    def metric_dead_letter_messages_visible(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
+    ) -> cloudwatch.Metric:
+        """Messages waiting in the dead-letter queue. Default: Maximum over 1 minute."""
+        return QueueMetrics(self.dead_letter_queue).messages_visible(
+            period=period, statistic=statistic
         )
 
-    def metric_approximate_number_of_messages_visible(self) -> cloudwatch.Metric:
-        """Messages waiting in the queue (Maximum, 1 minute)."""
-        return self.queue.metric_approximate_number_of_messages_visible(
-            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
-        )
 
-    def metric_dead_letter_messages_visible(self) -> cloudwatch.Metric:
-        """Messages waiting in the dead-letter queue (Maximum, 1 minute)."""
-        return self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
-        )
+@dataclass(frozen=True)
+class _LiteralNames:
+    """The physical names of a consumer's queue and dead-letter queue, when known at synth
+    (a fanout's query alarms name them)."""
+
+    queue: str | None
+    dead_letter_queue: str | None
 
 
-def _check_types(
-    *,
-    topic: object,
-    encryption_key: object,
-    dead_letter_queue: object,
-    subscription_dead_letter_queue: object,
+def _check_dead_letter_retention(
+    problems: Problems, dead_letter_retention: Duration, retention: Duration, *, check_order: bool
 ) -> None:
-    """A ``TypeError`` naming the option when an interface-typed option gets something else."""
-    if not is_topic(topic):
-        hint = (
-            " (a FanoutTopic: pass its .topic, or use fanout.add_queue_consumer(...))"
-            if hasattr(topic, "add_queue_consumer")
-            else ""
-        )
-        raise wrong_type("topic", topic, f"an sns.ITopic{hint}")
-    if encryption_key is not None and not is_key(encryption_key):
-        raise wrong_type("encryption_key", encryption_key, "a kms.IKey")
-    for option, queue in (
-        ("dead_letter_queue", dead_letter_queue),
-        ("subscription_dead_letter_queue", subscription_dead_letter_queue),
+    """60 s..14 days, and (standard queues) longer than the queue's own retention."""
+    usable = problems.check_duration(
+        "dead_letter_retention_period", dead_letter_retention, MIN_RETENTION, MAX_RETENTION
+    )
+    if (
+        check_order
+        and usable
+        and _known(retention, dead_letter_retention)
+        and (known_seconds(dead_letter_retention) or 0) <= (known_seconds(retention) or 0)
     ):
-        if queue is not None and not is_queue(queue):
-            raise wrong_type(option, queue, "an sqs.IQueue")
+        problems.add(
+            "dead_letter_retention_period",
+            dead_letter_retention,
+            f"must be longer than retention_period "
+            f"({retention.to_human_string()}): a message keeps its original "
+            "enqueue time in a standard dead-letter queue and would expire there early",
+        )
 
 
 def _retention_seconds(queue: sqs.IQueue) -> float | None:

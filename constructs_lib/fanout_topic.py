@@ -17,10 +17,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct, IValidation
 
-from . import monitoring
-from ._functions import DEFAULT_TIMEOUT
-from ._resources import new_subscription_dead_letter_queue, rotating_key
-from ._validation import (
+from ._private import monitoring
+from ._private.functions import DEFAULT_TIMEOUT
+from ._private.resources import new_subscription_dead_letter_queue, rotating_key
+from ._private.validation import (
     FanoutConfigurationError,
     Problems,
     expect_grantee,
@@ -534,7 +534,7 @@ class FanoutTopic(Construct):
         Exact actions only (``kms:GenerateDataKey``, not CDK's ``kms:GenerateDataKey*``), so
         the grant passes cdk-nag's wildcard rule without an acknowledgment.
         """
-        expect_grantee("grantee", grantee)
+        expect_grantee(self, grantee)
         grant = iam.Grant.add_to_principal_or_resource(
             grantee=grantee,
             actions=["sns:Publish"],

@@ -14,8 +14,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from . import monitoring
-from ._functions import (
+from ._private import monitoring
+from ._private.functions import (
     DEFAULT_RUNTIME,
     DEFAULT_TIMEOUT,
     LAMBDA_ENVIRONMENT,
@@ -24,7 +24,7 @@ from ._functions import (
     least_privilege_function,
     powertools_layer_supported,
 )
-from ._validation import Problems, describe, expect_type, is_queue, wrong_type
+from ._private.validation import Problems, describe, expect_type, is_queue, wrong_type
 from .consumer_queue import ConsumerQueue
 
 DEFAULT_MEMORY_SIZE = 256

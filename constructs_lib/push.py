@@ -35,10 +35,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from . import monitoring
-from ._functions import least_privilege_function, runtime_code
-from ._nag import acknowledge_wildcard_resource
-from ._validation import Problems, expect_grantee, expect_type, implements, is_topic, wrong_type
+from ._private import monitoring
+from ._private.functions import least_privilege_function, runtime_code
+from ._private.nag import acknowledge_wildcard_resource
+from ._private.validation import Problems, expect_grantee, expect_type, implements, is_topic, wrong_type
 from .fanout_topic import FanoutTopic
 
 PROVIDER_ID = "ConstructsLibPushPlatformApplicationProvider"
@@ -515,12 +515,12 @@ class MobilePush(Construct):
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` (the app backend) call the registration function URL."""
-        expect_grantee("grantee", grantee)
+        expect_grantee(self, grantee)
         return self.registration_function.grant_invoke_url(grantee)
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` publish to the broadcast topic."""
-        expect_grantee("grantee", grantee)
+        expect_grantee(self, grantee)
         return self.broadcast.grant_publish(grantee)
 
     @staticmethod

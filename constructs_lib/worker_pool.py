@@ -53,9 +53,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from . import monitoring
-from ._nag import acknowledge_managed_policy, acknowledge_wildcard_resource
-from ._validation import (
+from ._private import monitoring
+from ._private.nag import acknowledge_managed_policy, acknowledge_wildcard_resource
+from ._private.validation import (
     EnvironmentRules,
     FanoutConfigurationError,
     Problems,

@@ -118,8 +118,8 @@ def test_library_functions_deploy_code_only_from_the_packaged_runtime_folder() -
     """Every Lambda asset of the library is ``runtime_code("<folder>")``: a folder of
     constructs_lib/runtime with a handler, staged without byte-compiled files."""
     named = {
-        f"{module.name}: {ast.unparse(call)}": call
-        for module in PACKAGE.glob("*.py")
+        f"{module.relative_to(PACKAGE)}: {ast.unparse(call)}": call
+        for module in (*PACKAGE.glob("*.py"), *PACKAGE.glob("_private/*.py"))
         for call in _calls(module, "runtime_code")
     }
     assert named, "push.py deploys its handlers with runtime_code(...)"
@@ -128,13 +128,13 @@ def test_library_functions_deploy_code_only_from_the_packaged_runtime_folder() -
         assert isinstance(argument, ast.Constant), f"{where}: name the runtime folder literally"
         assert (RUNTIME / argument.value / "handler.py").is_file(), f"{where}: no such folder"
     lambda_assets = {
-        f"{module.name}: {ast.unparse(call)}"
-        for module in PACKAGE.glob("*.py")
+        f"{module.relative_to(PACKAGE)}: {ast.unparse(call)}"
+        for module in (*PACKAGE.glob("*.py"), *PACKAGE.glob("_private/*.py"))
         for call in _calls(module, "from_asset")
         if "lambda_" in ast.unparse(call.func)
     }
     assert lambda_assets == {
-        "_functions.py: lambda_.Code.from_asset(str(RUNTIME / name), exclude=list(ASSET_EXCLUDES))"
+        "_private/functions.py: lambda_.Code.from_asset(str(RUNTIME / name), exclude=list(ASSET_EXCLUDES))"
     }
 
 

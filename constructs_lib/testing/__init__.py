@@ -17,73 +17,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from constructs_lib._lazy import lazy_exports
+from constructs_lib._private.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .events import lambda_event, lambda_record
-    from .fanout import Consumer, DeployedFanout, published_body, receive_all
-    from .harness import (
-        NOT_EMULATED,
-        DeployedStack,
-        Emulator,
-        EmulatorGap,
-        cli_app,
-        running_emulator,
-    )
-    from .lambda_service import Invocation, LambdaService
-    from .workers import (
-        DeployedWorkerPool,
-        PoolScaling,
-        ScalingDecision,
-        WorkerFleet,
-        WorkerProcess,
-    )
+    from .events import lambda_event as lambda_event
+    from .events import lambda_record as lambda_record
+    from .fanout import Consumer as Consumer
+    from .fanout import DeployedFanout as DeployedFanout
+    from .fanout import published_body as published_body
+    from .fanout import receive_all as receive_all
+    from .harness import NOT_EMULATED as NOT_EMULATED
+    from .harness import DeployedStack as DeployedStack
+    from .harness import Emulator as Emulator
+    from .harness import EmulatorGap as EmulatorGap
+    from .harness import cli_app as cli_app
+    from .harness import running_emulator as running_emulator
+    from .lambda_service import Invocation as Invocation
+    from .lambda_service import LambdaService as LambdaService
+    from .workers import DeployedWorkerPool as DeployedWorkerPool
+    from .workers import PoolScaling as PoolScaling
+    from .workers import ScalingDecision as ScalingDecision
+    from .workers import WorkerFleet as WorkerFleet
+    from .workers import WorkerProcess as WorkerProcess
 
 # Imported on first use (PEP 562): the pytest plugin, which pytest loads in every run once the
 # extra is installed, lives in this package and must not load aws_cdk and moto up front.
-_EXPORTS = {
-    "Consumer": ".fanout",
-    "DeployedFanout": ".fanout",
-    "DeployedStack": ".harness",
-    "DeployedWorkerPool": ".workers",
-    "Emulator": ".harness",
-    "EmulatorGap": ".harness",
-    "Invocation": ".lambda_service",
-    "LambdaService": ".lambda_service",
-    "NOT_EMULATED": ".harness",
-    "PoolScaling": ".workers",
-    "ScalingDecision": ".workers",
-    "WorkerFleet": ".workers",
-    "WorkerProcess": ".workers",
-    "cli_app": ".harness",
-    "lambda_event": ".events",
-    "lambda_record": ".events",
-    "published_body": ".fanout",
-    "receive_all": ".fanout",
-    "running_emulator": ".harness",
-}
-
-__all__ = [
-    "NOT_EMULATED",
-    "Consumer",
-    "DeployedFanout",
-    "DeployedStack",
-    "DeployedWorkerPool",
-    "Emulator",
-    "EmulatorGap",
-    "Invocation",
-    "LambdaService",
-    "PoolScaling",
-    "ScalingDecision",
-    "WorkerFleet",
-    "WorkerProcess",
-    "cli_app",
-    "lambda_event",
-    "lambda_record",
-    "published_body",
-    "receive_all",
-    "running_emulator",
-]
-
-
-__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, globals(), __file__)

@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ._validation import FIFO_SUFFIX, MAX_QUEUE_NAME_LENGTH, MAX_RETENTION
+from .validation import FIFO_SUFFIX, MAX_QUEUE_NAME_LENGTH, MAX_RETENTION
 
 
 def rotating_key(scope: Construct, id: str, *, description: str) -> kms.Key:

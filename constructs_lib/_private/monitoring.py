@@ -1,7 +1,8 @@
-"""Alarms for fanout queues: opt-in per construct, named, with optional SNS actions.
+"""Alarm builders: opt-in per construct, named, with optional SNS actions.
 
-Metric factories live on the constructs (``metric_*``); this module only turns metrics into
-alarms with thresholds that mean "a human should look".
+They take their metrics from the factories of :mod:`.metrics` (or a construct's
+``metric_*`` methods) and only add thresholds that mean "a human should look"; the
+Metrics Insights query alarms that cover many queues at once are here too.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-ALARM_PERIOD = Duration.minutes(1)
+from .metrics import ALARM_PERIOD
 
 MAX_QUERY_LENGTH = 2048
 """CloudWatch's limit on a metric query expression (``MetricDataQuery.Expression``)."""
@@ -31,12 +31,10 @@ UNRESOLVED_NAME_LENGTH = 80
 
 
 def queue_not_empty_alarm(
-    scope: Construct, id: str, *, queue: sqs.IQueue, description: str
+    scope: Construct, id: str, *, metric: cloudwatch.IMetric, description: str
 ) -> cloudwatch.Alarm:
-    """Alarm as soon as ``queue`` (a dead-letter queue) holds any message."""
-    metric = queue.metric_approximate_number_of_messages_visible(
-        period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
-    )
+    """Alarm as soon as a queue (a dead-letter queue) holds any message: ``metric`` is its
+    visible messages."""
     return at_least_once_alarm(scope, id, metric=metric, description=description)
 
 
@@ -57,15 +55,18 @@ def at_least_once_alarm(
 
 
 def oldest_message_age_alarm(
-    scope: Construct, id: str, *, queue: sqs.IQueue, threshold: Duration, description: str
+    scope: Construct,
+    id: str,
+    *,
+    metric: cloudwatch.Metric,
+    threshold: Duration,
+    description: str,
 ) -> cloudwatch.Alarm:
-    """Alarm when the oldest message in ``queue`` has waited longer than ``threshold``.
+    """Alarm when a queue's oldest message (``metric``: its age) has waited longer than
+    ``threshold``.
 
     Three consecutive one-minute periods must breach, so a single slow batch does not page.
     """
-    metric = queue.metric_approximate_age_of_oldest_message(
-        period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
-    )
     return metric.create_alarm(
         scope,
         id,

@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+from ..errors import FanoutConfigurationError
 
 MIN_RETENTION = Duration.seconds(60)
 MAX_RETENTION = Duration.days(14)
@@ -24,21 +26,6 @@ MAX_VISIBILITY_TIMEOUT = Duration.hours(12)
 MAX_QUEUE_NAME_LENGTH = 80
 FIFO_SUFFIX = ".fifo"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-class FanoutConfigurationError(ValueError):
-    """Raised at synth when construct options would be rejected by AWS or cannot work.
-
-    ``problems`` holds one line per invalid option.
-    """
-
-    def __init__(self, construct_path: str, problems: Sequence[str]) -> None:
-        self.construct_path = construct_path
-        self.problems = list(problems)
-        count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{construct_path}: {count} configuration {noun}:\n{lines}")
 
 
 def describe(value: object) -> str:
@@ -61,16 +48,6 @@ def known_seconds(value: Duration) -> float | None:
     return value.to_seconds(integral=False)
 
 
-def expect_type(option: str, value: object, types: tuple[type, ...], what: str) -> None:
-    """Raise a ``TypeError`` naming ``option`` unless ``value`` is one of ``types``.
-
-    jsii proxies of interfaces (``sns.ITopic`` and the like) are checked by the caller with
-    the interface's concrete classes; ``what`` says what to pass, in the user's words.
-    """
-    if not isinstance(value, types):
-        raise wrong_type(option, value, what)
-
-
 def implements(value: object, *attributes: str) -> bool:
     """Whether ``value`` has what a jsii interface promises: a construct ``node`` and
     ``attributes``. Imported resources are often jsii proxies that subclass no Python class
@@ -78,11 +55,6 @@ def implements(value: object, *attributes: str) -> bool:
     return not isinstance(value, str | bytes | int | float) and all(
         hasattr(value, name) for name in ("node", *attributes)
     )
-
-
-def wrong_type(option: str, value: object, what: str) -> TypeError:
-    """The ``TypeError`` for ``option`` given ``value`` where ``what`` was expected."""
-    return TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
 
 
 def is_topic(value: object) -> bool:
@@ -119,15 +91,18 @@ def aws_managed_key_alias(key: object) -> str | None:
     return None
 
 
-def expect_grantee(option: str, value: object) -> None:
-    """A ``TypeError`` unless ``value`` is an ``iam.IGrantable`` (a role, a function, ...)."""
-    if isinstance(value, str | bytes) or not hasattr(value, "grant_principal"):
-        raise wrong_type(
-            option,
-            value,
-            "an iam.IGrantable such as a Role or a Function (for a role known by its ARN: "
-            "iam.Role.from_role_arn(scope, id, arn))",
-        )
+GRANTABLE = (
+    "an iam.IGrantable such as a Role or a Function (for a role known by its ARN: "
+    "iam.Role.from_role_arn(scope, id, arn))"
+)
+
+
+def expect_grantee(construct: Construct, grantee: object) -> None:
+    """A grant's ``grantee`` is an ``iam.IGrantable`` (a role, a function, ...)."""
+    if isinstance(grantee, str | bytes) or not hasattr(grantee, "grant_principal"):
+        problems = Problems()
+        problems.wrong_type("grantee", grantee, GRANTABLE)
+        problems.raise_if_any(construct)
 
 
 @dataclass(frozen=True)
@@ -158,6 +133,12 @@ class Problems:
 
     def add(self, option: str, value: object, allowed: str) -> None:
         self._items.append(f"{option}={describe(value)}: {allowed}")
+
+    def wrong_type(self, option: str, value: object, what: str) -> None:
+        """``option`` was given ``value`` where ``what`` was expected."""
+        self._items.append(
+            f"{option}={describe(value):.80}: expected {what}, got {type(value).__name__}"
+        )
 
     def check_int(self, option: str, value: int | None, low: int, high: int) -> None:
         if value is None or not self.check_finite(option, value) or Token.is_unresolved(value):
@@ -198,9 +179,8 @@ class Problems:
         if topic is None:
             return
         if not is_topic(topic):
-            raise wrong_type(
-                option, topic, "an sns.ITopic (e.g. sns.Topic or Topic.from_topic_arn)"
-            )
+            self.wrong_type(option, topic, "an sns.ITopic (e.g. sns.Topic or Topic.from_topic_arn)")
+            return
         if topic.fifo is True:
             self.add(
                 option,

@@ -16,7 +16,7 @@ from typing import Any
 from aws_cdk import Token
 from aws_cdk import aws_sns as sns
 
-from ._validation import Problems
+from .validation import Problems
 
 MAX_FILTER_KEYS = 5
 MAX_FILTER_COMBINATIONS = 150

@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from ._validation import EnvironmentRules, Problems
+from .validation import EnvironmentRules, Problems
 
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 DEFAULT_TIMEOUT = Duration.seconds(30)
@@ -23,7 +23,7 @@ POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_RUNTIMES = frozenset(f"python3.{minor}" for minor in range(9, 15))
 """The runtimes Powertools 3 publishes its layer for (an SSM parameter per runtime)."""
 
-RUNTIME = Path(__file__).resolve().parent / "runtime"
+RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
 """The library's own function code, shipped in the wheel."""
 ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 """Left out of every code asset: pip byte-compiles an installed package and writes its install

@@ -1,0 +1,211 @@
+"""Construct options, declared once.
+
+Each construct declares its options once, as a ``TypedDict`` (its public ``<Name>Options``:
+name and type of each option), with one mapping of defaults beside it, and takes them as
+``**options: Unpack[<Name>Options]``: type checkers and IDEs see the keyword parameters, and
+this module does at run time what a type checker would, so that a wrong name or type is a
+:class:`~constructs_lib.errors.FanoutConfigurationError` naming the option, like every other
+problem (aws-cdk gets the same from jsii's generated type checks).
+
+:func:`settle` merges the defaults under the options given, refuses unknown names (naming
+the nearest option) and checks every value given against its declared type. Values only
+known at deploy time (tokens) pass any check of a string or number.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import difflib
+import enum
+import functools
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Token
+
+from .validation import Problems
+
+_SERVICE_ALIASES = {"aws_lambda": "lambda_", "aws_cdk": ""}
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One construct's options: the ``TypedDict`` that declares them, their defaults, and
+    how to describe an expected type where the declared one would not say enough."""
+
+    construct: str
+    """The construct's class name, for messages."""
+    options: type
+    """The ``TypedDict`` declaring each option's name and type."""
+    defaults: Mapping[str, Any]
+    """Every option's default (None for "not set")."""
+    expected: Mapping[str, str] = types.MappingProxyType({})
+    """Option -> what to pass, in the user's words, when the type alone would not say it."""
+
+    @functools.cached_property
+    def hints(self) -> dict[str, Any]:
+        return typing.get_type_hints(self.options)
+
+
+def settle(
+    declared: Declared,
+    given: Mapping[str, Any],
+    problems: Problems,
+    *,
+    required: Mapping[str, tuple[Any, Any]] = types.MappingProxyType({}),
+) -> dict[str, Any]:
+    """The options in effect: ``declared.defaults`` overlaid with ``given``.
+
+    Adds a problem for each name that is not an option and for each value (given, or
+    ``required``: name -> (value, type) of the keyword parameters declared in the
+    constructor's signature) of the wrong type. The caller raises them before its value
+    rules run, since those rules read the values as their declared types.
+    """
+    for name in given:
+        if name not in declared.defaults:
+            nearest = difflib.get_close_matches(name, list(declared.defaults), n=1)
+            hint = f"did you mean {nearest[0]!r}? " if nearest else ""
+            problems.add(
+                name,
+                given[name],
+                f"is not an option of {declared.construct}; {hint}the options are "
+                f"{', '.join(sorted(declared.defaults))}",
+            )
+    for name, (value, hint) in required.items():
+        check_type(problems, name, value, hint, declared.expected.get(name))
+    for name, value in given.items():
+        if name in declared.defaults:
+            check_type(problems, name, value, declared.hints[name], declared.expected.get(name))
+    return {**declared.defaults, **{k: v for k, v in given.items() if k in declared.defaults}}
+
+
+def check_type(problems: Problems, option: str, value: Any, hint: Any, what: str | None) -> bool:
+    """Add a problem unless ``value`` is of type ``hint``; True when it is."""
+    if conforms(value, hint):
+        return True
+    problems.wrong_type(option, value, what or expected(hint))
+    return False
+
+
+def conforms(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is of the declared type ``hint`` (checked as deeply as a type
+    checker would: union members, mapping keys and values, sequence items)."""
+    if hint is Any or hint is object:
+        return True
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(conforms(value, member) for member in typing.get_args(hint))
+    if hint is None or hint is type(None):
+        return value is None
+    if isinstance(value, str | int | float) and not isinstance(value, bool) and _unresolved(value):
+        return hint in (str, int, float)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int or hint is float:
+        # Whole and finite numbers are value rules (checked with the value's bounds).
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if _is(origin, Mapping):
+        key, item = typing.get_args(hint) or (Any, Any)
+        return isinstance(value, Mapping) and all(
+            conforms(k, key) and conforms(v, item) for k, v in value.items()
+        )
+    if (
+        origin is not None
+        and isinstance(origin, type)
+        and issubclass(origin, collections.abc.Sequence)
+    ):
+        (item,) = typing.get_args(hint) or (Any,)
+        return (
+            isinstance(value, collections.abc.Sequence)
+            and not isinstance(value, str | bytes)
+            and all(conforms(v, item) for v in value)
+        )
+    if isinstance(hint, type) and getattr(hint, "_is_protocol", False):
+        return _implements(value, hint)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True  # a form this checker does not know: leave it to the value rules
+
+
+def _is(origin: Any, kind: type) -> bool:
+    return isinstance(origin, type) and issubclass(origin, kind)
+
+
+def _unresolved(value: str | int | float) -> bool:
+    return Token.is_unresolved(value)
+
+
+def _implements(value: Any, interface: type) -> bool:
+    """Whether ``value`` has what a jsii interface promises. Imported resources are often
+    jsii proxies that subclass no Python class of the interface, so the check looks at what
+    their class has (its properties and methods), not at what it is, and reads no property
+    (each read would be a call into the jsii runtime)."""
+    if isinstance(value, str | bytes | int | float | bool | Mapping) or value is None:
+        return False
+    members = _members(interface)
+    cls = type(value)
+    return all(hasattr(cls, name) for name in members)
+
+
+@functools.cache
+def _members(interface: type) -> tuple[str, ...]:
+    return tuple(name for name in vars(interface) if not name.startswith("_"))
+
+
+def expected(hint: Any) -> str:
+    """``hint`` in the user's words: ``an sns.ITopic``, ``a Duration``, ``a dict of str to
+    str``, ``an int``, ``one of ...``."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        members = [m for m in typing.get_args(hint) if m is not type(None)]
+        text = " or ".join(expected(m) for m in members)
+        return text + (" (or None)" if len(members) < len(typing.get_args(hint)) else "")
+    if _is(origin, Mapping):
+        key, item = typing.get_args(hint) or (Any, Any)
+        return f"a dict of {_bare(expected(key))} to {_bare(expected(item))}"
+    if (
+        origin is not None
+        and isinstance(origin, type)
+        and issubclass(origin, collections.abc.Sequence)
+    ):
+        (item,) = typing.get_args(hint) or (Any,)
+        return f"a list of {_bare(expected(item))}"
+    if hint is bool:
+        return "a bool (True or False)"
+    if hint is int:
+        return "an int"
+    if hint is float:
+        return "a number"
+    if hint is str:
+        return "a str"
+    if (
+        isinstance(hint, type)
+        and issubclass(hint, enum.Enum)
+        and hint.__module__.startswith("constructs_lib")
+    ):
+        return f"a {hint.__name__} ({', '.join(m.name for m in hint)})"
+    if isinstance(hint, type):
+        return _article(_qualified(hint))
+    return str(hint)
+
+
+def _qualified(cls: type) -> str:
+    module = cls.__module__
+    if module.startswith("constructs_lib"):
+        return cls.__name__
+    service = module.split(".")[1] if module.count(".") >= 1 else module
+    alias = _SERVICE_ALIASES.get(service, service.removeprefix("aws_"))
+    return f"{alias}.{cls.__name__}" if alias else cls.__name__
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _bare(text: str) -> str:
+    return text.removeprefix("an ").removeprefix("a ")
