@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TypeVar, Unpack
+from typing import TypedDict, Unpack, cast
 
-import jsii
-from aws_cdk import ArnFormat, CfnOutput, CfnParameter, CfnResource, NestedStack, Stack, Token
+from aws_cdk import ArnFormat, Duration, NestedStack, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct, IConstruct, IValidation
+from constructs import Construct
 
 from ._private import monitoring
+from ._private.fanout_alarms import FanoutAlarms
 from ._private.functions import DEFAULT_TIMEOUT
+from ._private.metrics import ALARM_PERIOD, MAXIMUM, SUM, QueueMetrics, TopicMetrics
+from ._private.options import Declared, settle
+from ._private.placement import ConsumerStack, Placement, StackLimits
 from ._private.resources import new_subscription_dead_letter_queue, rotating_key
-from ._private.validation import (
-    FanoutConfigurationError,
-    Problems,
-    expect_grantee,
-    is_key,
-    known_seconds,
-    with_fifo_suffix,
-    wrong_type,
-)
+from ._private.validation import Problems, expect_grantee, with_fifo_suffix
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .lambda_consumer import (
     LambdaConsumer,
@@ -36,103 +29,71 @@ from .lambda_consumer import (
     required_visibility_timeout,
 )
 
-_Part = TypeVar("_Part", bound=Construct)
-
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
 MAX_ARCHIVE_DAYS = 365
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 
-MAX_STACK_RESOURCES = 500
-"""CloudFormation's limit on resources per stack (nested stacks included)."""
-OWN_STACK_BUDGET = 200
-"""Resources the fanout may create in the stack it is defined in (topic, keys, consumers,
-alarms): the other 300 stay free for the rest of the user's stack."""
-NESTED_STACK_BUDGET = 399
-"""Resources the fanout places in each of its nested consumer stacks: below the 80 % of the
-limit at which CDK reports a stack as approaching it, and 101 stay free for what users
-attach to their consumers afterwards (grants, their own alarms, about one per consumer).
-Changing it moves consumers between stacks, so it is fixed."""
-FIRST_CONSUMER_ESTIMATE = {"queue": 5, "lambda": 12}
-"""What a consumer is assumed to cost before the first of its kind has been measured."""
-ALARM_HEADROOM = 2
-"""A consumer may open a new dead-letter alarm and a new message-age alarm in its stack."""
+
+class FanoutTopicOptions(TypedDict, total=False):
+    """The options of :class:`FanoutTopic`, declared once; see :class:`FanoutTopic` for
+    what each one means and its default."""
+
+    fifo: bool
+    content_based_deduplication: bool
+    topic_name: str | None
+    display_name: str | None
+    topic_key: kms.IKey | None
+    queue_key: kms.IKey | None
+    archive_retention_days: int | None
+    alarms: bool
+    alarm_topic: sns.ITopic | None
 
 
-@dataclass
-class _ConsumerStack:
-    """Where consumers go: the fanout itself (its own stack) or one nested stack."""
-
-    scope: Construct
-    budget: int
-    used: int
-    dead_letter_alarms: dict[str, list[monitoring.QueueQueryAlarm]] = field(default_factory=dict)
-    age_alarms: dict[tuple[str, str], list[monitoring.QueueQueryAlarm]] = field(
-        default_factory=dict
-    )
-    alarms_opened: dict[str, int] = field(default_factory=dict)
-
-
-def _resources_in(construct: Construct) -> int:
-    return sum(isinstance(c, CfnResource) for c in construct.node.find_all())
-
-
-def _count_by_kind(stack: Stack) -> dict[str, int]:
-    """Resources, parameters and outputs of ``stack`` itself, not of its nested stacks.
-
-    One ``find_all()`` for the stack and one per nested stack directly under it (each lists
-    its own nested stacks too), instead of a call per construct across the jsii boundary.
-    """
-    kinds = (("resources", CfnResource), ("parameters", CfnParameter), ("outputs", CfnOutput))
-
-    def count(constructs: list[IConstruct]) -> dict[str, int]:
-        return {kind: sum(isinstance(c, cls) for c in constructs) for kind, cls in kinds}
-
-    everything = stack.node.find_all()
-    totals = count(everything)
-    for nested in everything:
-        if (
-            isinstance(nested, Stack)
-            and nested is not stack
-            and nested.nested_stack_parent is stack
-        ):
-            for kind, number in count(nested.node.find_all()).items():
-                totals[kind] -= number
-    return totals
+OPTIONS = Declared(
+    construct="FanoutTopic",
+    options=FanoutTopicOptions,
+    defaults=FanoutTopicOptions(
+        fifo=False,
+        content_based_deduplication=False,
+        topic_name=None,
+        display_name=None,
+        topic_key=None,
+        queue_key=None,
+        archive_retention_days=None,
+        alarms=True,
+        alarm_topic=None,
+    ),
+)
 
 
-MAX_STACK_PARAMETERS = 200
-MAX_STACK_OUTPUTS = 200
+class _FanoutConsumerQueue(ConsumerQueue):
+    """A :class:`ConsumerQueue` of a fanout: covered by the fanout's query alarms instead
+    of two standard alarms of its own."""
 
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic,
+        alarms_of: tuple[FanoutAlarms, ConsumerStack],
+        **options: Unpack[ConsumerQueueOptions],
+    ) -> None:
+        self._fanout_alarms = alarms_of
+        super().__init__(scope, id, topic=topic, **options)
 
-@jsii.implements(IValidation)
-class _StackLimits:
-    """At synth: the stacks holding this fanout's consumers are within CloudFormation's
-    limits on resources, parameters and outputs, counting everything in them by then
-    (what users attached to consumers after adding them included)."""
-
-    def __init__(self, fanout: FanoutTopic) -> None:
-        self._fanout = fanout
-
-    def validate(self) -> list[str]:
-        limits = {
-            "resources": MAX_STACK_RESOURCES,
-            "parameters": MAX_STACK_PARAMETERS,
-            "outputs": MAX_STACK_OUTPUTS,
-        }
-        problems = []
-        for stack in (Stack.of(self._fanout), *self._fanout.consumer_stacks):
-            for kind, count in _count_by_kind(stack).items():
-                limit = limits[kind]
-                if count > limit:
-                    problems.append(
-                        f"{stack.node.path} has {count} {kind}; CloudFormation allows {limit} "
-                        f"per stack. The fanout {self._fanout.node.path} leaves room when it "
-                        "places consumers; the rest was added to this stack afterwards "
-                        "(resources under the consumers, references to their attributes): "
-                        "move those elsewhere"
-                    )
-        return problems
+    def _queue_alarms(self) -> list[cloudwatch.Alarm]:
+        fanout_alarms, target = self._fanout_alarms
+        self.dead_letter_alarm, self.message_age_alarm = fanout_alarms.cover(
+            target,
+            queue_name=self._literal_names.queue or self.queue.queue_name,
+            dead_letter_queue_name=self._literal_names.dead_letter_queue
+            or self.dead_letter_queue.queue_name,
+            max_message_age=self.max_message_age,
+            alarm_topic=self.alarm_topic,
+        )
+        return []
 
 
 class FanoutTopic(Construct):
@@ -186,33 +147,50 @@ class FanoutTopic(Construct):
         state).
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        fifo: bool = False,
-        content_based_deduplication: bool = False,
-        topic_name: str | None = None,
-        display_name: str | None = None,
-        topic_key: kms.IKey | None = None,
-        queue_key: kms.IKey | None = None,
-        archive_retention_days: int | None = None,
-        alarms: bool = True,
-        alarm_topic: sns.ITopic | None = None,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, **options: Unpack[FanoutTopicOptions]) -> None:
         super().__init__(scope, id)
-        for option, key in (("topic_key", topic_key), ("queue_key", queue_key)):
-            if key is not None and not is_key(key):
-                raise wrong_type(option, key, "a kms.IKey")
+        settings = self._validate(options)
+        self.fifo: bool = settings["fifo"]
+        self.alarm_topic: sns.ITopic | None = settings["alarm_topic"]
+        self._alarms: bool = settings["alarms"]
+        self.topic_key: kms.IKey = settings["topic_key"] or rotating_key(
+            self, "TopicKey", description=f"Encrypts messages at rest in the {self.node.path} topic"
+        )
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            fifo=self.fifo or None,
+            content_based_deduplication=settings["content_based_deduplication"] or None,
+            topic_name=settings["topic_name"],
+            display_name=settings["display_name"],
+            master_key=self.topic_key,
+            enforce_ssl=True,
+            signature_version="2",
+            message_retention_period_in_days=settings["archive_retention_days"],
+        )
+        self._queue_key: kms.IKey | None = settings["queue_key"]
+        self._subscription_dead_letter_queue: sqs.Queue | None = None
+        self._undelivered_alarm: cloudwatch.Alarm | None = None
+        self._consumers: dict[str, ConsumerQueue] = {}
+        self._placement = Placement(self)
+        self._consumer_alarms = FanoutAlarms(self.node.path)
+        self.node.add_validation(StackLimits(self, self._placement.nested))
 
+    def _validate(self, options: FanoutTopicOptions) -> FanoutTopicOptions:
+        """Every rule on the options, all problems raised together."""
         problems = Problems()
-        problems.check_alarm_topic("alarm_topic", alarm_topic)
+        settings = cast(FanoutTopicOptions, settle(OPTIONS, options, problems))
+        problems.raise_if_any(self)
+        fifo = settings["fifo"]
+        topic_key, queue_key = settings["topic_key"], settings["queue_key"]
+        topic_name, display_name = settings["topic_name"], settings["display_name"]
+        archive_retention_days = settings["archive_retention_days"]
+        problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         problems.check_queue_key("queue_key", queue_key)
-        if content_based_deduplication and not fifo:
+        if settings["content_based_deduplication"] and not fifo:
             problems.add(
                 "content_based_deduplication",
-                content_based_deduplication,
+                settings["content_based_deduplication"],
                 "only FIFO topics deduplicate; set fifo=True or drop the option",
             )
         if archive_retention_days is not None:
@@ -249,38 +227,22 @@ class FanoutTopic(Construct):
                 f"is {len(display_name)} characters; at most {MAX_DISPLAY_NAME_LENGTH} are allowed",
             )
         problems.raise_if_any(self)
+        return settings
 
-        self.topic_key: kms.IKey = topic_key or rotating_key(
-            self, "TopicKey", description=f"Encrypts messages at rest in the {self.node.path} topic"
-        )
-        self._queue_key = queue_key
-        self.fifo = fifo
-        self.topic = sns.Topic(
-            self,
-            "Topic",
-            fifo=fifo or None,
-            content_based_deduplication=content_based_deduplication or None,
-            topic_name=topic_name,
-            display_name=display_name,
-            master_key=self.topic_key,
-            enforce_ssl=True,
-            signature_version="2",
-            message_retention_period_in_days=archive_retention_days,
-        )
-        self._subscription_dead_letter_queue: sqs.Queue | None = None
-        self.alarm_topic = alarm_topic
-        self._alarms = alarms
-        self._undelivered_alarm: cloudwatch.Alarm | None = None
-        self._consumers: dict[str, ConsumerQueue] = {}
-        self._measured: dict[str, int] = {}
-        self._stacks = [_ConsumerStack(self, OWN_STACK_BUDGET, _resources_in(self))]
-        self.consumer_stacks: list[NestedStack] = []
+    @property
+    def consumer_stacks(self) -> list[NestedStack]:
         """The nested stacks holding consumers, in the order they were opened."""
-        self.dead_letter_alarms: list[cloudwatch.Alarm] = []
+        return list(self._placement.nested)
+
+    @property
+    def dead_letter_alarms(self) -> list[cloudwatch.Alarm]:
         """The fanout-level alarms on the consumers' dead-letter queues."""
-        self.message_age_alarms: list[cloudwatch.Alarm] = []
+        return list(self._consumer_alarms.dead_letter_alarms)
+
+    @property
+    def message_age_alarms(self) -> list[cloudwatch.Alarm]:
         """The fanout-level alarms on the age of the consumers' oldest messages."""
-        self.node.add_validation(_StackLimits(self))
+        return list(self._consumer_alarms.message_age_alarms)
 
     # -- parts shared by the consumer queues, created with the first one -------------------
 
@@ -288,7 +250,7 @@ class FanoutTopic(Construct):
     def queue_key(self) -> kms.IKey:
         """The KMS key of the consumer queues (created on first use unless one was given)."""
         if self._queue_key is None:
-            self._queue_key = self._counted(
+            self._queue_key = self._placement.counted(
                 lambda: rotating_key(
                     self, "QueueKey", description=f"Encrypts the {self.node.path} consumer queues"
                 )
@@ -300,18 +262,18 @@ class FanoutTopic(Construct):
         """Where SNS puts messages it could not deliver to a consumer queue, with its alarm
         (``undelivered_alarm``) unless ``alarms=False``; created on first use."""
         if self._subscription_dead_letter_queue is None:
-            queue = self._counted(
+            queue = self._placement.counted(
                 lambda: new_subscription_dead_letter_queue(
                     self, "SubscriptionDeadLetterQueue", fifo=self.fifo
                 )
             )
             self._subscription_dead_letter_queue = queue
             if self._alarms:
-                alarm = self._counted(
+                alarm = self._placement.counted(
                     lambda: monitoring.queue_not_empty_alarm(
                         self,
                         "UndeliveredAlarm",
-                        queue=queue,
+                        metric=QueueMetrics(queue).messages_visible(),
                         description=f"{self.node.path}: SNS could not deliver messages to a "
                         "consumer queue",
                     )
@@ -326,16 +288,12 @@ class FanoutTopic(Construct):
         or while the fanout has no consumer queue)."""
         return self._undelivered_alarm
 
-    def _counted(self, build: Callable[[], _Part]) -> _Part:
-        """Build a part in the fanout's own stack and charge its resources to that stack."""
-        part = build()
-        self._stacks[0].used += _resources_in(part)
-        return part
-
     @property
     def consumers(self) -> dict[str, ConsumerQueue]:
         """The consumers added with :meth:`add_queue_consumer`, by id."""
         return dict(self._consumers)
+
+    # -- consumers -----------------------------------------------------------------------
 
     def add_queue_consumer(self, id: str, **options: Unpack[ConsumerQueueOptions]) -> ConsumerQueue:
         """Subscribe a new :class:`ConsumerQueue` to this topic.
@@ -356,136 +314,10 @@ class FanoutTopic(Construct):
         or making one bigger (a queue consumer turned Lambda consumer), can move the
         consumers added after it in a full stack, which replaces their queues.
         """
-        self._check_new_id(id)
-        self._create_shared_parts()
-        target = self._place("queue")
+        target = self._prepare_consumer(id, "queue")
         consumer = self._new_consumer(target, id, options)
-        self._account(target, "queue", consumer)
+        self._placement.account(target, "queue", consumer)
         return consumer
-
-    def _create_shared_parts(self) -> None:
-        """The queue key and subscription dead-letter queue, before the first consumer is
-        placed (so that its stack's budget counts them)."""
-        _ = self.queue_key, self.subscription_dead_letter_queue
-
-    def _check_new_id(self, id: str) -> None:
-        if id in self._consumers:
-            raise FanoutConfigurationError(
-                self.node.path,
-                [
-                    f"id={id!r}: this topic already has a consumer with that id; "
-                    f"consumer ids must be unique per topic (existing: {sorted(self._consumers)})"
-                ],
-            )
-
-    def _new_consumer(
-        self, target: _ConsumerStack, id: str, options: ConsumerQueueOptions
-    ) -> ConsumerQueue:
-        settings: ConsumerQueueOptions = {
-            "encryption_key": self.queue_key,
-            "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
-            "alarms": self._alarms,
-            "alarm_topic": self.alarm_topic,
-        }
-        settings.update(options)
-        consumer = ConsumerQueue(
-            target.scope, id, topic=self.topic, per_queue_alarms=False, **settings
-        )
-        self._consumers[id] = consumer
-        if consumer.alarms:
-            self._cover_with_alarms(target, consumer)
-        return consumer
-
-    # -- placement -----------------------------------------------------------------------
-
-    def _place(self, kind: str) -> _ConsumerStack:
-        """The stack the next consumer of ``kind`` goes to, opening a nested one if needed."""
-        estimate = self._measured.get(kind, FIRST_CONSUMER_ESTIMATE[kind]) + ALARM_HEADROOM
-        current = self._stacks[-1]
-        if current.used + estimate <= current.budget:
-            return current
-        number = len(self._stacks) + 1
-        nested = NestedStack(
-            self,
-            f"Consumers{number}",
-            description=f"Consumers of the {self.node.path} fanout, part {number}",
-        )
-        self.consumer_stacks.append(nested)
-        self._stacks[0].used += 1  # the AWS::CloudFormation::Stack resource
-        opened = _ConsumerStack(nested, NESTED_STACK_BUDGET, 0)
-        self._stacks.append(opened)
-        return opened
-
-    def _account(self, target: _ConsumerStack, kind: str, consumer: Construct) -> None:
-        cost = _resources_in(consumer)
-        target.used += cost
-        self._measured[kind] = max(cost, self._measured.get(kind, 0))
-
-    # -- consumer alarms -----------------------------------------------------------------
-
-    def _cover_with_alarms(self, target: _ConsumerStack, consumer: ConsumerQueue) -> None:
-        """Add the consumer's queues to its stack's dead-letter and message-age alarms."""
-        # The consumer holds its alarm topic, so the object's id stays unique meanwhile.
-        topic_key = str(id(consumer.alarm_topic)) if consumer.alarm_topic else ""
-        age = consumer.max_message_age
-        seconds = known_seconds(age)
-        threshold_key = age.to_human_string() if seconds is None else str(seconds)
-        dead_letter = self._alarm_with_room(
-            target,
-            target.dead_letter_alarms.setdefault(topic_key, []),
-            consumer.literal_queue_names[1] or consumer.dead_letter_queue.queue_name,
-            lambda alarm_id: monitoring.dead_letter_query_alarm(
-                target.scope,
-                alarm_id,
-                description=f"{self.node.path}: messages failed max_receive_count times and "
-                "were dead-lettered in a consumer's dead-letter queue; the alarm's "
-                "contributors name the queue",
-            ),
-            consumer.alarm_topic,
-            self.dead_letter_alarms,
-            "DeadLetterAlarm",
-        )
-        message_age = self._alarm_with_room(
-            target,
-            target.age_alarms.setdefault((threshold_key, topic_key), []),
-            consumer.literal_queue_names[0] or consumer.queue.queue_name,
-            lambda alarm_id: monitoring.message_age_query_alarm(
-                target.scope,
-                alarm_id,
-                threshold=age,
-                description=f"{self.node.path}: the oldest message of a consumer queue has "
-                f"waited more than {age.to_human_string()}; that consumer is stuck or too "
-                "slow (the alarm's contributors name the queue)",
-            ),
-            consumer.alarm_topic,
-            self.message_age_alarms,
-            "MessageAgeAlarm",
-        )
-        consumer.dead_letter_alarm = dead_letter
-        consumer.message_age_alarm = message_age
-
-    def _alarm_with_room(
-        self,
-        target: _ConsumerStack,
-        group: list[monitoring.QueueQueryAlarm],
-        queue_name: str,
-        new_alarm: Callable[[str], monitoring.QueueQueryAlarm],
-        alarm_topic: sns.ITopic | None,
-        listing: list[cloudwatch.Alarm],
-        base_id: str,
-    ) -> cloudwatch.Alarm:
-        if not group or not group[-1].try_add(queue_name):
-            number = target.alarms_opened.get(base_id, 0) + 1
-            target.alarms_opened[base_id] = number
-            alarm_id = base_id if number == 1 else f"{base_id}{number}"
-            query_alarm = new_alarm(alarm_id)
-            monitoring.notify(query_alarm.alarm, alarm_topic)
-            group.append(query_alarm)
-            listing.append(query_alarm.alarm)
-            target.used += 1
-            if not query_alarm.try_add(queue_name):
-                raise ValueError(f"queue name too long for a metric query: {queue_name}")
-        return group[-1].alarm
 
     def add_lambda_consumer(
         self,
@@ -508,11 +340,9 @@ class FanoutTopic(Construct):
         if "visibility_timeout" not in queue_settings:
             timeout = options.get("timeout", DEFAULT_TIMEOUT)
             window = options.get("max_batching_window")
-            if not timeout.is_unresolved() and not (window and window.is_unresolved()):
+            if _known_durations(timeout, window):
                 queue_settings["visibility_timeout"] = required_visibility_timeout(timeout, window)
-        self._check_new_id(id)
-        self._create_shared_parts()
-        target = self._place("lambda")
+        target = self._prepare_consumer(id, "lambda")
         consumer_queue = self._new_consumer(target, id, queue_settings)
         settings: LambdaConsumerOptions = {
             "alarms": self._alarms,
@@ -523,7 +353,42 @@ class FanoutTopic(Construct):
         consumer = LambdaConsumer(
             consumer_queue, "Handler", queue=consumer_queue, code=code, handler=handler, **settings
         )
-        self._account(target, "lambda", consumer_queue)
+        self._placement.account(target, "lambda", consumer_queue)
+        return consumer
+
+    def _prepare_consumer(self, id: str, kind: str) -> ConsumerStack:
+        """Check the id, create the shared parts (so that the first consumer's stack budget
+        counts them) and pick the consumer's stack."""
+        if id in self._consumers:
+            problems = Problems()
+            problems.add(
+                "id",
+                id,
+                "this topic already has a consumer with that id; consumer ids must be unique "
+                f"per topic (existing: {sorted(self._consumers)})",
+            )
+            problems.raise_if_any(self)
+        _ = self.queue_key, self.subscription_dead_letter_queue
+        return self._placement.place(kind)
+
+    def _new_consumer(
+        self, target: ConsumerStack, id: str, options: ConsumerQueueOptions
+    ) -> ConsumerQueue:
+        settings: ConsumerQueueOptions = {
+            "encryption_key": self.queue_key,
+            "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
+            "alarms": self._alarms,
+            "alarm_topic": self.alarm_topic,
+        }
+        settings.update(options)
+        consumer = _FanoutConsumerQueue(
+            target.scope,
+            id,
+            topic=self.topic,
+            alarms_of=(self._consumer_alarms, target),
+            **settings,
+        )
+        self._consumers[id] = consumer
         return consumer
 
     # -- grants --------------------------------------------------------------------------
@@ -557,11 +422,12 @@ class FanoutTopic(Construct):
         ``ConsumerQueue(stack, id, topic=sns.Topic.from_topic_arn(stack, id, arn))``; SNS
         confirms a subscription that the queue's owner creates at once.
         """
-        if not Token.is_unresolved(account) and not ACCOUNT_ID.fullmatch(account):
-            raise FanoutConfigurationError(
-                self.node.path,
-                [f"account={account!r}: grant_subscribe takes a 12-digit AWS account id"],
-            )
+        problems = Problems()
+        if not isinstance(account, str):
+            problems.wrong_type("account", account, "a 12-digit AWS account id (a str)")
+        elif not Token.is_unresolved(account) and not ACCOUNT_ID.fullmatch(account):
+            problems.add("account", account, "grant_subscribe takes a 12-digit AWS account id")
+        problems.raise_if_any(self)
         own_queues = Stack.of(self).format_arn(
             service="sqs",
             region="*",
@@ -590,26 +456,41 @@ class FanoutTopic(Construct):
 
     # -- metrics -------------------------------------------------------------------------
 
-    def metric_number_of_messages_published(self) -> cloudwatch.Metric:
-        """Messages published to the topic (Sum, 1 minute)."""
-        return self.topic.metric_number_of_messages_published(period=monitoring.ALARM_PERIOD)
+    def metric_number_of_messages_published(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+    ) -> cloudwatch.Metric:
+        """Messages published to the topic. Default: Sum over 1 minute."""
+        return TopicMetrics(self.topic).messages_published(period=period, statistic=statistic)
 
-    def metric_number_of_notifications_delivered(self) -> cloudwatch.Metric:
-        """Deliveries SNS completed to subscriptions (Sum, 1 minute)."""
-        return self.topic.metric_number_of_notifications_delivered(period=monitoring.ALARM_PERIOD)
+    def metric_number_of_notifications_delivered(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+    ) -> cloudwatch.Metric:
+        """Deliveries SNS completed to subscriptions. Default: Sum over 1 minute."""
+        return TopicMetrics(self.topic).notifications_delivered(period=period, statistic=statistic)
 
-    def metric_number_of_notifications_failed(self) -> cloudwatch.Metric:
-        """Deliveries SNS gave up on (Sum, 1 minute)."""
-        return self.topic.metric_number_of_notifications_failed(period=monitoring.ALARM_PERIOD)
+    def metric_number_of_notifications_failed(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+    ) -> cloudwatch.Metric:
+        """Deliveries SNS gave up on. Default: Sum over 1 minute."""
+        return TopicMetrics(self.topic).notifications_failed(period=period, statistic=statistic)
 
-    def metric_number_of_notifications_filtered_out(self) -> cloudwatch.Metric:
-        """Messages a subscription's filter policy rejected (Sum, 1 minute)."""
-        return self.topic.metric_number_of_notifications_filtered_out(
-            period=monitoring.ALARM_PERIOD
+    def metric_number_of_notifications_filtered_out(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+    ) -> cloudwatch.Metric:
+        """Messages a subscription's filter policy rejected. Default: Sum over 1 minute."""
+        return TopicMetrics(self.topic).notifications_filtered_out(
+            period=period, statistic=statistic
         )
 
-    def metric_undelivered_messages(self) -> cloudwatch.Metric:
-        """Messages waiting in the subscription dead-letter queue (Maximum, 1 minute)."""
-        return self.subscription_dead_letter_queue.metric_approximate_number_of_messages_visible(
-            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+    def metric_undelivered_messages(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
+    ) -> cloudwatch.Metric:
+        """Messages waiting in the subscription dead-letter queue. Default: Maximum over 1
+        minute."""
+        return QueueMetrics(self.subscription_dead_letter_queue).messages_visible(
+            period=period, statistic=statistic
         )
+
+
+def _known_durations(*durations: Duration | None) -> bool:
+    return all(d is None or not d.is_unresolved() for d in durations)

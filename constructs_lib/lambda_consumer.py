@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TypedDict
+from typing import TypedDict, Unpack, cast
 
 from aws_cdk import Annotations, Duration, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -24,7 +25,10 @@ from ._private.functions import (
     least_privilege_function,
     powertools_layer_supported,
 )
-from ._private.validation import Problems, describe, expect_type, is_queue, wrong_type
+from ._private.metrics import ALARM_PERIOD, SUM, FunctionMetrics
+from ._private.options import Declared, settle
+from ._private.queue_facts import queue_facts
+from ._private.validation import Problems, describe
 from .consumer_queue import ConsumerQueue
 
 DEFAULT_MEMORY_SIZE = 256
@@ -37,9 +41,9 @@ VISIBILITY_FACTOR = 6
 
 
 class LambdaConsumerOptions(TypedDict, total=False):
-    """The optional settings of :class:`LambdaConsumer` (all but ``queue``, ``code``, ``handler``).
-
-    :meth:`FanoutTopic.add_lambda_consumer` takes these as keyword arguments.
+    """The options of :class:`LambdaConsumer` other than ``queue``, ``code`` and
+    ``handler``, declared once: the constructor and :meth:`FanoutTopic.add_lambda_consumer`
+    take them as keyword arguments; see :class:`LambdaConsumer` for each one's default.
     """
 
     runtime: lambda_.Runtime
@@ -57,6 +61,33 @@ class LambdaConsumerOptions(TypedDict, total=False):
     log_retention: logs.RetentionDays
     alarms: bool
     alarm_topic: sns.ITopic | None
+
+
+OPTIONS = Declared(
+    construct="LambdaConsumer",
+    options=LambdaConsumerOptions,
+    defaults=LambdaConsumerOptions(
+        runtime=DEFAULT_RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        timeout=DEFAULT_TIMEOUT,
+        memory_size=DEFAULT_MEMORY_SIZE,
+        environment=None,
+        layers=(),
+        powertools_layer=None,
+        service_name=None,
+        batch_size=DEFAULT_BATCH_SIZE,
+        max_batching_window=None,
+        max_concurrency=None,
+        reserved_concurrent_executions=None,
+        log_retention=DEFAULT_LOG_RETENTION,
+        alarms=True,
+        alarm_topic=None,
+    ),
+    expected={
+        "queue": "a ConsumerQueue or an sqs.IQueue",
+        "code": "a lambda_.Code, e.g. Code.from_asset(folder)",
+    },
+)
 
 
 def required_visibility_timeout(
@@ -124,59 +155,82 @@ class LambdaConsumer(Construct):
         queue: ConsumerQueue | sqs.IQueue,
         code: lambda_.Code,
         handler: str,
-        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
-        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
-        timeout: Duration = DEFAULT_TIMEOUT,
-        memory_size: int = DEFAULT_MEMORY_SIZE,
-        environment: Mapping[str, str] | None = None,
-        layers: Sequence[lambda_.ILayerVersion] = (),
-        powertools_layer: bool | None = None,
-        service_name: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        max_batching_window: Duration | None = None,
-        max_concurrency: int | None = None,
-        reserved_concurrent_executions: int | None = None,
-        log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
-        alarms: bool = True,
-        alarm_topic: sns.ITopic | None = None,
+        **options: Unpack[LambdaConsumerOptions],
     ) -> None:
         super().__init__(scope, id)
-        if not isinstance(queue, ConsumerQueue) and not is_queue(queue):
-            raise wrong_type("queue", queue, "a ConsumerQueue or an sqs.IQueue")
-        expect_type("code", code, (lambda_.Code,), "a lambda_.Code, e.g. Code.from_asset(folder)")
-        expect_type("runtime", runtime, (lambda_.Runtime,), "a lambda_.Runtime")
-        self.consumer_queue = queue if isinstance(queue, ConsumerQueue) else None
-        self.queue: sqs.IQueue = queue.queue if isinstance(queue, ConsumerQueue) else queue
+        settings = self._validate(queue, code, handler, options)
+        self._warn(settings)
+        self._build_function(code, handler, settings)
+        self._wire(settings)
 
+    # -- validate ------------------------------------------------------------------------
+
+    def _validate(
+        self,
+        queue: object,
+        code: lambda_.Code,
+        handler: str,
+        options: LambdaConsumerOptions,
+    ) -> LambdaConsumerOptions:
+        """Every rule on the options, all problems raised together; the environment with
+        ``POWERTOOLS_SERVICE_NAME`` and ``powertools_layer`` decided."""
         problems = Problems()
-        problems.check_alarm_topic("alarm_topic", alarm_topic)
-        if powertools_layer is None:
-            powertools_layer = powertools_layer_supported(runtime)
-        elif powertools_layer and not powertools_layer_supported(runtime):
+        settings = cast(
+            LambdaConsumerOptions,
+            settle(
+                OPTIONS,
+                options,
+                problems,
+                required={
+                    "queue": (queue, ConsumerQueue | sqs.IQueue),
+                    "code": (code, lambda_.Code),
+                    "handler": (handler, str),
+                },
+            ),
+        )
+        problems.raise_if_any(self)
+        self._facts = queue_facts(queue)  # type: ignore[arg-type]  # checked just above
+        self.consumer_queue: ConsumerQueue | None = self._facts.consumer_queue
+        """The ConsumerQueue drained, when it was given as one."""
+        self.queue: sqs.IQueue = self._facts.queue
+        """The SQS queue drained."""
+        runtime = settings["runtime"]
+        problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
+        if settings["powertools_layer"] is None:
+            settings["powertools_layer"] = powertools_layer_supported(runtime)
+        elif settings["powertools_layer"] and not powertools_layer_supported(runtime):
             problems.add(
                 "powertools_layer",
-                powertools_layer,
+                settings["powertools_layer"],
                 f"Powertools for AWS Lambda (Python) publishes no layer for {runtime.name}, "
                 f"only for {', '.join(sorted(POWERTOOLS_RUNTIMES))}: drop the option or pick "
                 "one of those runtimes",
             )
         check_handler(problems, "handler", handler)
-        if isinstance(environment, Mapping | None):  # anything else is reported as it is
-            environment = {"POWERTOOLS_SERVICE_NAME": service_name or id, **(environment or {})}
-        problems.check_environment("environment", environment, LAMBDA_ENVIRONMENT)
+        settings["environment"] = {
+            "POWERTOOLS_SERVICE_NAME": settings["service_name"] or self.node.id,
+            **(settings["environment"] or {}),
+        }
+        problems.check_environment("environment", settings["environment"], LAMBDA_ENVIRONMENT)
+        timeout = settings["timeout"]
         timeout_ok = problems.check_duration("timeout", timeout, Duration.seconds(1), MAX_TIMEOUT)
-        problems.check_int("memory_size", memory_size, 128, 10240)
-        self._check_batching(problems, batch_size, max_batching_window)
-        if max_concurrency is not None:
-            problems.check_int("max_concurrency", max_concurrency, 2, 1000)
-        if reserved_concurrent_executions is not None:
-            problems.check_int(
-                "reserved_concurrent_executions", reserved_concurrent_executions, 0, 1_000_000
-            )
+        problems.check_int("memory_size", settings["memory_size"], 128, 10240)
+        self._check_batching(problems, settings["batch_size"], settings["max_batching_window"])
+        if settings["max_concurrency"] is not None:
+            problems.check_int("max_concurrency", settings["max_concurrency"], 2, 1000)
+        reserved = settings["reserved_concurrent_executions"]
+        if reserved is not None:
+            problems.check_int("reserved_concurrent_executions", reserved, 0, 1_000_000)
         if timeout_ok:
-            self._check_visibility(problems, timeout, max_batching_window)
+            self._check_visibility(problems, timeout, settings["max_batching_window"])
         problems.raise_if_any(self)
-        if reserved_concurrent_executions == 0:
+        return settings
+
+    def _warn(self, settings: LambdaConsumerOptions) -> None:
+        """Settings AWS accepts that stop or slow the consumer: synth warnings."""
+        reserved = settings["reserved_concurrent_executions"]
+        max_concurrency = settings["max_concurrency"]
+        if reserved == 0:
             Annotations.of(self).add_warning_v2(
                 "constructs-lib:zeroReservedConcurrency",
                 "reserved_concurrent_executions=0 stops the function from ever running: the "
@@ -186,51 +240,61 @@ class LambdaConsumer(Construct):
             )
         if (
             max_concurrency is not None
-            and reserved_concurrent_executions is not None
+            and reserved is not None
             and not Token.is_unresolved(max_concurrency)
-            and not Token.is_unresolved(reserved_concurrent_executions)
-            and reserved_concurrent_executions < max_concurrency
+            and not Token.is_unresolved(reserved)
+            and reserved < max_concurrency
         ):
             Annotations.of(self).add_warning_v2(
                 "constructs-lib:reservedBelowMaxConcurrency",
-                f"reserved_concurrent_executions={reserved_concurrent_executions} is below "
+                f"reserved_concurrent_executions={reserved} is below "
                 f"max_concurrency={max_concurrency}: the poller will be throttled and records "
                 "will be retried and may be dead-lettered; raise the reservation or lower "
                 "max_concurrency.",
             )
 
+    # -- build ---------------------------------------------------------------------------
+
+    def _build_function(
+        self, code: lambda_.Code, handler: str, settings: LambdaConsumerOptions
+    ) -> None:
         built = least_privilege_function(
             self,
             code=code,
             handler=handler,
             description=f"Consumes {self.queue.node.path} ({self.node.path})",
-            runtime=runtime,
-            architecture=architecture,
-            timeout=timeout,
-            memory_size=memory_size,
-            environment=environment,
-            layers=layers,
-            powertools_layer=powertools_layer,
-            reserved_concurrent_executions=reserved_concurrent_executions,
-            log_retention=log_retention,
+            runtime=settings["runtime"],
+            architecture=settings["architecture"],
+            timeout=settings["timeout"],
+            memory_size=settings["memory_size"],
+            environment=settings["environment"],
+            layers=settings["layers"],
+            powertools_layer=bool(settings["powertools_layer"]),
+            reserved_concurrent_executions=settings["reserved_concurrent_executions"],
+            log_retention=settings["log_retention"],
         )
-        self.function = built.function
-        self.role = built.role
-        self.log_group = built.log_group
+        self.function: lambda_.Function = built.function
+        self.role: iam.Role = built.role
+        self.log_group: logs.LogGroup = built.log_group
+
+    # -- wire ----------------------------------------------------------------------------
+
+    def _wire(self, settings: LambdaConsumerOptions) -> None:
+        """Consume rights, the event source mapping and the alarms."""
         self.queue.grant_consume_messages(self.role)
         self.event_source_mapping = lambda_.EventSourceMapping(
             self,
             "EventSourceMapping",
             target=self.function,
             event_source_arn=self.queue.queue_arn,
-            batch_size=batch_size,
-            max_batching_window=max_batching_window,
-            max_concurrency=max_concurrency,
+            batch_size=settings["batch_size"],
+            max_batching_window=settings["max_batching_window"],
+            max_concurrency=settings["max_concurrency"],
             report_batch_item_failures=True,
         )
         self.errors_alarm: cloudwatch.Alarm | None = None
         self.throttles_alarm: cloudwatch.Alarm | None = None
-        if alarms:
+        if settings["alarms"]:
             self.errors_alarm = monitoring.at_least_once_alarm(
                 self,
                 "ErrorsAlarm",
@@ -246,7 +310,7 @@ class LambdaConsumer(Construct):
                 "and may be dead-lettered",
             )
             for alarm in (self.errors_alarm, self.throttles_alarm):
-                monitoring.notify(alarm, alarm_topic)
+                monitoring.notify(alarm, settings["alarm_topic"])
 
     def _check_batching(
         self, problems: Problems, batch_size: int, max_batching_window: Duration | None
@@ -291,15 +355,14 @@ class LambdaConsumer(Construct):
             return
         if timeout.is_unresolved():
             return
-        visibility = self._queue_visibility_timeout()
+        visibility = self._facts.visibility_timeout
         required = required_visibility_timeout(timeout, max_batching_window)
+        self._facts.warn_if_visibility_unknown(
+            self,
+            f"at least {required.to_seconds()} seconds (6 x timeout + batching window), or "
+            "messages will be processed twice at once",
+        )
         if visibility is None:
-            Annotations.of(self).add_warning_v2(
-                "constructs-lib:unknownVisibilityTimeout",
-                f"cannot read the visibility timeout of {self.queue.node.path}: make sure it is "
-                f"at least {required.to_seconds()} seconds (6 x timeout + batching window), or "
-                "messages will be processed twice at once.",
-            )
             return
         if visibility.is_unresolved() or visibility.to_seconds() >= required.to_seconds():
             return
@@ -317,29 +380,22 @@ class LambdaConsumer(Construct):
             f"Duration.seconds({required.to_seconds()}) or lower timeout",
         )
 
-    def _queue_visibility_timeout(self) -> Duration | None:
-        if self.consumer_queue is not None:
-            return self.consumer_queue.visibility_timeout
-        cfn = self.queue.node.default_child
-        if isinstance(cfn, sqs.CfnQueue):
-            seconds = cfn.visibility_timeout
-            return Duration.seconds(30 if seconds is None else seconds)
-        return None
-
     # -- metrics -------------------------------------------------------------------------
 
-    def metric_errors(self) -> cloudwatch.Metric:
-        """Invocations that failed (Sum, 1 minute)."""
-        return self.function.metric_errors(
-            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
-        )
+    def metric_errors(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+    ) -> cloudwatch.Metric:
+        """Invocations that failed. Default: Sum over 1 minute."""
+        return FunctionMetrics(self.function).errors(period=period, statistic=statistic)
 
-    def metric_throttles(self) -> cloudwatch.Metric:
-        """Throttled invocations (Sum, 1 minute)."""
-        return self.function.metric_throttles(
-            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
-        )
+    def metric_throttles(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+    ) -> cloudwatch.Metric:
+        """Throttled invocations. Default: Sum over 1 minute."""
+        return FunctionMetrics(self.function).throttles(period=period, statistic=statistic)
 
-    def metric_duration(self) -> cloudwatch.Metric:
-        """Invocation duration (p99, 1 minute)."""
-        return self.function.metric_duration(period=monitoring.ALARM_PERIOD, statistic="p99")
+    def metric_duration(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = "p99"
+    ) -> cloudwatch.Metric:
+        """Invocation duration. Default: p99 over 1 minute."""
+        return FunctionMetrics(self.function).duration(period=period, statistic=statistic)

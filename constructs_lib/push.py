@@ -38,7 +38,14 @@ from constructs import Construct
 from ._private import monitoring
 from ._private.functions import least_privilege_function, runtime_code
 from ._private.nag import acknowledge_wildcard_resource
-from ._private.validation import Problems, expect_grantee, expect_type, implements, is_topic, wrong_type
+from ._private.validation import (
+    Problems,
+    expect_grantee,
+    expect_type,
+    implements,
+    is_topic,
+    wrong_type,
+)
 from .fanout_topic import FanoutTopic
 
 PROVIDER_ID = "ConstructsLibPushPlatformApplicationProvider"
@@ -397,7 +404,7 @@ class MobilePush(Construct):
             registration,
             "ErrorsAlarm",
             metric=built.function.metric_errors(
-                period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
+                period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
             ),
             description=f"{self.node.path}: device registration failed with an error (a bad "
             "request is answered with 400 and is not an error)",

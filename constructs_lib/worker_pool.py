@@ -57,7 +57,6 @@ from ._private import monitoring
 from ._private.nag import acknowledge_managed_policy, acknowledge_wildcard_resource
 from ._private.validation import (
     EnvironmentRules,
-    FanoutConfigurationError,
     Problems,
     expect_type,
     implements,
@@ -67,6 +66,7 @@ from ._private.validation import (
     wrong_type,
 )
 from .consumer_queue import ConsumerQueue
+from .errors import FanoutConfigurationError
 
 WORKER_PROGRAM = Path(__file__).resolve().parent / "runtime" / "queue_worker"
 """The packaged worker program: ``worker.py``, ``protection.py``, ``requirements.txt`` (boto3),
@@ -397,7 +397,9 @@ class QueueWorkerPool(Construct):
             self.backlog_alarm = monitoring.oldest_message_age_alarm(
                 self,
                 "LatencyAlarm",
-                queue=self.queue,
+                metric=self.queue.metric_approximate_age_of_oldest_message(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
                 threshold=threshold,
                 description=f"{self.node.path}: messages wait longer than "
                 + (

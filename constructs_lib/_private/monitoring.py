@@ -180,13 +180,21 @@ class QueueQueryAlarm:
         """Add ``queue_name`` to the query if it still fits; False when it does not."""
         if len(self.queue_names) >= MAX_QUEUES_PER_QUERY:
             return False
-        name_length = UNRESOLVED_NAME_LENGTH if Token.is_unresolved(queue_name) else len(queue_name)
-        length = len("QueueName = ''") + name_length + (len(" OR ") if self.queue_names else 0)
+        length = self._added_length(queue_name)
         if self._length + length > MAX_QUERY_LENGTH:
             return False
-        self._length += length
-        self.queue_names.append(queue_name)
+        self.add(queue_name)
         return True
+
+    def add(self, queue_name: str) -> None:
+        """Add ``queue_name`` to the query (the first name of a new query always fits: a
+        queue name has at most 80 characters)."""
+        self._length += self._added_length(queue_name)
+        self.queue_names.append(queue_name)
+
+    def _added_length(self, queue_name: str) -> int:
+        name_length = UNRESOLVED_NAME_LENGTH if Token.is_unresolved(queue_name) else len(queue_name)
+        return len("QueueName = ''") + name_length + (len(" OR ") if self.queue_names else 0)
 
 
 def dead_letter_query_alarm(scope: Construct, id: str, *, description: str) -> QueueQueryAlarm:

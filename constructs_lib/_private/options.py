@@ -21,7 +21,7 @@ import functools
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import Token
@@ -42,7 +42,7 @@ class Declared:
     """The ``TypedDict`` declaring each option's name and type."""
     defaults: Mapping[str, Any]
     """Every option's default (None for "not set")."""
-    expected: Mapping[str, str] = types.MappingProxyType({})
+    expected: Mapping[str, str] = field(default_factory=dict)
     """Option -> what to pass, in the user's words, when the type alone would not say it."""
 
     @functools.cached_property
@@ -149,7 +149,17 @@ def _implements(value: Any, interface: type) -> bool:
         return False
     members = _members(interface)
     cls = type(value)
-    return all(hasattr(cls, name) for name in members)
+    if all(hasattr(cls, name) for name in members):
+        return True
+    # jsii's dynamic proxy (an object of several interfaces) answers by delegation only.
+    return hasattr(cls, "__getattr__") and all(_answers(value, name) for name in members)
+
+
+def _answers(value: Any, name: str) -> bool:
+    try:
+        return hasattr(value, name)
+    except Exception:  # a property the runtime cannot read yet still exists
+        return True
 
 
 @functools.cache
