@@ -18,6 +18,7 @@ import collections.abc
 import difflib
 import enum
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -83,11 +84,30 @@ def settle(
 
 
 def check_type(problems: Problems, option: str, value: Any, hint: Any, what: str | None) -> bool:
-    """Add a problem unless ``value`` is of type ``hint``; True when it is."""
+    """Add a problem unless ``value`` is of type ``hint``; True when it is. In a dict of the
+    right kind, each entry of the wrong type is its own problem (``option['key']``)."""
     if conforms(value, hint):
         return True
+    mapping = _mapping_hint(hint)
+    if what is None and mapping is not None and isinstance(value, Mapping):
+        key_hint, item_hint = typing.get_args(mapping) or (Any, Any)
+        for key, item in value.items():
+            if not conforms(key, key_hint):
+                problems.wrong_type(f"{option} key", key, expected(key_hint))
+            elif not conforms(item, item_hint):
+                problems.wrong_type(f"{option}[{key!r}]", item, expected(item_hint))
+        return False
     problems.wrong_type(option, value, what or expected(hint))
     return False
+
+
+def _mapping_hint(hint: Any) -> Any:
+    """The ``Mapping[K, V]`` of ``hint`` (itself, or the one member of an optional)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        members = [m for m in typing.get_args(hint) if m is not type(None)]
+        return _mapping_hint(members[0]) if len(members) == 1 else None
+    return hint if _is(origin, Mapping) else None
 
 
 def conforms(value: Any, hint: Any) -> bool:
@@ -137,6 +157,10 @@ def _is(origin: Any, kind: type) -> bool:
 
 
 def _unresolved(value: str | int | float) -> bool:
+    # NaN and infinity cannot cross into the jsii runtime (JSON has no such numbers), and
+    # no token is one: they are left to the value rules, which name them.
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
     return Token.is_unresolved(value)
 
 
@@ -213,8 +237,14 @@ def _qualified(cls: type) -> str:
     return f"{alias}.{cls.__name__}" if alias else cls.__name__
 
 
+_SPELLED_WITH_A_VOWEL_SOUND = frozenset({"sqs", "sns", "ssm", "iam", "ec2", "ecs", "s3", "rds"})
+"""Services read letter by letter whose first letter sounds like a vowel: an sqs.IQueue."""
+
+
 def _article(noun: str) -> str:
-    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+    prefix = noun.split(".", 1)[0].lower() if "." in noun else ""
+    vowel = prefix in _SPELLED_WITH_A_VOWEL_SOUND or (not prefix and noun[:1].lower() in "aeiou")
+    return f"{'an' if vowel else 'a'} {noun}"
 
 
 def _bare(text: str) -> str:
