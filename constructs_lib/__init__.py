@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .consumer_queue import ConsumerQueueOptions as ConsumerQueueOptions
     from .errors import FanoutConfigurationError as FanoutConfigurationError
     from .fanout_topic import FanoutTopic as FanoutTopic
+    from .fanout_topic import FanoutTopicOptions as FanoutTopicOptions
     from .lambda_consumer import LambdaConsumer as LambdaConsumer
     from .lambda_consumer import LambdaConsumerOptions as LambdaConsumerOptions
     from .lambda_consumer import required_visibility_timeout as required_visibility_timeout

@@ -1,0 +1,257 @@
+"""Every public construct declares its options once, and what documents them agrees.
+
+For each construct: the keyword parameters are its required options plus
+``**options: Unpack[<Name>Options]``; the options type and the defaults name the same
+options; the docstring has one ``:param:`` line per option, each optional one with
+``Default:`` matching the real default (aws-cdk enforces the last with a lint rule); the
+README's option table and signature list the same options with the same defaults. Then bad
+input: an unknown option names the nearest one, and a value of the wrong type for any option
+is a FanoutConfigurationError naming it, never another exception.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from helpers import new_app
+
+import constructs_lib
+from constructs_lib import FanoutConfigurationError
+from constructs_lib._private.options import Declared
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+CODE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
+
+CONSTRUCT_MODULES = ("consumer_queue", "fanout_topic", "lambda_consumer", "worker_pool", "push")
+
+
+def _declared() -> dict[str, Declared]:
+    found: dict[str, Declared] = {}
+    for name in CONSTRUCT_MODULES:
+        module = importlib.import_module(f"constructs_lib.{name}")
+        for value in vars(module).values():
+            if isinstance(value, Declared):
+                found[value.construct] = value
+    return found
+
+
+DECLARED = _declared()
+CONSTRUCTS = sorted(DECLARED)
+
+
+def _required_keywords(cls: type) -> list[str]:
+    signature = inspect.signature(cls.__init__)  # type: ignore[misc]
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty
+    ]
+
+
+def _param_docs(cls: type) -> dict[str, str]:
+    """``:param name: text`` of the class docstring, each text on one line."""
+    doc = inspect.cleandoc(cls.__doc__ or "")
+    params: dict[str, str] = {}
+    for match in re.finditer(r"^:param (\w+):(.*?)(?=^:param |^\S|\Z)", doc, re.M | re.S):
+        params[match.group(1)] = " ".join(match.group(2).split())
+    return params
+
+
+def _rendered(default: Any) -> str | None:
+    """How a docstring writes ``default`` after ``Default:``; None when it is described in
+    words (None, a generated value)."""
+    if default is None:
+        return None
+    if isinstance(default, bool | int | float):
+        return str(default)
+    if isinstance(default, Duration):
+        return default.to_human_string()
+    if isinstance(default, logs.RetentionDays):
+        return default.name.lower().replace("_", " ")
+    if isinstance(default, enum.Enum):
+        return default.name.lower().replace("_", " ")
+    if isinstance(default, lambda_.Runtime | lambda_.Architecture):
+        return str(default.name)
+    if isinstance(default, Sequence) and not isinstance(default, str) and not default:
+        return "none"
+    return None
+
+
+def _squeezed(text: str) -> str:
+    return re.sub(r"[\s_]", "", text.lower())
+
+
+def test_every_public_construct_declares_its_options() -> None:
+    constructs = {
+        name
+        for name in constructs_lib.__all__
+        if isinstance(getattr(constructs_lib, name), type)
+        and getattr(getattr(constructs_lib, name), "node", None) is not None
+    }
+    assert constructs == set(CONSTRUCTS)
+
+
+@pytest.mark.parametrize("name", CONSTRUCTS)
+def test_the_constructor_takes_the_declared_options(name: str) -> None:
+    declared = DECLARED[name]
+    cls = getattr(constructs_lib, name)
+    parameters = inspect.signature(cls.__init__).parameters
+    (variadic,) = [p for p in parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD]
+    assert str(variadic.annotation) == f"Unpack[{declared.options.__name__}]"
+    assert getattr(constructs_lib, declared.options.__name__) is declared.options
+    assert set(declared.defaults) == set(declared.options.__annotations__)
+    assert not set(_required_keywords(cls)) & set(declared.defaults)
+
+
+@pytest.mark.parametrize("name", CONSTRUCTS)
+def test_each_option_has_a_param_line_with_its_real_default(name: str) -> None:
+    declared = DECLARED[name]
+    cls = getattr(constructs_lib, name)
+    docs = _param_docs(cls)
+    assert set(docs) == {*_required_keywords(cls), *declared.defaults}
+    for option, default in declared.defaults.items():
+        text = docs[option]
+        assert "Default:" in text, f"{name}.{option}: no 'Default:' in {text!r}"
+        documented = text.split("Default:", 1)[1].strip()
+        rendered = _rendered(default)
+        if rendered is not None:
+            assert _squeezed(documented).startswith(_squeezed(rendered)), (
+                f"{name}.{option}: documented default {documented!r}, real {rendered!r}"
+            )
+
+
+def _readme_table(heading: str) -> set[str]:
+    """The option names of the first option table after ``heading``."""
+    section = README.split(heading, 1)[1]
+    table = section.split("| option | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    names: set[str] = set()
+    for row in table.splitlines()[2:]:
+        first = row.split("|")[1]
+        names.update(re.findall(r"`(\w+)`", first))
+    return names
+
+
+README_TABLES = {
+    "FanoutTopic": "## `FanoutTopic`",
+    "ConsumerQueue": "## `ConsumerQueue`",
+    "LambdaConsumer": "## `LambdaConsumer`",
+    "QueueWorkerPool": "## `QueueWorkerPool`",
+}
+
+
+@pytest.mark.parametrize("name", sorted(README_TABLES))
+def test_the_readme_table_lists_the_declared_options(name: str) -> None:
+    declared = DECLARED[name]
+    cls = getattr(constructs_lib, name)
+    assert _readme_table(README_TABLES[name]) == {*_required_keywords(cls), *declared.defaults}
+
+
+_SIGNATURE_NAMES = {
+    "Duration": Duration,
+    "ApnsAuth": getattr(constructs_lib, "ApnsAuth"),  # noqa: B009 - imported on first use
+    "logs": logs,
+    "lambda_": lambda_,
+}
+
+
+def _readme_signature(name: str) -> str | None:
+    match = re.search(rf"{name}\(scope, id, \*, (.*?)\)`?\n", README, re.S)
+    return None if match is None or "..." in match.group(1) else match.group(1)
+
+
+def _same(documented: Any, real: Any) -> bool:
+    if isinstance(real, Duration) and isinstance(documented, Duration):
+        return bool(documented.to_seconds() == real.to_seconds())
+    return bool(documented == real or documented is real)
+
+
+@pytest.mark.parametrize("name", CONSTRUCTS)
+def test_the_readme_signature_has_the_real_defaults(name: str) -> None:
+    signature = _readme_signature(name)
+    if signature is None:
+        pytest.skip(f"the README shows no full signature of {name}")
+    declared = DECLARED[name]
+    cls = getattr(constructs_lib, name)
+    written: dict[str, Any] = {}
+    for part in re.split(r",\s*(?![^()]*\))", " ".join(signature.split())):
+        option, _, default = part.strip().partition("=")
+        written[option] = (
+            eval(default, dict(_SIGNATURE_NAMES)) if default else inspect.Parameter.empty
+        )
+    assert set(written) == {*_required_keywords(cls), *declared.defaults}
+    for option, default in declared.defaults.items():
+        assert _same(written[option], default), f"{name}.{option}: README {written[option]!r}"
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+def _required(name: str, stack: Stack) -> dict[str, Any]:
+    """Valid required options of ``name`` in ``stack``."""
+    topic = sns.Topic(stack, "RequiredTopic")
+    queue = sqs.Queue(stack, "RequiredQueue", visibility_timeout=Duration.minutes(5))
+    secret = secretsmanager.Secret.from_secret_name_v2(stack, "RequiredSecret", "push/apns")
+    job = constructs_lib.WorkerJob(
+        code_path=str(ROOT / "lambda_src" / "image_thumbnails"), handler="jobs.handler"
+    )
+    return {
+        "ConsumerQueue": {"topic": topic},
+        "FanoutTopic": {},
+        "LambdaConsumer": {"queue": queue, "code": CODE, "handler": "index.handler"},
+        "QueueWorkerPool": {"queue": queue, "workers": constructs_lib.FargateWorkers(job=job)},
+        "PushPlatformApplication": {
+            "platform": constructs_lib.PushPlatform.APNS,
+            "credentials_secret": secret,
+        },
+        "MobilePush": {"credentials": {constructs_lib.PushPlatform.FCM: secret}},
+    }[name]
+
+
+def _build(name: str) -> Callable[..., Any]:
+    cls = getattr(constructs_lib, name)
+
+    def build(**options: Any) -> Any:
+        stack = Stack(new_app(), "Some")
+        return cls(stack, "Subject", **{**_required(name, stack), **options})
+
+    return build
+
+
+@pytest.mark.parametrize("name", CONSTRUCTS)
+def test_an_unknown_option_names_the_nearest_one(name: str) -> None:
+    option = sorted(DECLARED[name].defaults)[0]
+    typo = option[:-1] + ("x" if option[-1] != "x" else "y")
+    with pytest.raises(FanoutConfigurationError, match=rf"{typo}=.*did you mean '{option}'"):
+        _build(name)(**{typo: 1})
+
+
+WRONG_VALUES = [object(), "not-this", 7, ["a", 1]]
+
+
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [(name, option) for name in CONSTRUCTS for option in sorted(DECLARED[name].defaults)],
+)
+def test_a_wrong_type_for_any_option_is_a_configuration_error(name: str, option: str) -> None:
+    hint = DECLARED[name].hints[option]
+    from constructs_lib._private.options import conforms
+
+    for value in WRONG_VALUES:
+        if conforms(value, hint):
+            continue
+        with pytest.raises(FanoutConfigurationError, match=rf"\b{option}\b"):
+            _build(name)(**{option: value})
