@@ -37,6 +37,7 @@ from ._private.validation import (
     MAX_VISIBILITY_TIMEOUT,
     MIN_RETENTION,
     Problems,
+    Range,
     expect_grantee,
     known_seconds,
     with_fifo_suffix,
@@ -77,6 +78,13 @@ class ConsumerQueueOptions(TypedDict, total=False):
     alarm_topic: sns.ITopic | None
     max_message_age: Duration
 
+
+RANGES: dict[str, Range] = {
+    "max_receive_count": (1, 1000),
+    "visibility_timeout": (MIN_VISIBILITY_TIMEOUT, MAX_VISIBILITY_TIMEOUT),
+    "retention_period": (MIN_RETENTION, MAX_RETENTION),
+}
+"""What SQS accepts for the numeric options with fixed bounds."""
 
 OPTIONS = Declared(
     construct="ConsumerQueue",
@@ -258,16 +266,8 @@ class ConsumerQueue(Construct):
         )
         self._regions = _Regions(topic=topic.env.region, own=Stack.of(self).region)
         _check_subscription_region(problems, self._regions, subscription_dead_letter_queue)
-        problems.check_int("max_receive_count", settings["max_receive_count"], 1, 1000)
-        problems.check_duration(
-            "visibility_timeout",
-            settings["visibility_timeout"],
-            MIN_VISIBILITY_TIMEOUT,
-            MAX_VISIBILITY_TIMEOUT,
-        )
-        retention_ok = problems.check_duration(
-            "retention_period", retention_period, MIN_RETENTION, MAX_RETENTION
-        )
+        usable = problems.check_ranges(settings, RANGES)
+        retention_ok = "retention_period" in usable
         if dead_letter_queue is not None:
             _check_own_dead_letter_queue(
                 problems, self, dead_letter_queue, retention_period, fifo=is_fifo

@@ -28,7 +28,7 @@ from ._private.functions import (
 from ._private.metrics import ALARM_PERIOD, SUM, FunctionMetrics
 from ._private.options import Declared, settle
 from ._private.queue_facts import queue_facts
-from ._private.validation import Problems, describe
+from ._private.validation import Problems, Range, describe
 from .consumer_queue import ConsumerQueue
 
 DEFAULT_MEMORY_SIZE = 256
@@ -62,6 +62,15 @@ class LambdaConsumerOptions(TypedDict, total=False):
     alarms: bool
     alarm_topic: sns.ITopic | None
 
+
+RANGES: dict[str, Range] = {
+    "timeout": (Duration.seconds(1), MAX_TIMEOUT),
+    "memory_size": (128, 10240),
+    "max_concurrency": (2, 1000),
+    "reserved_concurrent_executions": (0, 1_000_000),
+}
+"""What Lambda accepts for the numeric options with fixed bounds (batching depends on the
+queue type: :meth:`LambdaConsumer._check_batching`)."""
 
 OPTIONS = Declared(
     construct="LambdaConsumer",
@@ -213,15 +222,9 @@ class LambdaConsumer(Construct):
         }
         problems.check_environment("environment", settings["environment"], LAMBDA_ENVIRONMENT)
         timeout = settings["timeout"]
-        timeout_ok = problems.check_duration("timeout", timeout, Duration.seconds(1), MAX_TIMEOUT)
-        problems.check_int("memory_size", settings["memory_size"], 128, 10240)
+        usable = problems.check_ranges(settings, RANGES)
         self._check_batching(problems, settings["batch_size"], settings["max_batching_window"])
-        if settings["max_concurrency"] is not None:
-            problems.check_int("max_concurrency", settings["max_concurrency"], 2, 1000)
-        reserved = settings["reserved_concurrent_executions"]
-        if reserved is not None:
-            problems.check_int("reserved_concurrent_executions", reserved, 0, 1_000_000)
-        if timeout_ok:
+        if "timeout" in usable:
             self._check_visibility(problems, timeout, settings["max_batching_window"])
         problems.raise_if_any(self)
         return settings

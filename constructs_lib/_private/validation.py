@@ -122,6 +122,10 @@ class EnvironmentRules:
     """Values may not hold line breaks (an environment file holds one variable a line)."""
 
 
+Range = tuple[int, int] | tuple[Duration, Duration]
+"""The bounds of a numeric option, both included."""
+
+
 class Problems:
     """Collects option problems; :meth:`raise_if_any` raises them together."""
 
@@ -148,6 +152,24 @@ class Problems:
         )
         if not integral or not low <= value <= high:
             self.add(option, value, f"must be an integer from {low} to {high}")
+
+    def check_ranges(self, settings: Mapping[str, object], ranges: Mapping[str, Range]) -> set[str]:
+        """Check each option of ``ranges`` (name -> (low, high), integers or Durations) that
+        is set; the names whose values are usable (tokens included)."""
+        usable: set[str] = set()
+        for option, (low, high) in ranges.items():
+            value = settings[option]
+            if value is None:
+                continue
+            if isinstance(low, Duration) and isinstance(high, Duration):
+                ok = self.check_duration(option, value, low, high)  # type: ignore[arg-type]
+            else:
+                before = len(self._items)
+                self.check_int(option, value, int(low), int(high))  # type: ignore[arg-type]
+                ok = len(self._items) == before
+            if ok:
+                usable.add(option)
+        return usable
 
     def check_finite(self, option: str, value: object) -> bool:
         """A number that is NaN or infinite is a problem (jsii cannot even carry it to
