@@ -24,7 +24,7 @@ from ._private.filter_policy import (
     check_attribute_policy,
     check_body_policy,
 )
-from ._private.metrics import ALARM_PERIOD, MAXIMUM, QueueMetrics
+from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared, settle
 from ._private.resources import (
     generated_queue_name,
@@ -412,7 +412,7 @@ class ConsumerQueue(Construct):
             self.undelivered_alarm = monitoring.queue_not_empty_alarm(
                 self,
                 "UndeliveredAlarm",
-                metric=QueueMetrics(self.subscription_dead_letter_queue).messages_visible(),
+                metric=visible_messages(self.subscription_dead_letter_queue),
                 description=f"{self.node.path}: SNS could not deliver messages to the queue",
             )
             alarms.append(self.undelivered_alarm)
@@ -480,23 +480,24 @@ class ConsumerQueue(Construct):
     # -- metrics -------------------------------------------------------------------------
 
     def metric_approximate_age_of_oldest_message(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
+        self, **options: Unpack[MetricOptions]
     ) -> cloudwatch.Metric:
         """Age of the oldest message in the queue. Default: Maximum over 1 minute."""
-        return QueueMetrics(self.queue).age_of_oldest_message(period=period, statistic=statistic)
+        return metric_of(self, self.queue, "ApproximateAgeOfOldestMessage", options)
 
     def metric_approximate_number_of_messages_visible(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
+        self, **options: Unpack[MetricOptions]
     ) -> cloudwatch.Metric:
         """Messages waiting in the queue. Default: Maximum over 1 minute."""
-        return QueueMetrics(self.queue).messages_visible(period=period, statistic=statistic)
+        return metric_of(self, self.queue, "ApproximateNumberOfMessagesVisible", options)
 
     def metric_dead_letter_messages_visible(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
+        self, **options: Unpack[MetricOptions]
     ) -> cloudwatch.Metric:
-        """Messages waiting in the dead-letter queue. Default: Maximum over 1 minute."""
-        return QueueMetrics(self.dead_letter_queue).messages_visible(
-            period=period, statistic=statistic
+        """Messages waiting in the dead-letter queue, each one a message that failed
+        ``max_receive_count`` times. Default: Maximum over 1 minute."""
+        return metric_of(
+            self, self.dead_letter_queue, "ApproximateNumberOfMessagesVisible", options
         )
 
 

@@ -17,7 +17,7 @@ from constructs import Construct
 from ._private import monitoring
 from ._private.fanout_alarms import FanoutAlarms
 from ._private.functions import DEFAULT_TIMEOUT
-from ._private.metrics import ALARM_PERIOD, MAXIMUM, SUM, QueueMetrics, TopicMetrics
+from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared, settle
 from ._private.placement import ConsumerStack, Placement, StackLimits
 from ._private.resources import new_subscription_dead_letter_queue, rotating_key
@@ -273,7 +273,7 @@ class FanoutTopic(Construct):
                     lambda: monitoring.queue_not_empty_alarm(
                         self,
                         "UndeliveredAlarm",
-                        metric=QueueMetrics(queue).messages_visible(),
+                        metric=visible_messages(queue),
                         description=f"{self.node.path}: SNS could not deliver messages to a "
                         "consumer queue",
                     )
@@ -457,38 +457,38 @@ class FanoutTopic(Construct):
     # -- metrics -------------------------------------------------------------------------
 
     def metric_number_of_messages_published(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+        self, **options: Unpack[MetricOptions]
     ) -> cloudwatch.Metric:
         """Messages published to the topic. Default: Sum over 1 minute."""
-        return TopicMetrics(self.topic).messages_published(period=period, statistic=statistic)
+        return metric_of(self, self.topic, "NumberOfMessagesPublished", options)
 
     def metric_number_of_notifications_delivered(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+        self, **options: Unpack[MetricOptions]
     ) -> cloudwatch.Metric:
         """Deliveries SNS completed to subscriptions. Default: Sum over 1 minute."""
-        return TopicMetrics(self.topic).notifications_delivered(period=period, statistic=statistic)
+        return metric_of(self, self.topic, "NumberOfNotificationsDelivered", options)
 
     def metric_number_of_notifications_failed(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+        self, **options: Unpack[MetricOptions]
     ) -> cloudwatch.Metric:
-        """Deliveries SNS gave up on. Default: Sum over 1 minute."""
-        return TopicMetrics(self.topic).notifications_failed(period=period, statistic=statistic)
+        """Deliveries SNS gave up on; for a queue the message is then in the subscription
+        dead-letter queue. Default: Sum over 1 minute."""
+        return metric_of(self, self.topic, "NumberOfNotificationsFailed", options)
 
     def metric_number_of_notifications_filtered_out(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+        self, **options: Unpack[MetricOptions]
     ) -> cloudwatch.Metric:
         """Messages a subscription's filter policy rejected. Default: Sum over 1 minute."""
-        return TopicMetrics(self.topic).notifications_filtered_out(
-            period=period, statistic=statistic
-        )
+        return metric_of(self, self.topic, "NumberOfNotificationsFilteredOut", options)
 
-    def metric_undelivered_messages(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
-    ) -> cloudwatch.Metric:
-        """Messages waiting in the subscription dead-letter queue. Default: Maximum over 1
-        minute."""
-        return QueueMetrics(self.subscription_dead_letter_queue).messages_visible(
-            period=period, statistic=statistic
+    def metric_undelivered_messages(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Messages waiting in the subscription dead-letter queue: SNS could not deliver
+        them to a consumer queue. Default: Maximum over 1 minute."""
+        return metric_of(
+            self,
+            self.subscription_dead_letter_queue,
+            "ApproximateNumberOfMessagesVisible",
+            options,
         )
 
 

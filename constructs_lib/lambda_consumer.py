@@ -25,7 +25,7 @@ from ._private.functions import (
     least_privilege_function,
     powertools_layer_supported,
 )
-from ._private.metrics import ALARM_PERIOD, SUM, FunctionMetrics
+from ._private.metrics import MetricOptions, metric_of
 from ._private.options import Declared, settle
 from ._private.queue_facts import queue_facts
 from ._private.validation import Problems, Range, describe
@@ -385,20 +385,15 @@ class LambdaConsumer(Construct):
 
     # -- metrics -------------------------------------------------------------------------
 
-    def metric_errors(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
-    ) -> cloudwatch.Metric:
-        """Invocations that failed. Default: Sum over 1 minute."""
-        return FunctionMetrics(self.function).errors(period=period, statistic=statistic)
+    def metric_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Invocations that failed: a crash, an unhandled exception or a timeout (the whole
+        batch is retried). Default: Sum over 1 minute."""
+        return metric_of(self, self.function, "Errors", options)
 
-    def metric_throttles(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
-    ) -> cloudwatch.Metric:
-        """Throttled invocations. Default: Sum over 1 minute."""
-        return FunctionMetrics(self.function).throttles(period=period, statistic=statistic)
+    def metric_throttles(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Invocations refused for lack of concurrency. Default: Sum over 1 minute."""
+        return metric_of(self, self.function, "Throttles", options)
 
-    def metric_duration(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = "p99"
-    ) -> cloudwatch.Metric:
-        """Invocation duration. Default: p99 over 1 minute."""
-        return FunctionMetrics(self.function).duration(period=period, statistic=statistic)
+    def metric_duration(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """How long invocations ran. Default: p99 over 1 minute."""
+        return metric_of(self, self.function, "Duration", options)

@@ -1,100 +1,88 @@
 """Metric factories: the figures the constructs' alarms and ``metric_*`` methods read.
 
 Apart from the alarm builders (:mod:`.monitoring`), as in cdk-monitoring-constructs: a factory
-knows which metric answers a question and its default period and statistic; an alarm
-builder takes a metric and knows only thresholds. Every factory method takes ``period`` and
-``statistic`` like aws-cdk's ``metric*()`` methods.
+knows which metric answers a question and its default statistic; an alarm builder takes a
+metric and knows only thresholds. Each construct's ``metric_*`` method takes
+:class:`MetricOptions` like aws-cdk's ``metric*()`` methods (period, statistic, label, ...),
+checked like any other option.
 """
 
 from __future__ import annotations
+
+from typing import TypedDict
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from constructs import IConstruct
+
+from .options import Declared, settle
+from .validation import Problems
 
 ALARM_PERIOD = Duration.minutes(1)
-"""The period of every alarm's metric, and the default of every ``metric_*`` method: queue
-and function figures are published every minute."""
+"""The period of every alarm's metric, and the default of every ``metric_*`` method: queue,
+topic and function figures are published every minute."""
 
 MAXIMUM = cloudwatch.Stats.MAXIMUM
 SUM = cloudwatch.Stats.SUM
 
-
-class QueueMetrics:
-    """Metrics of one SQS queue (by default the Maximum over one minute: a backlog or an
-    age is a level, and its worst value in the period is what an alarm should see)."""
-
-    def __init__(self, queue: sqs.IQueue) -> None:
-        self.queue = queue
-
-    def messages_visible(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
-    ) -> cloudwatch.Metric:
-        """Messages waiting to be received."""
-        return self.queue.metric_approximate_number_of_messages_visible(
-            period=period, statistic=statistic
-        )
-
-    def age_of_oldest_message(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = MAXIMUM
-    ) -> cloudwatch.Metric:
-        """Seconds the oldest waiting message has been in the queue."""
-        return self.queue.metric_approximate_age_of_oldest_message(
-            period=period, statistic=statistic
-        )
+DEFAULT_STATISTICS = {
+    # A backlog or an age is a level: its worst value in the period is what to see.
+    "ApproximateNumberOfMessagesVisible": MAXIMUM,
+    "ApproximateAgeOfOldestMessage": MAXIMUM,
+    # Counts add up over the period.
+    "Errors": SUM,
+    "Throttles": SUM,
+    "NumberOfMessagesPublished": SUM,
+    "NumberOfNotificationsDelivered": SUM,
+    "NumberOfNotificationsFailed": SUM,
+    "NumberOfNotificationsFilteredOut": SUM,
+    # The slow tail is what times out.
+    "Duration": "p99",
+}
+"""Each metric's statistic unless the caller names another."""
 
 
-class FunctionMetrics:
-    """Metrics of one Lambda function (counts summed over one minute)."""
+class MetricOptions(TypedDict, total=False):
+    """What a ``metric_*`` method takes, as aws-cdk's ``cloudwatch.MetricOptions``."""
 
-    def __init__(self, function: lambda_.IFunction) -> None:
-        self.function = function
-
-    def errors(self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM) -> cloudwatch.Metric:
-        """Invocations that failed: a crash, an unhandled exception or a timeout."""
-        return self.function.metric_errors(period=period, statistic=statistic)
-
-    def throttles(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
-    ) -> cloudwatch.Metric:
-        """Invocations refused for lack of concurrency."""
-        return self.function.metric_throttles(period=period, statistic=statistic)
-
-    def duration(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = "p99"
-    ) -> cloudwatch.Metric:
-        """How long invocations ran (p99 by default: the slow tail is what times out)."""
-        return self.function.metric_duration(period=period, statistic=statistic)
+    period: Duration
+    statistic: str | None
+    label: str | None
+    color: str | None
+    unit: cloudwatch.Unit | None
 
 
-class TopicMetrics:
-    """Metrics of one SNS topic (counts summed over one minute)."""
+METRIC_OPTIONS = Declared(
+    construct="metric",
+    options=MetricOptions,
+    defaults=MetricOptions(period=ALARM_PERIOD, statistic=None, label=None, color=None, unit=None),
+)
 
-    def __init__(self, topic: sns.ITopic) -> None:
-        self.topic = topic
+_Metered = sqs.IQueue | sns.ITopic | lambda_.IFunction
 
-    def messages_published(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
-    ) -> cloudwatch.Metric:
-        return self.topic.metric_number_of_messages_published(period=period, statistic=statistic)
 
-    def notifications_delivered(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
-    ) -> cloudwatch.Metric:
-        return self.topic.metric_number_of_notifications_delivered(
-            period=period, statistic=statistic
-        )
+def metric_of(
+    owner: IConstruct, resource: _Metered, metric_name: str, options: MetricOptions
+) -> cloudwatch.Metric:
+    """``metric_name`` of ``resource`` (a queue, topic or function), over one minute and with
+    its default statistic unless ``options`` say otherwise; bad options are ``owner``'s
+    configuration problems."""
+    problems = Problems()
+    settings = settle(METRIC_OPTIONS, options, problems)
+    problems.raise_if_any(owner)
+    settings["statistic"] = settings["statistic"] or DEFAULT_STATISTICS[metric_name]
+    given = {k: v for k, v in settings.items() if v is not None}
+    return resource.metric(metric_name, **given)
 
-    def notifications_failed(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
-    ) -> cloudwatch.Metric:
-        return self.topic.metric_number_of_notifications_failed(period=period, statistic=statistic)
 
-    def notifications_filtered_out(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
-    ) -> cloudwatch.Metric:
-        return self.topic.metric_number_of_notifications_filtered_out(
-            period=period, statistic=statistic
-        )
+def visible_messages(queue: sqs.IQueue) -> cloudwatch.Metric:
+    """Messages waiting in ``queue`` (the alarms' view: Maximum over one minute)."""
+    return metric_of(queue, queue, "ApproximateNumberOfMessagesVisible", {})
+
+
+def oldest_message_age(queue: sqs.IQueue) -> cloudwatch.Metric:
+    """Seconds the oldest message of ``queue`` has waited (Maximum over one minute)."""
+    return metric_of(queue, queue, "ApproximateAgeOfOldestMessage", {})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ..errors import FanoutConfigurationError
 
@@ -327,7 +327,7 @@ class Problems:
                 f"{kind} names are unique there: pass another name or leave it out",
             )
 
-    def raise_if_any(self, construct: Construct) -> None:
+    def raise_if_any(self, construct: IConstruct) -> None:
         if self._items:
             raise FanoutConfigurationError(construct.node.path, self._items)
 

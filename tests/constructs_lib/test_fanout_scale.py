@@ -20,7 +20,8 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks
 from helpers import ROOT, Tmpl, alarm_query, cfn_lint, new_app, queues_in_query
 
-from constructs_lib import FanoutTopic, fanout_topic
+from constructs_lib import FanoutTopic
+from constructs_lib._private import placement
 
 ORDER_CONSUMERS = ROOT / "lambda_src" / "order_consumers"
 
@@ -208,8 +209,8 @@ def nested_checked(
     queue and Lambda ones) synthesized with cdk-nag; cheap enough to lint every template."""
     outdir = tmp_path_factory.mktemp("cdk.out")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fanout_topic, "OWN_STACK_BUDGET", 40)
-        patch.setattr(fanout_topic, "NESTED_STACK_BUDGET", 45)
+        patch.setattr(placement, "OWN_STACK_BUDGET", 40)
+        patch.setattr(placement, "NESTED_STACK_BUDGET", 45)
         app = new_app(outdir=str(outdir))
         stack = Stack(app, "Nested")
         ops = sns.Topic(stack, "Ops", enforce_ssl=True)
@@ -261,7 +262,7 @@ def test_the_nag_harness_sees_inside_nested_stacks(tmp_path: Path) -> None:
 def test_a_consumer_stack_overfilled_after_placement_fails_at_synth() -> None:
     app = new_app()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fanout_topic, "OWN_STACK_BUDGET", 20)
+        patch.setattr(placement, "OWN_STACK_BUDGET", 20)
         fanout = FanoutTopic(Stack(app, "Overfilled"), "Orders")
         for n in range(4):
             fanout.add_queue_consumer(_team(n))
