@@ -24,7 +24,8 @@ from ._private.functions import (
     least_privilege_function,
     powertools_layer_supported,
 )
-from ._private.validation import Problems, describe, expect_type, is_queue, wrong_type
+from ._private.metrics import ALARM_PERIOD
+from ._private.validation import Problems, describe, is_queue
 from .consumer_queue import ConsumerQueue
 
 DEFAULT_MEMORY_SIZE = 256
@@ -34,6 +35,17 @@ DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 MAX_TIMEOUT = Duration.minutes(15)
 MAX_BATCHING_WINDOW = Duration.minutes(5)
 VISIBILITY_FACTOR = 6
+
+
+def wrong_type(option: str, value: object, what: str) -> TypeError:
+    """Temporary: the old TypeError, until this module is converted to Problems."""
+    return TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
+
+
+def expect_type(option: str, value: object, types: tuple[type, ...], what: str) -> None:
+    """Temporary: the old TypeError, until this module is converted to Problems."""
+    if not isinstance(value, types):
+        raise wrong_type(option, value, what)
 
 
 class LambdaConsumerOptions(TypedDict, total=False):
@@ -331,15 +343,15 @@ class LambdaConsumer(Construct):
     def metric_errors(self) -> cloudwatch.Metric:
         """Invocations that failed (Sum, 1 minute)."""
         return self.function.metric_errors(
-            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
+            period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
         )
 
     def metric_throttles(self) -> cloudwatch.Metric:
         """Throttled invocations (Sum, 1 minute)."""
         return self.function.metric_throttles(
-            period=monitoring.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
+            period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
         )
 
     def metric_duration(self) -> cloudwatch.Metric:
         """Invocation duration (p99, 1 minute)."""
-        return self.function.metric_duration(period=monitoring.ALARM_PERIOD, statistic="p99")
+        return self.function.metric_duration(period=ALARM_PERIOD, statistic="p99")

@@ -54,19 +54,29 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ._private import monitoring
+from ._private.metrics import QueueMetrics
 from ._private.nag import acknowledge_managed_policy, acknowledge_wildcard_resource
 from ._private.validation import (
     EnvironmentRules,
     FanoutConfigurationError,
     Problems,
-    expect_type,
     implements,
     is_queue,
     is_topic,
     known_seconds,
-    wrong_type,
 )
 from .consumer_queue import ConsumerQueue
+
+
+def wrong_type(option: str, value: object, what: str) -> TypeError:
+    """Temporary: the old TypeError, until this module is converted to Problems."""
+    return TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
+
+
+def expect_type(option: str, value: object, types: tuple[type, ...], what: str) -> None:
+    """Temporary: the old TypeError, until this module is converted to Problems."""
+    if not isinstance(value, types):
+        raise wrong_type(option, value, what)
 
 WORKER_PROGRAM = Path(__file__).resolve().parent / "runtime" / "queue_worker"
 """The packaged worker program: ``worker.py``, ``protection.py``, ``requirements.txt`` (boto3),
@@ -397,7 +407,7 @@ class QueueWorkerPool(Construct):
             self.backlog_alarm = monitoring.oldest_message_age_alarm(
                 self,
                 "LatencyAlarm",
-                queue=self.queue,
+                metric=QueueMetrics(self.queue).age_of_oldest_message(),
                 threshold=threshold,
                 description=f"{self.node.path}: messages wait longer than "
                 + (
