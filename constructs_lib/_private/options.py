@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import Token
+from jsii._reference_map import InterfaceDynamicProxy
 
 from .validation import Problems
 
@@ -148,8 +149,17 @@ def _implements(value: Any, interface: type) -> bool:
     if isinstance(value, str | bytes | int | float | bool | Mapping) or value is None:
         return False
     members = _members(interface)
-    cls = type(value)
-    return all(hasattr(cls, name) for name in members)
+    classes = _classes(value)
+    return all(any(hasattr(cls, name) for cls in classes) for name in members)
+
+
+def _classes(value: Any) -> list[type]:
+    """The classes whose members ``value`` has. An object of a class jsii cannot name (what
+    ``Secret.from_secret_complete_arn`` or ``Key.from_key_arn`` return) comes as an
+    ``InterfaceDynamicProxy`` that answers through one proxy per interface: their classes."""
+    if isinstance(value, InterfaceDynamicProxy):
+        return [type(delegate) for delegate in vars(value).get("_delegates", ())]
+    return [type(value)]
 
 
 @functools.cache
