@@ -18,6 +18,7 @@ import collections.abc
 import difflib
 import enum
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -138,6 +139,8 @@ def _is(origin: Any, kind: type) -> bool:
 
 
 def _unresolved(value: str | int | float) -> bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # never a token, and jsii cannot carry NaN or infinity to ask
     return Token.is_unresolved(value)
 
 
