@@ -40,7 +40,7 @@ from ._private import monitoring
 from ._private.functions import least_privilege_function, runtime_code
 from ._private.metrics import ALARM_PERIOD, SUM, FunctionMetrics
 from ._private.nag import acknowledge_wildcard_resource
-from ._private.options import Declared, settle
+from ._private.options import Declared, check_type, settle
 from ._private.validation import Problems, expect_grantee
 from .fanout_topic import FanoutTopic
 from .lambda_consumer import LambdaConsumer
@@ -71,6 +71,7 @@ class ApnsAuth(enum.Enum):
 
 
 PLATFORM = "a PushPlatform (APNS, APNS_SANDBOX, FCM)"
+PLATFORM_KEYS = "PushPlatform keys (APNS, APNS_SANDBOX, FCM)"
 SECRET = (
     "a secretsmanager.ISecret, e.g. Secret.from_secret_complete_arn(scope, id, arn) for a "
     "secret known by its ARN"
@@ -481,11 +482,11 @@ class MobilePush(Construct):
                 MOBILE_PUSH_OPTIONS,
                 options,
                 problems,
-                required={
-                    "credentials": (credentials, Mapping[PushPlatform, secretsmanager.ISecret])
-                },
+                required={"credentials": (credentials, Mapping)},
             ),
         )
+        if isinstance(credentials, Mapping):
+            _check_credential_types(problems, credentials)
         problems.raise_if_any(self)
         if settings["broadcast_topic_fifo"]:
             problems.add(
@@ -805,6 +806,16 @@ def _check_application_name(
         f"{platform.name} platform application",
         name,
     )
+
+
+def _check_credential_types(
+    problems: Problems, credentials: Mapping[PushPlatform, secretsmanager.ISecret]
+) -> None:
+    """Each key of ``credentials`` a :class:`PushPlatform` and each value a secret, a
+    problem per wrong entry (``credentials[PushPlatform.APNS]=...``)."""
+    for platform, secret in credentials.items():
+        if check_type(problems, "credentials", platform, PushPlatform, PLATFORM_KEYS):
+            check_type(problems, f"credentials[{platform}]", secret, secretsmanager.ISecret, SECRET)
 
 
 def _segment_id(name: str) -> str:
