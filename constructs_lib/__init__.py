@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from .lambda_consumer import required_visibility_timeout as required_visibility_timeout
     from .push import ApnsAuth as ApnsAuth
     from .push import MobilePush as MobilePush
+    from .push import MobilePushOptions as MobilePushOptions
     from .push import PushPlatform as PushPlatform
     from .push import PushPlatformApplication as PushPlatformApplication
+    from .push import PushPlatformApplicationOptions as PushPlatformApplicationOptions
     from .worker_pool import Ec2Workers as Ec2Workers
     from .worker_pool import FargateWorkers as FargateWorkers
     from .worker_pool import QueueWorkerPool as QueueWorkerPool

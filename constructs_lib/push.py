@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping, Sequence
+from typing import TypedDict, Unpack, cast
 
 from aws_cdk import (
     Annotations,
@@ -37,16 +38,12 @@ from constructs import Construct
 
 from ._private import monitoring
 from ._private.functions import least_privilege_function, runtime_code
+from ._private.metrics import MetricOptions, metric_of
 from ._private.nag import acknowledge_wildcard_resource
-from ._private.validation import (
-    Problems,
-    expect_grantee,
-    expect_type,
-    implements,
-    is_topic,
-    wrong_type,
-)
+from ._private.options import Declared, check_type, settle
+from ._private.validation import Problems, expect_grantee
 from .fanout_topic import FanoutTopic
+from .lambda_consumer import LambdaConsumer
 
 PROVIDER_ID = "ConstructsLibPushPlatformApplicationProvider"
 MAX_APPLICATION_NAME_LENGTH = 256
@@ -54,6 +51,8 @@ _APPLICATION_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 """SNS: letters, digits, underscores, hyphens and periods, 1 to 256 characters."""
 _SEGMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_SEGMENT_NAME_LENGTH = 64
+_ENDPOINT_EVENTS = ("EndpointCreated", "EndpointDeleted", "EndpointUpdated", "DeliveryFailure")
+"""The application events SNS publishes to ``event_topic`` (``Event<name>`` attributes)."""
 
 
 class PushPlatform(enum.Enum):
@@ -69,6 +68,83 @@ class ApnsAuth(enum.Enum):
 
     TOKEN = "token"
     CERTIFICATE = "certificate"
+
+
+PLATFORM = "a PushPlatform (APNS, APNS_SANDBOX, FCM)"
+PLATFORM_KEYS = "PushPlatform keys (APNS, APNS_SANDBOX, FCM)"
+SECRET = (
+    "a secretsmanager.ISecret, e.g. Secret.from_secret_complete_arn(scope, id, arn) for a "
+    "secret known by its ARN"
+)
+APNS_AUTH = "an ApnsAuth (TOKEN or CERTIFICATE)"
+TOPIC = "an sns.ITopic (e.g. sns.Topic or Topic.from_topic_arn)"
+
+
+class PushPlatformApplicationOptions(TypedDict, total=False):
+    """The options of :class:`PushPlatformApplication` other than ``platform`` and
+    ``credentials_secret``, declared once; see :class:`PushPlatformApplication` for what each
+    one means and its default.
+    """
+
+    apns_auth: ApnsAuth
+    application_name: str | None
+    event_topic: sns.ITopic | None
+    credentials_version: str | None
+    delivery_status_logging: bool
+    success_sample_rate: int
+
+
+APPLICATION_OPTIONS = Declared(
+    construct="PushPlatformApplication",
+    options=PushPlatformApplicationOptions,
+    defaults=PushPlatformApplicationOptions(
+        apns_auth=ApnsAuth.TOKEN,
+        application_name=None,
+        event_topic=None,
+        credentials_version=None,
+        delivery_status_logging=False,
+        success_sample_rate=0,
+    ),
+    expected={
+        "platform": PLATFORM,
+        "credentials_secret": SECRET,
+        "apns_auth": APNS_AUTH,
+        "event_topic": TOPIC,
+    },
+)
+
+
+class MobilePushOptions(TypedDict, total=False):
+    """The options of :class:`MobilePush` other than ``credentials``, declared once; see
+    :class:`MobilePush` for what each one means and its default.
+    """
+
+    apns_auth: ApnsAuth
+    segments: Sequence[str]
+    broadcast_topic_fifo: bool
+    delivery_status_logging: bool
+    success_sample_rate: int
+    alarm_topic: sns.ITopic | None
+
+
+MOBILE_PUSH_OPTIONS = Declared(
+    construct="MobilePush",
+    options=MobilePushOptions,
+    defaults=MobilePushOptions(
+        apns_auth=ApnsAuth.TOKEN,
+        segments=(),
+        broadcast_topic_fifo=False,
+        delivery_status_logging=False,
+        success_sample_rate=0,
+        alarm_topic=None,
+    ),
+    expected={
+        "credentials": f"a dict of PushPlatform (APNS, APNS_SANDBOX, FCM) to {SECRET[2:]}",
+        "apns_auth": APNS_AUTH,
+        "segments": "a list of segment names (str)",
+        "alarm_topic": TOPIC,
+    },
+)
 
 
 class _Provider(Construct):
@@ -137,9 +213,9 @@ class PushPlatformApplication(Construct):
       succeeds.
     * The handler may read exactly this secret and manage exactly this application.
 
-    :param platform: :class:`PushPlatform`.
+    :param platform: :class:`PushPlatform` (APNS, APNS_SANDBOX or FCM).
     :param credentials_secret: the secret with the credential.
-    :param apns_auth: APNs only. Default: token (.p8 key).
+    :param apns_auth: APNs only: a .p8 signing key or a certificate. Default: token.
     :param application_name: Default: generated from the stack and construct path.
     :param event_topic: topic for endpoint created/deleted/updated and delivery failure
         events. Default: none.
@@ -162,24 +238,63 @@ class PushPlatformApplication(Construct):
         *,
         platform: PushPlatform,
         credentials_secret: secretsmanager.ISecret,
-        apns_auth: ApnsAuth = ApnsAuth.TOKEN,
-        application_name: str | None = None,
-        event_topic: sns.ITopic | None = None,
-        credentials_version: str | None = None,
-        delivery_status_logging: bool = False,
-        success_sample_rate: int = 0,
+        **options: Unpack[PushPlatformApplicationOptions],
     ) -> None:
         super().__init__(scope, id)
-        expect_type("platform", platform, (PushPlatform,), "a PushPlatform (APNS, FCM, ...)")
-        expect_type("apns_auth", apns_auth, (ApnsAuth,), "an ApnsAuth (TOKEN or CERTIFICATE)")
-        _expect_secret("credentials_secret", credentials_secret)
-        if event_topic is not None and not is_topic(event_topic):
-            raise wrong_type("event_topic", event_topic, "an sns.ITopic")
+        settings = self._validate(platform, credentials_secret, options)
+        self.platform: PushPlatform = platform
+        """The push service (``platform.value`` is its name in SNS)."""
+        self.application_name: str = _application_name(self, settings["application_name"])
+        """The application's name in SNS, given or generated."""
+        self.delivery_status_role: iam.Role | None = None
+        """The role SNS assumes to write delivery status logs (``delivery_status_logging``)."""
+        self.resource: CustomResource
+        """The custom resource that creates, updates and deletes the application."""
+        self.platform_application_arn: str
+        """The application's ARN (``PlatformApplicationArn`` of the custom resource)."""
+        provider = _provider(self)
+        self._let_provider_manage(provider, credentials_secret)
+        if settings["delivery_status_logging"]:
+            self.delivery_status_role = self._delivery_status_role(provider)
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.provider.service_token,
+            resource_type="Custom::SnsPlatformApplication",
+            properties=self._properties(credentials_secret, settings),
+        )
+        self.platform_application_arn = self.resource.get_att_string("PlatformApplicationArn")
+
+    # -- validate ------------------------------------------------------------------------
+
+    def _validate(
+        self,
+        platform: PushPlatform,
+        credentials_secret: secretsmanager.ISecret,
+        options: PushPlatformApplicationOptions,
+    ) -> PushPlatformApplicationOptions:
+        """Every rule on the options, all problems raised together."""
         problems = Problems()
+        settings = cast(
+            PushPlatformApplicationOptions,
+            settle(
+                APPLICATION_OPTIONS,
+                options,
+                problems,
+                required={
+                    "platform": (platform, PushPlatform),
+                    "credentials_secret": (credentials_secret, secretsmanager.ISecret),
+                },
+            ),
+        )
+        problems.raise_if_any(self)
+        success_sample_rate = settings["success_sample_rate"]
         problems.check_int("success_sample_rate", success_sample_rate, 0, 100)
-        if credentials_version is not None and not (
-            isinstance(credentials_version, str)
-            and (Token.is_unresolved(credentials_version) or credentials_version.strip())
+        credentials_version = settings["credentials_version"]
+        if (
+            credentials_version is not None
+            and not Token.is_unresolved(credentials_version)
+            and not credentials_version.strip()
         ):
             problems.add(
                 "credentials_version",
@@ -187,19 +302,24 @@ class PushPlatformApplication(Construct):
                 "must be a non-empty string (the secret's version id, a date, ...); change it "
                 "to push the secret's current value, or leave it out",
             )
-        _warn_if_sampling_without_logging(self, success_sample_rate, delivery_status_logging)
-        self.platform = platform
-        self.application_name = application_name or Names.unique_resource_name(
-            self, max_length=MAX_APPLICATION_NAME_LENGTH, separator="-"
+        _warn_if_sampling_without_logging(
+            self, success_sample_rate, settings["delivery_status_logging"]
         )
-        _check_application_name(problems, self, application_name)
+        _check_application_name(problems, self, platform, settings["application_name"])
         problems.raise_if_any(self)
-        provider = _provider(self)
+        return settings
+
+    # -- build ---------------------------------------------------------------------------
+
+    def _let_provider_manage(
+        self, provider: _Provider, credentials_secret: secretsmanager.ISecret
+    ) -> None:
+        """The shared handler may read this secret and manage this application, no other."""
         credentials_secret.grant_read(provider.role)
         application_arn = Stack.of(self).format_arn(
             service="sns",
             resource="app",
-            resource_name=f"{platform.value}/{self.application_name}",
+            resource_name=f"{self.platform.value}/{self.application_name}",
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
         provider.role.add_to_policy(
@@ -213,37 +333,6 @@ class PushPlatformApplication(Construct):
                 resources=[application_arn],
             )
         )
-        properties: dict[str, str] = {
-            "Name": self.application_name,
-            "Platform": platform.value,
-            "CredentialsSecretArn": credentials_secret.secret_arn,
-        }
-        if platform is not PushPlatform.FCM:
-            properties["AuthMethod"] = apns_auth.value
-        if event_topic is not None:
-            for event in (
-                "EndpointCreated",
-                "EndpointDeleted",
-                "EndpointUpdated",
-                "DeliveryFailure",
-            ):
-                properties[f"Event{event}"] = event_topic.topic_arn
-        if credentials_version is not None:
-            properties["CredentialsVersion"] = credentials_version
-        self.delivery_status_role: iam.Role | None = None
-        if delivery_status_logging:
-            self.delivery_status_role = self._delivery_status_role(provider)
-            properties["SuccessFeedbackRoleArn"] = self.delivery_status_role.role_arn
-            properties["FailureFeedbackRoleArn"] = self.delivery_status_role.role_arn
-            properties["SuccessFeedbackSampleRate"] = str(success_sample_rate)
-        self.resource = CustomResource(
-            self,
-            "Resource",
-            service_token=provider.provider.service_token,
-            resource_type="Custom::SnsPlatformApplication",
-            properties=properties,
-        )
-        self.platform_application_arn = self.resource.get_att_string("PlatformApplicationArn")
 
     def _delivery_status_role(self, provider: _Provider) -> iam.Role:
         """The role SNS assumes to write this application's delivery status logs."""
@@ -280,6 +369,30 @@ class PushPlatformApplication(Construct):
         role.grant_pass_role(provider.role)
         return role
 
+    def _properties(
+        self, credentials_secret: secretsmanager.ISecret, settings: PushPlatformApplicationOptions
+    ) -> dict[str, str]:
+        """The custom resource's properties: the secret's ARN, never the credential."""
+        properties: dict[str, str] = {
+            "Name": self.application_name,
+            "Platform": self.platform.value,
+            "CredentialsSecretArn": credentials_secret.secret_arn,
+        }
+        if self.platform is not PushPlatform.FCM:
+            properties["AuthMethod"] = settings["apns_auth"].value
+        event_topic = settings["event_topic"]
+        if event_topic is not None:
+            for event in _ENDPOINT_EVENTS:
+                properties[f"Event{event}"] = event_topic.topic_arn
+        credentials_version = settings["credentials_version"]
+        if credentials_version is not None:
+            properties["CredentialsVersion"] = credentials_version
+        if self.delivery_status_role is not None:
+            properties["SuccessFeedbackRoleArn"] = self.delivery_status_role.role_arn
+            properties["FailureFeedbackRoleArn"] = self.delivery_status_role.role_arn
+            properties["SuccessFeedbackSampleRate"] = str(settings["success_sample_rate"])
+        return properties
+
 
 class MobilePush(Construct):
     """Push notifications end to end: applications, a broadcast topic, registration, feedback.
@@ -295,14 +408,15 @@ class MobilePush(Construct):
       subscriptions, so the endpoint list does not rot.
 
     :param credentials: platform → secret (see :class:`PushPlatformApplication`).
-    :param apns_auth: Default: token.
+    :param apns_auth: how SNS authenticates to APNs (a .p8 signing key or a certificate).
+        Default: token.
     :param segments: names of extra topics devices may join. Default: none.
+    :param broadcast_topic_fifo: must stay False: SNS cannot deliver a FIFO topic to mobile
+        endpoints (a synth error says so). Default: False.
     :param delivery_status_logging: log deliveries to CloudWatch Logs (all failures, and
         ``success_sample_rate`` percent of successes). Default: False.
     :param success_sample_rate: percentage (0..100) of successful deliveries logged.
         Default: 0.
-    :param broadcast_topic_fifo: must stay False: SNS cannot deliver a FIFO topic to mobile
-        endpoints (a synth error says so).
     :param alarm_topic: standard topic for the alarm and OK notifications of the events,
         broadcast and segment fanouts, the feedback consumer and the registration function.
         Default: none (alarms only change state).
@@ -318,76 +432,143 @@ class MobilePush(Construct):
         id: str,
         *,
         credentials: Mapping[PushPlatform, secretsmanager.ISecret],
-        apns_auth: ApnsAuth = ApnsAuth.TOKEN,
-        segments: Sequence[str] = (),
-        broadcast_topic_fifo: bool = False,
-        delivery_status_logging: bool = False,
-        success_sample_rate: int = 0,
-        alarm_topic: sns.ITopic | None = None,
+        **options: Unpack[MobilePushOptions],
     ) -> None:
         super().__init__(scope, id)
-        expect_type("apns_auth", apns_auth, (ApnsAuth,), "an ApnsAuth (TOKEN or CERTIFICATE)")
-        if not isinstance(credentials, Mapping):
-            raise wrong_type("credentials", credentials, "a dict of PushPlatform to secret")
-        for platform, secret in credentials.items():
-            expect_type(
-                "credentials", platform, (PushPlatform,), "PushPlatform keys (APNS, FCM, ...)"
-            )
-            _expect_secret(f"credentials[{platform}]", secret)
+        settings = self._validate(credentials, options)
+        self.alarm_topic: sns.ITopic | None = settings["alarm_topic"]
+        """Receives the alarm and OK notifications of every part, when given."""
+        self.events: FanoutTopic
+        """The topic the applications publish endpoint and delivery-failure events to."""
+        self.applications: dict[PushPlatform, PushPlatformApplication]
+        """One platform application per entry of ``credentials``."""
+        self.broadcast: FanoutTopic
+        """The standard topic every registered device subscribes to."""
+        self.segment_topics: dict[str, FanoutTopic]
+        """Segment name -> the topic devices of that segment subscribe to."""
+        self.registration_function: lambda_.Function
+        """Creates or refreshes a device's endpoint and subscribes it."""
+        self.registration_url: lambda_.FunctionUrl
+        """The registration function's URL (IAM auth: see :meth:`grant_register`)."""
+        self.registration_errors_alarm: cloudwatch.Alarm
+        """Alarm on any error of the registration function (a bad request is not one)."""
+        self.credential_sync_function: lambda_.Function
+        """Pushes a credential secret's new value to its application."""
+        self.credential_sync_rule: events.Rule
+        """Runs :attr:`credential_sync_function` when a credential secret changes."""
+        self.feedback: LambdaConsumer
+        """Deletes dead endpoints and their subscriptions, fed by :attr:`events`."""
+
+        self.events = self._build_events()
+        self.applications = self._build_applications(credentials, settings)
+        self._build_topics(settings["segments"])
+        environment = self._environment()
+        registration_role = self._build_registration(environment)
+        self._allow_registration(registration_role)
+        self._sync_rotated_credentials(credentials, settings["apns_auth"])
+        self.feedback = self._build_feedback(environment)
+        self._allow_feedback(self.feedback.role)
+
+    # -- validate ------------------------------------------------------------------------
+
+    def _validate(
+        self, credentials: Mapping[PushPlatform, secretsmanager.ISecret], options: MobilePushOptions
+    ) -> MobilePushOptions:
+        """Every rule on the options, all problems raised together."""
         problems = Problems()
-        if broadcast_topic_fifo:
+        settings = cast(
+            MobilePushOptions,
+            settle(
+                MOBILE_PUSH_OPTIONS,
+                options,
+                problems,
+                required={"credentials": (credentials, Mapping)},
+            ),
+        )
+        if isinstance(credentials, Mapping):
+            _check_credential_types(problems, credentials)
+        problems.raise_if_any(self)
+        if settings["broadcast_topic_fifo"]:
             problems.add(
                 "broadcast_topic_fifo",
-                broadcast_topic_fifo,
+                settings["broadcast_topic_fifo"],
                 "SNS cannot deliver a FIFO topic to mobile endpoints (APNs, FCM); use a "
                 "standard topic",
             )
         if not credentials:
             problems.add("credentials", {}, "configure at least one push platform")
-        problems.check_int("success_sample_rate", success_sample_rate, 0, 100)
-        problems.check_alarm_topic("alarm_topic", alarm_topic)
-        segment_ids = _check_segments(problems, segments)
+        problems.check_int("success_sample_rate", settings["success_sample_rate"], 0, 100)
+        problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
+        _check_segments(problems, settings["segments"])
         problems.raise_if_any(self)
-        self.alarm_topic = alarm_topic
+        return settings
 
-        self.events = FanoutTopic(
-            self, "Events", display_name="Push endpoint events", alarm_topic=alarm_topic
+    # -- build ---------------------------------------------------------------------------
+
+    def _build_events(self) -> FanoutTopic:
+        """The events fanout, whose key lets SNS itself publish the endpoint events."""
+        fanout = FanoutTopic(
+            self, "Events", display_name="Push endpoint events", alarm_topic=self.alarm_topic
         )
-        self._allow_sns_to_publish_events(self.events)
-        self.applications = {
+        self._allow_sns_to_publish_events(fanout)
+        return fanout
+
+    def _build_applications(
+        self,
+        credentials: Mapping[PushPlatform, secretsmanager.ISecret],
+        settings: MobilePushOptions,
+    ) -> dict[PushPlatform, PushPlatformApplication]:
+        """One application per platform (``Apns``, ``ApnsSandbox``, ``Fcm``), reporting to
+        the events topic."""
+        return {
             platform: PushPlatformApplication(
                 self,
                 platform.name.title().replace("_", ""),
                 platform=platform,
                 credentials_secret=secret,
-                apns_auth=apns_auth,
+                apns_auth=settings["apns_auth"],
                 event_topic=self.events.topic,
-                delivery_status_logging=delivery_status_logging,
-                success_sample_rate=success_sample_rate,
+                delivery_status_logging=settings["delivery_status_logging"],
+                success_sample_rate=settings["success_sample_rate"],
             )
             for platform, secret in credentials.items()
         }
+
+    def _build_topics(self, segments: Sequence[str]) -> None:
+        """The broadcast topic, then one topic per segment (``Segment<Name>``)."""
         self.broadcast = FanoutTopic(
-            self, "Broadcast", display_name="Broadcast", alarm_topic=alarm_topic
+            self, "Broadcast", display_name="Broadcast", alarm_topic=self.alarm_topic
         )
         self.segment_topics = {
-            name: FanoutTopic(self, construct_id, alarm_topic=alarm_topic)
-            for name, construct_id in segment_ids.items()
+            name: FanoutTopic(self, _segment_id(name), alarm_topic=self.alarm_topic)
+            for name in segments
         }
-        topics = [self.broadcast.topic, *(t.topic for t in self.segment_topics.values())]
-        environment = {
-            "PLATFORM_APPLICATIONS": Stack.of(self).to_json_string(
+
+    def _topic_arns(self) -> list[str]:
+        """The broadcast topic's ARN, then each segment topic's."""
+        return [
+            self.broadcast.topic.topic_arn,
+            *(t.topic.topic_arn for t in self.segment_topics.values()),
+        ]
+
+    def _environment(self) -> dict[str, str]:
+        """What the registration and feedback functions know of the applications and topics."""
+        stack = Stack.of(self)
+        return {
+            "PLATFORM_APPLICATIONS": stack.to_json_string(
                 {
                     platform.name.lower(): app.platform_application_arn
                     for platform, app in self.applications.items()
                 }
             ),
             "BROADCAST_TOPIC_ARN": self.broadcast.topic.topic_arn,
-            "SEGMENT_TOPICS": Stack.of(self).to_json_string(
+            "SEGMENT_TOPICS": stack.to_json_string(
                 {name: t.topic.topic_arn for name, t in self.segment_topics.items()}
             ),
         }
 
+    def _build_registration(self, environment: Mapping[str, str]) -> iam.Role:
+        """The registration function, its IAM-auth URL and its errors alarm; its role."""
         registration = Construct(self, "Registration")
         built = least_privilege_function(
             registration,
@@ -400,71 +581,15 @@ class MobilePush(Construct):
         self.registration_url = built.function.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.AWS_IAM
         )
-        self.registration_errors_alarm: cloudwatch.Alarm = monitoring.at_least_once_alarm(
+        self.registration_errors_alarm = monitoring.at_least_once_alarm(
             registration,
             "ErrorsAlarm",
-            metric=built.function.metric_errors(
-                period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
-            ),
+            metric=self.metric_registration_errors(),
             description=f"{self.node.path}: device registration failed with an error (a bad "
             "request is answered with 400 and is not an error)",
         )
-        monitoring.notify(self.registration_errors_alarm, alarm_topic)
-        app_arns = [app.platform_application_arn for app in self.applications.values()]
-        built.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sns:CreatePlatformEndpoint"],
-                resources=app_arns,
-            )
-        )
-        built.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "sns:GetEndpointAttributes",
-                    "sns:SetEndpointAttributes",
-                ],
-                resources=[_endpoints_of(self, app) for app in self.applications.values()],
-            )
-        )
-        built.role.add_to_policy(
-            iam.PolicyStatement(actions=["sns:Subscribe"], resources=[t.topic_arn for t in topics])
-        )
-        self._acknowledge_endpoints(built.role)
-
-        self._sync_rotated_credentials(credentials, apns_auth)
-
-        self.feedback = self.events.add_lambda_consumer(
-            "Feedback",
-            code=runtime_code("push_feedback"),
-            handler="handler.handler",
-            environment={
-                "BROADCAST_TOPIC_ARN": environment["BROADCAST_TOPIC_ARN"],
-                "SEGMENT_TOPICS": environment["SEGMENT_TOPICS"],
-            },
-        )
-        self.feedback.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sns:GetEndpointAttributes", "sns:DeleteEndpoint"],
-                resources=[_endpoints_of(self, app) for app in self.applications.values()],
-            )
-        )
-        self.feedback.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sns:ListSubscriptionsByTopic", "sns:Unsubscribe"],
-                resources=[t.topic_arn for t in topics],
-            )
-        )
-        self._acknowledge_endpoints(self.feedback.role)
-
-    def _acknowledge_endpoints(self, role: iam.IRole) -> None:
-        """cdk-nag's IAM5 finding for each application's ``endpoint/<app>/*`` resource."""
-        for app in self.applications.values():
-            acknowledge_wildcard_resource(
-                role.node.find_child("DefaultPolicy"),
-                _endpoints_of(self, app),
-                "Endpoint ids are assigned by SNS when a device registers; the wildcard "
-                "stands only for them, within this one platform application.",
-            )
+        monitoring.notify(self.registration_errors_alarm, self.alarm_topic)
+        return built.role
 
     def _sync_rotated_credentials(
         self, credentials: Mapping[PushPlatform, secretsmanager.ISecret], apns_auth: ApnsAuth
@@ -496,17 +621,7 @@ class MobilePush(Construct):
             "reads to find its own applications by name; its writes name those applications.",
         )
         self.credential_sync_function = built.function
-        for secret in credentials.values():
-            secret.grant_read(built.role)
-        built.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sns:SetPlatformApplicationAttributes"],
-                resources=[app.platform_application_arn for app in self.applications.values()],
-            )
-        )
-        built.role.add_to_policy(
-            iam.PolicyStatement(actions=["sns:ListPlatformApplications"], resources=["*"])
-        )
+        self._allow_credential_sync(built.role, credentials)
         self.credential_sync_rule = events.Rule(
             scope,
             "SecretChanged",
@@ -520,15 +635,87 @@ class MobilePush(Construct):
             targets=[targets.LambdaFunction(built.function, retry_attempts=4)],
         )
 
-    def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` (the app backend) call the registration function URL."""
-        expect_grantee(self, grantee)
-        return self.registration_function.grant_invoke_url(grantee)
+    def _build_feedback(self, environment: Mapping[str, str]) -> LambdaConsumer:
+        """The consumer of the events topic that deletes dead endpoints."""
+        return self.events.add_lambda_consumer(
+            "Feedback",
+            code=runtime_code("push_feedback"),
+            handler="handler.handler",
+            environment={
+                "BROADCAST_TOPIC_ARN": environment["BROADCAST_TOPIC_ARN"],
+                "SEGMENT_TOPICS": environment["SEGMENT_TOPICS"],
+            },
+        )
 
-    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` publish to the broadcast topic."""
-        expect_grantee(self, grantee)
-        return self.broadcast.grant_publish(grantee)
+    # -- wire ----------------------------------------------------------------------------
+
+    def _allow_registration(self, role: iam.Role) -> None:
+        """Create and refresh endpoints of these applications; subscribe to these topics."""
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sns:CreatePlatformEndpoint"],
+                resources=[app.platform_application_arn for app in self.applications.values()],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "sns:GetEndpointAttributes",
+                    "sns:SetEndpointAttributes",
+                ],
+                resources=self._endpoints(),
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["sns:Subscribe"], resources=self._topic_arns())
+        )
+        self._acknowledge_endpoints(role)
+
+    def _allow_credential_sync(
+        self, role: iam.Role, credentials: Mapping[PushPlatform, secretsmanager.ISecret]
+    ) -> None:
+        """Read the credential secrets; update these applications, found by name."""
+        for secret in credentials.values():
+            secret.grant_read(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sns:SetPlatformApplicationAttributes"],
+                resources=[app.platform_application_arn for app in self.applications.values()],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["sns:ListPlatformApplications"], resources=["*"])
+        )
+
+    def _allow_feedback(self, role: iam.Role) -> None:
+        """Delete endpoints of these applications; unsubscribe them from these topics."""
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sns:GetEndpointAttributes", "sns:DeleteEndpoint"],
+                resources=self._endpoints(),
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sns:ListSubscriptionsByTopic", "sns:Unsubscribe"],
+                resources=self._topic_arns(),
+            )
+        )
+        self._acknowledge_endpoints(role)
+
+    def _endpoints(self) -> list[str]:
+        """``endpoint/<platform>/<app>/*`` of each application."""
+        return [_endpoints_of(self, app) for app in self.applications.values()]
+
+    def _acknowledge_endpoints(self, role: iam.IRole) -> None:
+        """cdk-nag's IAM5 finding for each application's ``endpoint/<app>/*`` resource."""
+        for app in self.applications.values():
+            acknowledge_wildcard_resource(
+                role.node.find_child("DefaultPolicy"),
+                _endpoints_of(self, app),
+                "Endpoint ids are assigned by SNS when a device registers; the wildcard "
+                "stands only for them, within this one platform application.",
+            )
 
     @staticmethod
     def _allow_sns_to_publish_events(events: FanoutTopic) -> None:
@@ -543,6 +730,25 @@ class MobilePush(Construct):
                     conditions={"StringEquals": {"aws:SourceAccount": Stack.of(events).account}},
                 )
             )
+
+    # -- grants --------------------------------------------------------------------------
+
+    def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` (the app backend) call the registration function URL."""
+        expect_grantee(self, grantee)
+        return self.registration_function.grant_invoke_url(grantee)
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` publish to the broadcast topic."""
+        expect_grantee(self, grantee)
+        return self.broadcast.grant_publish(grantee)
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def metric_registration_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Registrations that failed with an error (a bad request, answered with 400, is not
+        one). Default: Sum over 1 minute."""
+        return metric_of(self, self.registration_function, "Errors", options)
 
 
 def _endpoints_of(scope: Construct, app: PushPlatformApplication) -> str:
@@ -564,21 +770,21 @@ def _warn_if_sampling_without_logging(scope: Construct, rate: object, logging: b
     )
 
 
-def _expect_secret(option: str, secret: object) -> None:
-    if not implements(secret, "secret_arn", "grant_read"):
-        raise wrong_type(
-            option,
-            secret,
-            "a secretsmanager.ISecret, e.g. Secret.from_secret_complete_arn(scope, id, arn) "
-            "for a secret known by its ARN",
-        )
+def _application_name(application: PushPlatformApplication, given: str | None) -> str:
+    """``given``, or a name generated from the stack and the construct path."""
+    return given or Names.unique_resource_name(
+        application, max_length=MAX_APPLICATION_NAME_LENGTH, separator="-"
+    )
 
 
 def _check_application_name(
-    problems: Problems, application: PushPlatformApplication, given: str | None
+    problems: Problems,
+    application: PushPlatformApplication,
+    platform: PushPlatform,
+    given: str | None,
 ) -> None:
     """A name SNS accepts, not already used by another application of the same platform."""
-    name = application.application_name
+    name = _application_name(application, given)
     if Token.is_unresolved(name):
         return
     if given is not None and not (
@@ -593,21 +799,31 @@ def _check_application_name(
     problems.check_unique_name(
         application,
         "application_name",
-        f"{application.platform.name} platform application",
+        f"{platform.name} platform application",
         name,
     )
 
 
-def _check_segments(problems: Problems, segments: Sequence[str]) -> dict[str, str]:
-    """Segment name -> construct id (``Segment<Name>``), every name usable and distinct."""
-    if isinstance(segments, str) or not isinstance(segments, Sequence):
-        problems.add("segments", segments, "must be a list of segment names")
-        return {}
+def _check_credential_types(
+    problems: Problems, credentials: Mapping[PushPlatform, secretsmanager.ISecret]
+) -> None:
+    """Each key of ``credentials`` a :class:`PushPlatform` and each value a secret, a
+    problem per wrong entry (``credentials[PushPlatform.APNS]=...``)."""
+    for platform, secret in credentials.items():
+        if check_type(problems, "credentials", platform, PushPlatform, PLATFORM_KEYS):
+            check_type(problems, f"credentials[{platform}]", secret, secretsmanager.ISecret, SECRET)
+
+
+def _segment_id(name: str) -> str:
+    """The construct id of a segment's topic: ``Segment<Name>``."""
+    return f"Segment{name.title().replace('-', '')}"
+
+
+def _check_segments(problems: Problems, segments: Sequence[str]) -> None:
+    """Every segment name usable as a topic, and each one's construct id distinct."""
     ids: dict[str, str] = {}
     for name in segments:
-        if not isinstance(name, str) or not (
-            len(name) <= MAX_SEGMENT_NAME_LENGTH and _SEGMENT_NAME.match(name)
-        ):
+        if not (len(name) <= MAX_SEGMENT_NAME_LENGTH and _SEGMENT_NAME.match(name)):
             problems.add(
                 "segments",
                 name,
@@ -615,7 +831,7 @@ def _check_segments(problems: Problems, segments: Sequence[str]) -> dict[str, st
                 "and hyphens, starting with a letter or digit",
             )
             continue
-        construct_id = f"Segment{name.title().replace('-', '')}"
+        construct_id = _segment_id(name)
         clash = next((n for n, i in ids.items() if i == construct_id), None)
         if clash is not None:
             problems.add(
@@ -626,4 +842,3 @@ def _check_segments(problems: Problems, segments: Sequence[str]) -> dict[str, st
             )
             continue
         ids[name] = construct_id
-    return ids

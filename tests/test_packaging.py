@@ -134,7 +134,8 @@ def test_library_functions_deploy_code_only_from_the_packaged_runtime_folder() -
         if "lambda_" in ast.unparse(call.func)
     }
     assert lambda_assets == {
-        "_private/functions.py: lambda_.Code.from_asset(str(RUNTIME / name), exclude=list(ASSET_EXCLUDES))"
+        "_private/functions.py: "
+        "lambda_.Code.from_asset(str(RUNTIME / name), exclude=list(ASSET_EXCLUDES))"
     }
 
 

@@ -419,22 +419,6 @@ def test_a_fanout_topic_where_a_topic_is_expected_is_an_error_naming_the_fix() -
             r"alarm_topic='arn:aws:sns:eu-west-1:111111111111:ops': expected an sns.ITopic",
             id="alarm topic ARN",
         ),
-        pytest.param(
-            lambda s: MobilePush(
-                s,
-                "P",
-                credentials={
-                    PushPlatform.APNS: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:x"
-                },
-            ),
-            r"credentials\[PushPlatform.APNS\]: expected a secretsmanager.ISecret",
-            id="secret ARN string",
-        ),
-        pytest.param(
-            lambda s: MobilePush(s, "P", credentials={"apns": secret(s)}),
-            r"credentials: expected PushPlatform keys",
-            id="platform as a string",
-        ),
     ],
 )
 def test_a_wrong_type_is_a_configuration_error_naming_the_option(build, message: str) -> None:
@@ -443,6 +427,51 @@ def test_a_wrong_type_is_a_configuration_error_naming_the_option(build, message:
 
 
 # -- mobile push ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        pytest.param(
+            lambda s: MobilePush(
+                s,
+                "P",
+                credentials={
+                    PushPlatform.APNS: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:x"
+                },
+            ),
+            r"credentials\[PushPlatform.APNS\]='arn:.*': expected a secretsmanager.ISecret, "
+            r"e.g. Secret.from_secret_complete_arn\(scope, id, arn\).*, got str",
+            id="secret ARN string",
+        ),
+        pytest.param(
+            lambda s: MobilePush(s, "P", credentials={"apns": secret(s)}),
+            r"credentials='apns': expected PushPlatform keys \(APNS, APNS_SANDBOX, FCM\), got str",
+            id="platform as a string",
+        ),
+        pytest.param(
+            lambda s: PushPlatformApplication(
+                s, "A", platform="APNS", credentials_secret=secret(s)
+            ),
+            r"platform='APNS': expected a PushPlatform \(APNS, APNS_SANDBOX, FCM\), got str",
+            id="platform name string",
+        ),
+    ],
+)
+def test_a_wrong_push_type_is_a_configuration_error_naming_the_option(build, message: str) -> None:
+    with pytest.raises(FanoutConfigurationError, match=message):
+        build(new_stack())
+
+
+def test_a_grant_register_to_something_not_grantable_is_a_configuration_error() -> None:
+    stack = new_stack()
+    push = MobilePush(stack, "P", credentials={PushPlatform.FCM: secret(stack)})
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"grantee='arn:aws:iam::123456789012:role/backend': expected an iam.IGrantable "
+        r".*from_role_arn.*, got str",
+    ):
+        push.grant_register("arn:aws:iam::123456789012:role/backend")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", ["has space", "slash/name", "x" * 257, "ümlaut"])
@@ -518,7 +547,7 @@ def test_one_name_for_two_platforms_is_accepted() -> None:
         (["Beta"], "lowercase letters"),
         (["beta users"], "lowercase letters"),
         ([""], "lowercase letters"),
-        ("beta", "must be a list"),
+        ("beta", "expected a list of segment names"),
     ],
 )
 def test_fails_when_segment_names_cannot_be_topics(segments: object, message: str) -> None:
@@ -611,7 +640,9 @@ def test_one_topic_name_in_two_regions_is_accepted() -> None:
 
 def test_fails_when_a_lambda_environment_value_is_not_a_string() -> None:
     stack = new_stack()
-    with pytest.raises(FanoutConfigurationError, match=r"environment\['RETRIES'\]=3: expected a str, got int"):
+    with pytest.raises(
+        FanoutConfigurationError, match=r"environment\['RETRIES'\]=3: expected a str, got int"
+    ):
         lambda_consumer(stack, environment={"RETRIES": 3})
 
 
@@ -621,11 +652,8 @@ def test_fails_when_a_lambda_environment_value_is_not_a_string() -> None:
         lambda s: FanoutTopic(s, "F").grant_publish("arn:aws:iam::123456789012:role/api"),
         lambda s: FanoutTopic(s, "F").add_queue_consumer("C").grant_consume_messages("role"),
         lambda s: FanoutTopic(s, "F").add_queue_consumer("C").grant_redrive(None),
-        lambda s: MobilePush(s, "P", credentials={PushPlatform.FCM: secret(s)}).grant_register(
-            "arn:aws:iam::123456789012:role/backend"
-        ),
     ],
-    ids=["grant_publish", "grant_consume_messages", "grant_redrive", "grant_register"],
+    ids=["grant_publish", "grant_consume_messages", "grant_redrive"],
 )
 def test_a_grant_to_something_not_grantable_is_a_configuration_error(grant) -> None:
     with pytest.raises(

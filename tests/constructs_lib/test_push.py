@@ -219,3 +219,52 @@ def test_fails_on_a_sample_rate_that_is_not_a_percentage() -> None:
             delivery_status_logging=True,
             success_sample_rate=101,
         )
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        pytest.param(
+            lambda stack, secret: MobilePush(
+                stack,
+                "Push",
+                credentials={PushPlatform.FCM: secret},
+                segmens=["beta"],  # type: ignore[call-arg]
+            ),
+            r"segmens=\['beta'\]: is not an option of MobilePush; did you mean 'segments'\?",
+            id="MobilePush",
+        ),
+        pytest.param(
+            lambda stack, secret: PushPlatformApplication(
+                stack,
+                "Fcm",
+                platform=PushPlatform.FCM,
+                credentials_secret=secret,
+                sample_rate=10,  # type: ignore[call-arg]
+            ),
+            r"sample_rate=10: is not an option of PushPlatformApplication; "
+            r"did you mean 'success_sample_rate'\?",
+            id="PushPlatformApplication",
+        ),
+    ],
+)
+def test_an_unknown_option_is_a_configuration_error_naming_the_nearest_option(
+    build, message: str
+) -> None:
+    stack = Stack(new_app(), "Some")
+    secret = secretsmanager.Secret.from_secret_complete_arn(stack, "S", FCM_SECRET)
+    with pytest.raises(FanoutConfigurationError, match=message):
+        build(stack, secret)
+
+
+def test_the_registration_errors_alarm_reads_metric_registration_errors(
+    built: SimpleNamespace,
+) -> None:
+    t = built.t
+    alarm = t.props(built.push.registration_errors_alarm)
+    function_ref = {"Ref": t.logical_id(built.push.registration_function)}
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert (alarm["Statistic"], alarm["Period"]) == ("Sum", 60)
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": function_ref}]
+    metric = built.push.metric_registration_errors(statistic="Maximum")
+    assert (metric.metric_name, metric.statistic) == ("Errors", "Maximum")
