@@ -123,27 +123,33 @@ def _variety(outdir: Path, work: Path) -> None:
     work_topic = FanoutTopic(shop, "Work", alarm_topic=ops.topic)
     resize = work_topic.add_queue_consumer("Resize", visibility_timeout=Duration.minutes(2))
     reports = work_topic.add_queue_consumer("Reports", visibility_timeout=Duration.minutes(2))
-    QueueWorkerPool(
-        shop,
-        "Resizers",
-        queue=resize,
-        workers=FargateWorkers(job=job),
-        acceptable_latency=Duration.minutes(2),
-        processing_time_per_message=Duration.seconds(1),
-        availability_zones=zones,
-        alarm_topic=ops.topic,
+    pools = (
+        (
+            "Resizers",
+            resize,
+            FargateWorkers(job=job),
+            {
+                "acceptable_latency": Duration.minutes(2),
+                "processing_time_per_message": Duration.seconds(1),
+            },
+        ),
+        (
+            "Reporters",
+            reports,
+            Ec2Workers(job=job),
+            {"target_backlog_per_worker": 50, "min_capacity": 1, "max_capacity": 4},
+        ),
     )
-    QueueWorkerPool(
-        shop,
-        "Reporters",
-        queue=reports,
-        workers=Ec2Workers(job=job),
-        target_backlog_per_worker=50,
-        min_capacity=1,
-        max_capacity=4,
-        availability_zones=zones,
-        alarm_topic=ops.topic,
-    )
+    for pool_id, queue, workers, sizing in pools:
+        QueueWorkerPool(
+            shop,
+            pool_id,
+            queue=queue,
+            workers=workers,
+            availability_zones=zones,
+            alarm_topic=ops.topic,
+            **sizing,
+        )
     secret = secretsmanager.Secret.from_secret_complete_arn(
         shop, "Apns", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:push/apns-AbCdEf"
     )

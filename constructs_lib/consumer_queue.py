@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypedDict, Unpack, cast
+from typing import Any, TypedDict, Unpack, cast
 
 from aws_cdk import Annotations, ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -310,14 +310,9 @@ class ConsumerQueue(Construct):
         )
         dead_letter_name = generated_queue_name(self, fifo=self.fifo, suffix="-dlq")
         given_dead_letter_queue = settings["dead_letter_queue"]
-        self.dead_letter_queue = given_dead_letter_queue or sqs.Queue(
-            self,
+        self.dead_letter_queue = given_dead_letter_queue or self._encrypted_queue(
             "DeadLetterQueue",
-            queue_name=dead_letter_name,
-            fifo=True if self.fifo else None,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.encryption_key,
-            enforce_ssl=True,
+            dead_letter_name,
             retention_period=settings["dead_letter_retention_period"],
             redrive_allow_policy=sqs.RedriveAllowPolicy(
                 redrive_permission=sqs.RedrivePermission.BY_QUEUE,
@@ -332,14 +327,9 @@ class ConsumerQueue(Construct):
                 ],
             ),
         )
-        self.queue = sqs.Queue(
-            self,
+        self.queue = self._encrypted_queue(
             "Queue",
-            queue_name=name,
-            fifo=True if self.fifo else None,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.encryption_key,
-            enforce_ssl=True,
+            name,
             retention_period=settings["retention_period"],
             visibility_timeout=self.visibility_timeout,
             dead_letter_queue=sqs.DeadLetterQueue(
@@ -354,6 +344,27 @@ class ConsumerQueue(Construct):
         return _LiteralNames(
             queue=None if Token.is_unresolved(name) else name,
             dead_letter_queue=dead_letter_name if given_dead_letter_queue is None else None,
+        )
+
+    def _encrypted_queue(
+        self,
+        id: str,
+        name: str,
+        *,
+        retention_period: Duration,
+        **props: Any,
+    ) -> sqs.Queue:
+        """A queue of this consumer: its type, under its key, TLS only."""
+        return sqs.Queue(
+            self,
+            id,
+            queue_name=name,
+            fifo=True if self.fifo else None,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.encryption_key,
+            enforce_ssl=True,
+            retention_period=retention_period,
+            **props,
         )
 
     # -- wire ----------------------------------------------------------------------------

@@ -298,22 +298,27 @@ class LambdaConsumer(Construct):
         self.errors_alarm: cloudwatch.Alarm | None = None
         self.throttles_alarm: cloudwatch.Alarm | None = None
         if settings["alarms"]:
-            self.errors_alarm = monitoring.at_least_once_alarm(
-                self,
-                "ErrorsAlarm",
-                metric=self.metric_errors(),
-                description=f"{self.node.path}: the function failed (crash or timeout); "
-                "its whole batch is retried",
+            self.errors_alarm, self.throttles_alarm = (
+                monitoring.at_least_once_alarm(
+                    self,
+                    alarm_id,
+                    metric=metric,
+                    description=f"{self.node.path}: {what}",
+                    alarm_topic=settings["alarm_topic"],
+                )
+                for alarm_id, metric, what in (
+                    (
+                        "ErrorsAlarm",
+                        self.metric_errors(),
+                        "the function failed (crash or timeout); its whole batch is retried",
+                    ),
+                    (
+                        "ThrottlesAlarm",
+                        self.metric_throttles(),
+                        "invocations were throttled; records wait and may be dead-lettered",
+                    ),
+                )
             )
-            self.throttles_alarm = monitoring.at_least_once_alarm(
-                self,
-                "ThrottlesAlarm",
-                metric=self.metric_throttles(),
-                description=f"{self.node.path}: invocations were throttled; records wait "
-                "and may be dead-lettered",
-            )
-            for alarm in (self.errors_alarm, self.throttles_alarm):
-                monitoring.notify(alarm, settings["alarm_topic"])
 
     def _check_batching(
         self, problems: Problems, batch_size: int, max_batching_window: Duration | None

@@ -587,8 +587,8 @@ class MobilePush(Construct):
             metric=self.metric_registration_errors(),
             description=f"{self.node.path}: device registration failed with an error (a bad "
             "request is answered with 400 and is not an error)",
+            alarm_topic=self.alarm_topic,
         )
-        monitoring.notify(self.registration_errors_alarm, self.alarm_topic)
         return built.role
 
     def _sync_rotated_credentials(

@@ -66,6 +66,24 @@ class Tmpl:
                 statements += policy["Properties"]["PolicyDocument"]["Statement"]
         return statements
 
+    def role_statements(self, role: Any) -> list[dict[str, Any]]:
+        """Statements of every AWS::IAM::Policy attached to ``role`` (a construct or a
+        logical id)."""
+        role_lid = role if isinstance(role, str) else self.logical_id(role)
+        return self._statements("AWS::IAM::Policy", "Roles", role_lid)
+
+    def topic_policy_statements(self, topic_lid: str) -> list[dict[str, Any]]:
+        """Statements of every AWS::SNS::TopicPolicy attached to the topic."""
+        return self._statements("AWS::SNS::TopicPolicy", "Topics", topic_lid)
+
+    def _statements(self, cfn_type: str, attached_to: str, lid: str) -> list[dict[str, Any]]:
+        return [
+            statement
+            for policy in self.of_type(cfn_type).values()
+            if {"Ref": lid} in policy["Properties"][attached_to]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
     def key_of_queue(self, queue_lid: str) -> str:
         """Logical id of the KMS key that encrypts the queue."""
         key_ref = self.resources[queue_lid]["Properties"]["KmsMasterKeyId"]

@@ -39,10 +39,16 @@ def queue_not_empty_alarm(
 
 
 def at_least_once_alarm(
-    scope: Construct, id: str, *, metric: cloudwatch.IMetric, description: str
+    scope: Construct,
+    id: str,
+    *,
+    metric: cloudwatch.IMetric,
+    description: str,
+    alarm_topic: sns.ITopic | None = None,
 ) -> cloudwatch.Alarm:
-    """Alarm on the first minute in which ``metric`` reaches 1 (missing data is fine)."""
-    return cloudwatch.Alarm(
+    """Alarm on the first minute in which ``metric`` reaches 1 (missing data is fine),
+    notifying ``alarm_topic`` (see :func:`notify`)."""
+    alarm = cloudwatch.Alarm(
         scope,
         id,
         metric=metric,
@@ -52,6 +58,8 @@ def at_least_once_alarm(
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
+    notify(alarm, alarm_topic)
+    return alarm
 
 
 def oldest_message_age_alarm(

@@ -236,21 +236,11 @@ def test_standalone_message_age_alarm_watches_its_queue(built: SimpleNamespace) 
     assert alarm["Threshold"] == 15 * 60
 
 
-def _role_statements(t: Tmpl, role: iam.Role) -> list[dict[str, object]]:
-    role_lid = t.logical_id(role)
-    return [
-        s
-        for p in t.of_type("AWS::IAM::Policy").values()
-        if {"Ref": role_lid} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
 def test_grant_consume_messages_is_scoped_to_the_queue_and_its_key(
     built: SimpleNamespace,
 ) -> None:
     t = built.t
-    statements = _role_statements(t, built.worker)
+    statements = t.role_statements(built.worker)
     queue_arn = {"Fn::GetAtt": [t.logical_id(built.billing.queue), "Arn"]}
     key_arn = {"Fn::GetAtt": [t.logical_id(built.billing.encryption_key), "Arn"]}
     assert {s["Resource"]["Fn::GetAtt"][0] for s in statements} == {  # type: ignore[index]
@@ -268,7 +258,7 @@ def test_grant_redrive_allows_moving_dead_letters_back_to_the_source(
     built: SimpleNamespace,
 ) -> None:
     t = built.t
-    statements = _role_statements(t, built.operator)
+    statements = t.role_statements(built.operator)
     dlq_arn = {"Fn::GetAtt": [t.logical_id(built.billing.dead_letter_queue), "Arn"]}
     on_dlq = next(s for s in statements if s["Resource"] == dlq_arn)
     assert "sqs:StartMessageMoveTask" in on_dlq["Action"]  # type: ignore[operator]

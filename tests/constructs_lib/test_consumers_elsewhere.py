@@ -237,21 +237,12 @@ def accounts() -> SimpleNamespace:
     )
 
 
-def _topic_policy_statements(t: Tmpl, topic_lid: str) -> list[dict[str, Any]]:
-    return [
-        statement
-        for policy in t.of_type("AWS::SNS::TopicPolicy").values()
-        if {"Ref": topic_lid} in policy["Properties"]["Topics"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
 def test_grant_subscribe_lets_the_account_subscribe_only_its_own_sqs_queues(
     accounts: SimpleNamespace,
 ) -> None:
     t = accounts.owner_t
     topic_lid = t.logical_id(accounts.orders.topic)
-    allow = [s for s in _topic_policy_statements(t, topic_lid) if s["Effect"] == "Allow"]
+    allow = [s for s in t.topic_policy_statements(topic_lid) if s["Effect"] == "Allow"]
     assert allow == [
         {
             "Action": "sns:Subscribe",

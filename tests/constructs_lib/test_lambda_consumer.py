@@ -86,16 +86,6 @@ def test_owned_queue_visibility_includes_the_batching_window(built: SimpleNamesp
     assert mapping["BatchSize"] == 100
 
 
-def _role_statements(t: Tmpl, consumer: LambdaConsumer) -> list[dict[str, Any]]:
-    role_lid = t.logical_id(consumer.role)
-    return [
-        s
-        for p in t.of_type("AWS::IAM::Policy").values()
-        if {"Ref": role_lid} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
 def test_role_consumes_only_its_queue_and_decrypts_only_with_its_key(
     built: SimpleNamespace,
 ) -> None:
@@ -103,7 +93,7 @@ def test_role_consumes_only_its_queue_and_decrypts_only_with_its_key(
     consumer_queue = built.orders.consumers["Billing"]
     queue_arn = {"Fn::GetAtt": [t.logical_id(consumer_queue.queue), "Arn"]}
     key_lid = t.key_of_queue(t.logical_id(consumer_queue.queue))
-    statements = _role_statements(t, built.billing)
+    statements = t.role_statements(built.billing.role)
     sqs_statements = [s for s in statements if "sqs:" in str(s["Action"])]
     assert sqs_statements == [
         {
@@ -131,9 +121,9 @@ def test_role_has_no_managed_policies_and_no_wildcard_actions(built: SimpleNames
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"
     }
-    actions = [a for s in _role_statements(t, built.billing) for a in _as_list(s["Action"])]
+    actions = [a for s in t.role_statements(built.billing.role) for a in _as_list(s["Action"])]
     assert all("*" not in a for a in actions), actions
-    wildcard_resources = [s for s in _role_statements(t, built.billing) if s["Resource"] == "*"]
+    wildcard_resources = [s for s in t.role_statements(built.billing.role) if s["Resource"] == "*"]
     assert wildcard_resources == [
         {
             "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
@@ -153,7 +143,7 @@ def test_function_logs_to_its_own_log_group_with_retention(built: SimpleNamespac
     function = t.props(built.billing.function)
     assert function["LoggingConfig"] == {"LogGroup": {"Ref": log_group_lid}}
     assert t.props(log_group_lid)["RetentionInDays"] == 30
-    writes = [s for s in _role_statements(t, built.billing) if "logs:" in str(s["Action"])]
+    writes = [s for s in t.role_statements(built.billing.role) if "logs:" in str(s["Action"])]
     assert writes == [
         {
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from aws_cdk import Stack
@@ -44,15 +43,6 @@ def built() -> SimpleNamespace:
     return SimpleNamespace(t=Tmpl(stack), push=push, backend=backend, stack=stack)
 
 
-def _statements(t: Tmpl, role_lid: str) -> list[dict[str, Any]]:
-    return [
-        s
-        for p in t.of_type("AWS::IAM::Policy").values()
-        if {"Ref": role_lid} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
 def test_custom_resource_carries_the_secret_arn_and_nothing_secret(built: SimpleNamespace) -> None:
     t = built.t
     apns = t.props(built.push.applications[PushPlatform.APNS].resource)
@@ -81,7 +71,7 @@ def test_handler_may_read_exactly_the_secrets_and_manage_exactly_the_application
 ) -> None:
     t = built.t
     provider = built.stack.node.find_child("ConstructsLibPushPlatformApplicationProvider")
-    statements = _statements(t, t.logical_id(provider.role))
+    statements = t.role_statements(provider.role)
     secret_reads = [s for s in statements if "secretsmanager:" in str(s["Action"])]
     read = sorted(
         r
@@ -101,7 +91,7 @@ def test_registration_is_never_anonymous(built: SimpleNamespace) -> None:
     t = built.t
     (url,) = t.of_type("AWS::Lambda::Url").values()
     assert url["Properties"]["AuthType"] == "AWS_IAM"
-    backend = _statements(t, t.logical_id(built.backend))
+    backend = t.role_statements(built.backend)
     function_arn = {"Fn::GetAtt": [t.logical_id(built.push.registration_function), "Arn"]}
     assert sorted(backend, key=lambda st: st["Action"]) == [
         {
@@ -175,7 +165,7 @@ def test_a_changed_secret_is_pushed_to_its_application(built: SimpleNamespace) -
     function = t.props(function_lid)
     assert function["Handler"] == "handler.on_secret_rotated"
     role_lid = function["Role"]["Fn::GetAtt"][0]
-    wildcard = [s["Action"] for s in _statements(t, role_lid) if s["Resource"] == "*"]
+    wildcard = [s["Action"] for s in t.role_statements(role_lid) if s["Resource"] == "*"]
     assert wildcard == [
         ["sns:ListPlatformApplications", "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     ]
@@ -201,7 +191,7 @@ def test_delivery_status_logging_uses_a_role_sns_assumes_for_this_application() 
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "sns.amazonaws.com"
     }
-    (logs_statement,) = _statements(t, t.logical_id(app.delivery_status_role))
+    (logs_statement,) = t.role_statements(app.delivery_status_role)
     assert logs_statement["Resource"]["Fn::Join"][1][-1].endswith(
         f"/app/GCM/{app.application_name}*"
     )
