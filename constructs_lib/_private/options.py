@@ -21,7 +21,7 @@ import functools
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import Token
@@ -42,7 +42,7 @@ class Declared:
     """The ``TypedDict`` declaring each option's name and type."""
     defaults: Mapping[str, Any]
     """Every option's default (None for "not set")."""
-    expected: Mapping[str, str] = types.MappingProxyType({})
+    expected: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({}))
     """Option -> what to pass, in the user's words, when the type alone would not say it."""
 
     @functools.cached_property
