@@ -24,8 +24,20 @@ from ._private.functions import (
     least_privilege_function,
     powertools_layer_supported,
 )
-from ._private.validation import Problems, describe, expect_type, is_queue, wrong_type
+from ._private.validation import Problems, describe, is_queue
 from .consumer_queue import ConsumerQueue
+
+
+def wrong_type(option: str, value: object, what: str) -> TypeError:  # temporary shim
+    """Temporary: the removed ``_private.validation.wrong_type`` (until this module is
+    converted to ``Problems``)."""
+    return TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
+
+
+def expect_type(option: str, value: object, types: tuple[type, ...], what: str) -> None:
+    """Temporary: the removed ``_private.validation.expect_type``."""
+    if not isinstance(value, types):
+        raise wrong_type(option, value, what)
 
 DEFAULT_MEMORY_SIZE = 256
 DEFAULT_BATCH_SIZE = 10

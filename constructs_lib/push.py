@@ -38,8 +38,20 @@ from constructs import Construct
 from ._private import monitoring
 from ._private.functions import least_privilege_function, runtime_code
 from ._private.nag import acknowledge_wildcard_resource
-from ._private.validation import Problems, expect_grantee, expect_type, implements, is_topic, wrong_type
+from ._private.validation import Problems, expect_grantee, implements, is_topic
 from .fanout_topic import FanoutTopic
+
+
+def wrong_type(option: str, value: object, what: str) -> TypeError:  # temporary shim
+    """Temporary: the removed ``_private.validation.wrong_type`` (until this module is
+    converted to ``Problems``)."""
+    return TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
+
+
+def expect_type(option: str, value: object, types: tuple[type, ...], what: str) -> None:
+    """Temporary: the removed ``_private.validation.expect_type``."""
+    if not isinstance(value, types):
+        raise wrong_type(option, value, what)
 
 PROVIDER_ID = "ConstructsLibPushPlatformApplicationProvider"
 MAX_APPLICATION_NAME_LENGTH = 256
