@@ -18,6 +18,7 @@ import collections.abc
 import difflib
 import enum
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -137,6 +138,10 @@ def _is(origin: Any, kind: type) -> bool:
 
 
 def _unresolved(value: str | int | float) -> bool:
+    # NaN and infinity are never tokens, and jsii cannot carry them to the kernel (its
+    # JSON has no such numbers): asking would end the jsii runtime.
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
     return Token.is_unresolved(value)
 
 
