@@ -153,8 +153,19 @@ def _implements(value: Any, interface: type) -> bool:
     if isinstance(value, str | bytes | int | float | bool | Mapping) or value is None:
         return False
     members = _members(interface)
-    cls = type(value)
-    return all(hasattr(cls, name) for name in members)
+    classes = _classes_of(value)
+    return all(any(hasattr(cls, name) for cls in classes) for name in members)
+
+
+def _classes_of(value: Any) -> list[type]:
+    """The classes whose members ``value`` offers: its own; for a jsii object that
+    implements several interfaces at once (``Vpc.from_vpc_attributes``,
+    ``Cluster.from_cluster_attributes``: a jsii ``InterfaceDynamicProxy``, which forwards
+    each attribute to one of its delegates) the classes of its delegates."""
+    delegates = getattr(value, "__dict__", {}).get("_delegates")
+    if isinstance(delegates, list | tuple):
+        return [type(delegate) for delegate in delegates]
+    return [type(value)]
 
 
 @functools.cache
