@@ -329,7 +329,7 @@ def _ec2_pool(stack: Stack, code: Path, **options: Any) -> QueueWorkerPool:
         ),
         (
             {"acceptable_latency": 300, "processing_time_per_message": Duration.seconds(2)},
-            "acceptable_latency=300: must be a Duration, e.g. Duration.seconds(30)",
+            "acceptable_latency=300: expected a Duration, e.g. Duration.seconds(30), got int",
         ),
         (
             {"target_backlog_per_worker": 5, "availability_zones": []},
@@ -341,7 +341,7 @@ def _ec2_pool(stack: Stack, code: Path, **options: Any) -> QueueWorkerPool:
         ),
         (
             {"target_backlog_per_worker": 5, "availability_zones": "eu-west-1a"},
-            "availability_zones='eu-west-1a': must be a list of zone names",
+            "availability_zones='eu-west-1a': expected a list of zone names",
         ),
     ],
 )
@@ -387,14 +387,17 @@ def test_fails_on_a_fifo_alarm_topic(code: Path) -> None:
 
 
 @pytest.mark.parametrize("wrong", ["topic", "string"])
-def test_queue_that_is_not_a_queue_is_a_type_error_naming_queue(wrong: str, code: Path) -> None:
+def test_queue_that_is_not_a_queue_is_refused_naming_queue(wrong: str, code: Path) -> None:
     stack = Stack(new_app(), "Some")
     queue: Any = FanoutTopic(stack, "Jobs") if wrong == "topic" else "jobs-queue"
     with pytest.raises(
-        TypeError,
-        match=r"^queue: expected the work queue: a ConsumerQueue \(e.g. "
+        FanoutConfigurationError,
+        match=r"\n  - queue="
+        + (".*" if wrong == "topic" else "'jobs-queue'")
+        + r": expected the work queue: a ConsumerQueue \(e.g. "
         r"FanoutTopic.add_queue_consumer\(...\)\) or an sqs.IQueue, got "
-        + ("FanoutTopic" if wrong == "topic" else "str 'jobs-queue'"),
+        + ("FanoutTopic" if wrong == "topic" else "str")
+        + "$",
     ):
         QueueWorkerPool(
             stack,
@@ -405,12 +408,12 @@ def test_queue_that_is_not_a_queue_is_a_type_error_naming_queue(wrong: str, code
         )
 
 
-def test_workers_that_are_not_ec2_or_fargate_workers_is_a_type_error(code: Path) -> None:
+def test_workers_that_are_not_ec2_or_fargate_workers_are_refused(code: Path) -> None:
     stack = Stack(new_app(), "Some")
     with pytest.raises(
-        TypeError,
-        match=r"^workers: expected Ec2Workers\(job=WorkerJob\(...\)\) or "
-        r"FargateWorkers\(job=WorkerJob\(...\)\), got str",
+        FanoutConfigurationError,
+        match=r"\n  - workers='.*': expected Ec2Workers\(job=WorkerJob\(...\)\) or "
+        r"FargateWorkers\(job=WorkerJob\(...\)\), got str$",
     ):
         QueueWorkerPool(
             stack,
@@ -478,7 +481,11 @@ def test_deploy_time_durations_with_a_target_synthesize(code: Path) -> None:
             r"environment\['GREETING'\]=.*holds a line break",
             id="line break",
         ),
-        pytest.param({"SIZE": 3}, r"environment\['SIZE'\]=3: must be a string", id="not text"),
+        pytest.param(
+            {"SIZE": 3},
+            r"environment=\{'SIZE': 3\}: expected a dict of variable name to string, got dict",
+            id="not text",
+        ),
         pytest.param(
             {f"K{i}": "x" * 200 for i in range(41)},
             r"environment='41 variables': take \d+ bytes; on EC2 .* user data",
