@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .worker_pool import Ec2Workers as Ec2Workers
     from .worker_pool import FargateWorkers as FargateWorkers
     from .worker_pool import QueueWorkerPool as QueueWorkerPool
+    from .worker_pool import QueueWorkerPoolOptions as QueueWorkerPoolOptions
     from .worker_pool import WorkerJob as WorkerJob
     from .worker_pool import worker_program_path as worker_program_path
 

@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack, cast
 
 import jsii
 from aws_cdk import (
@@ -54,19 +54,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ._private import monitoring
+from ._private.metrics import ALARM_PERIOD, SUM, MetricOptions, metric_of
 from ._private.nag import acknowledge_managed_policy, acknowledge_wildcard_resource
-from ._private.validation import (
-    EnvironmentRules,
-    Problems,
-    expect_type,
-    implements,
-    is_queue,
-    is_topic,
-    known_seconds,
-    wrong_type,
-)
+from ._private.options import Declared, check_type, settle
+from ._private.queue_facts import SQS_DEFAULT_VISIBILITY_TIMEOUT, QueueFacts, queue_facts
+from ._private.validation import EnvironmentRules, Problems, known_seconds
+from ._private.worker_metrics import BACKLOG_PER_WORKER, BacklogMetrics, PoolMetrics
 from .consumer_queue import ConsumerQueue
-from .errors import FanoutConfigurationError
 
 WORKER_PROGRAM = Path(__file__).resolve().parent / "runtime" / "queue_worker"
 """The packaged worker program: ``worker.py``, ``protection.py``, ``requirements.txt`` (boto3),
@@ -93,6 +87,8 @@ STAGING_FOLDER = "queue-worker-builds"
 HANDLER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 VPC_CIDR = "10.0.0.0/16"
 AZ_CONTEXT_KEY = "availability-zones:account={account}:region={region}"
+FLOW_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+"""How long the default VPC's flow logs are kept."""
 
 
 def worker_program_path() -> str:
@@ -130,18 +126,19 @@ class WorkerJob:
     handler: str
 
 
+DEFAULT_MIN_CAPACITY = 0
 DEFAULT_MAX_CAPACITY = 10
+DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+DEFAULT_LATENCY_ALARM_THRESHOLD = Duration.minutes(15)
+"""What the latency alarm allows the oldest message when no ``acceptable_latency`` is given."""
 FARGATE_STOP_TIMEOUT = Duration.seconds(120)
 """The most Fargate waits between SIGTERM and SIGKILL; the worker drains within it."""
 DRAIN_TIMEOUT = Duration.minutes(15)
+"""How long a terminating EC2 instance may finish its message (lifecycle hook heartbeat)."""
 DRAIN_HOOK_NAME = "drain"
 SCALE_OUT_COOLDOWN_SECONDS = 180
-"""How long a terminating EC2 instance may finish its message (lifecycle hook heartbeat)."""
+"""How long Fargate target tracking waits after a scale-out before it scales out again."""
 MAX_FROM_ZERO_STEPS = 8
-BACKLOG_PER_WORKER = "visible / IF(workers > 0, workers, 1)"
-"""Metric math of the target tracking policy (ids: visible, workers)."""
-FROM_ZERO = "IF(FILL(desired, 0) == 0, visible, 0)"
-"""Metric math of the from-zero alarm (ids: visible, desired)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,7 +158,8 @@ class Ec2Workers:
     :param instance_type: Default: t4g.small (Graviton).
     :param machine_image: Default: the latest Amazon Linux 2023 for the instance's CPU (an
         SSM parameter read at deploy time: no lookup at synth).
-    :param packages: dnf packages installed at boot. Default: python3, boto3 and unzip.
+    :param packages: dnf packages installed at boot. Default: python3, python3-boto3 and
+        unzip.
 
     What your own program (``code_path``) must do to keep scale-in safe, as the packaged
     worker does (:func:`worker_program_path` gives its folder, to copy or to start from):
@@ -232,6 +230,70 @@ class FargateWorkers:
     cluster: ecs.ICluster | None = None
 
 
+class QueueWorkerPoolOptions(TypedDict, total=False):
+    """The options of :class:`QueueWorkerPool` other than ``queue`` and ``workers``,
+    declared once: the constructor takes them as keyword arguments; see
+    :class:`QueueWorkerPool` for what each one means and its default.
+    """
+
+    vpc: ec2.IVpc | None
+    availability_zones: Sequence[str] | None
+    min_capacity: int
+    max_capacity: int
+    acceptable_latency: Duration | None
+    processing_time_per_message: Duration | None
+    target_backlog_per_worker: float | None
+    environment: Mapping[str, str] | None
+    log_retention: logs.RetentionDays
+    alarms: bool
+    alarm_topic: sns.ITopic | None
+
+
+OPTIONS = Declared(
+    construct="QueueWorkerPool",
+    options=QueueWorkerPoolOptions,
+    defaults=QueueWorkerPoolOptions(
+        vpc=None,
+        availability_zones=None,
+        min_capacity=DEFAULT_MIN_CAPACITY,
+        max_capacity=DEFAULT_MAX_CAPACITY,
+        acceptable_latency=None,
+        processing_time_per_message=None,
+        target_backlog_per_worker=None,
+        environment=None,
+        log_retention=DEFAULT_LOG_RETENTION,
+        alarms=True,
+        alarm_topic=None,
+    ),
+    expected={
+        "queue": "the work queue: a ConsumerQueue (e.g. FanoutTopic.add_queue_consumer(...)) "
+        "or an sqs.IQueue",
+        "workers": "Ec2Workers(job=WorkerJob(...)) or FargateWorkers(job=WorkerJob(...))",
+        "availability_zones": "a list of zone names, e.g. ['eu-west-1a', 'eu-west-1b']",
+        "acceptable_latency": "a Duration, e.g. Duration.seconds(30)",
+        "processing_time_per_message": "a Duration, e.g. Duration.seconds(30)",
+        "environment": "a dict of variable name to string",
+        "alarm_topic": "an sns.ITopic (e.g. sns.Topic or Topic.from_topic_arn)",
+    },
+)
+
+VISIBILITY_NEEDED = (
+    "at least as long as a job takes, or two workers will run the same message at once"
+)
+"""What the warning on a queue whose visibility timeout cannot be read asks of it."""
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The options in effect once validated, with what the rules worked out from them."""
+
+    options: QueueWorkerPoolOptions
+    target_backlog_per_worker: float
+    """Given, or ``acceptable_latency / processing_time_per_message``."""
+    availability_zones: list[str] | None
+    """The zones of the default VPC when given."""
+
+
 @jsii.implements(cloudwatch.IAlarmAction)
 class _ScalingPolicyAction:
     """An alarm action that runs a scaling policy given by its ARN (L1 policies)."""
@@ -241,6 +303,16 @@ class _ScalingPolicyAction:
 
     def bind(self, _scope: Construct, _alarm: cloudwatch.IAlarm) -> cloudwatch.AlarmActionConfig:
         return cloudwatch.AlarmActionConfig(alarm_action_arn=self._arn)
+
+
+@dataclass(frozen=True)
+class _ZonedNetwork:
+    """The L1 VPC of :meth:`QueueWorkerPool._zoned_vpc` and its internet gateway."""
+
+    scope: Construct
+    vpc: ec2.CfnVPC
+    gateway: ec2.CfnInternetGateway
+    attachment: ec2.CfnVPCGatewayAttachment
 
 
 class QueueWorkerPool(Construct):
@@ -264,27 +336,37 @@ class QueueWorkerPool(Construct):
       detailed monitoring, Systems Manager instead of SSH. Fargate: Container Insights,
       logs in a log group with retention.
 
+    The workers are told the queue's visibility timeout (``VISIBILITY_TIMEOUT``, their
+    heartbeat); for a queue whose timeout cannot be read at synth (imported by ARN, say)
+    they are told SQS's default, 30 seconds, and synth warns.
+
     :param queue: the work queue (:class:`ConsumerQueue` or ``sqs.IQueue``).
     :param workers: :class:`Ec2Workers` or :class:`FargateWorkers`, by default with a
         :class:`WorkerJob` (your job, the library's worker program).
     :param vpc: Default: a new VPC (2 AZs, one NAT gateway, flow logs).
     :param availability_zones: the zones of the default VPC, e.g.
-        ``["eu-west-1a", "eu-west-1b"]``. Default: two zones of the stack's region, which in
-        a stack pinned to an account and region CDK looks up with AWS credentials (a context
-        lookup saved in ``cdk.context.json``); given here, the VPC is built without any
-        lookup, so such a stack synthesizes without credentials. Not with ``vpc``.
+        ``["eu-west-1a", "eu-west-1b"]``; given here, the VPC is built without any lookup,
+        so a stack pinned to an account and region synthesizes without credentials. Not
+        with ``vpc``. Default: two zones of the stack's region, which in a stack pinned to
+        an account and region CDK looks up with AWS credentials (a context lookup saved in
+        ``cdk.context.json``).
     :param min_capacity: Default: 0 (scale to zero).
     :param max_capacity: Default: 10.
     :param acceptable_latency: how long a message may wait; with
-        ``processing_time_per_message`` gives the target backlog per worker.
+        ``processing_time_per_message`` gives the target backlog per worker. Default: none
+        (then give ``target_backlog_per_worker``).
     :param processing_time_per_message: average time a worker spends on one message.
+        Default: none (then give ``target_backlog_per_worker``).
     :param target_backlog_per_worker: give the target directly instead of the two above
-        (needed when either of them is a deploy-time token).
-    :param environment: extra environment for the worker program (and the job).
-    :param log_retention: Default: one month.
+        (needed when either of them is a deploy-time token). Default: none (computed as
+        ``acceptable_latency / processing_time_per_message``).
+    :param environment: extra environment for the worker program (and the job). Default:
+        none.
+    :param log_retention: how long the workers' log group keeps their logs. Default: one
+        month.
     :param alarms: alarm when the oldest message waits longer than ``acceptable_latency``
         (or 15 minutes) three minutes in a row. Default: True.
-    :param alarm_topic: a standard SNS topic. Default: none.
+    :param alarm_topic: a standard SNS topic for the alarm's notifications. Default: none.
     """
 
     def __init__(
@@ -294,56 +376,124 @@ class QueueWorkerPool(Construct):
         *,
         queue: ConsumerQueue | sqs.IQueue,
         workers: Ec2Workers | FargateWorkers,
-        vpc: ec2.IVpc | None = None,
-        availability_zones: Sequence[str] | None = None,
-        min_capacity: int = 0,
-        max_capacity: int = DEFAULT_MAX_CAPACITY,
-        acceptable_latency: Duration | None = None,
-        processing_time_per_message: Duration | None = None,
-        target_backlog_per_worker: float | None = None,
-        environment: Mapping[str, str] | None = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        alarms: bool = True,
-        alarm_topic: sns.ITopic | None = None,
+        **options: Unpack[QueueWorkerPoolOptions],
     ) -> None:
         super().__init__(scope, id)
-        if not isinstance(queue, ConsumerQueue) and (is_topic(queue) or not is_queue(queue)):
-            raise wrong_type(
-                "queue",
-                queue,
-                "the work queue: a ConsumerQueue (e.g. FanoutTopic.add_queue_consumer(...)) or "
-                "an sqs.IQueue",
-            )
-        expect_type(
-            "workers",
-            workers,
-            (Ec2Workers, FargateWorkers),
-            "Ec2Workers(job=WorkerJob(...)) or FargateWorkers(job=WorkerJob(...))",
-        )
-        self.consumer_queue = queue if isinstance(queue, ConsumerQueue) else None
-        self.queue: sqs.IQueue = queue.queue if isinstance(queue, ConsumerQueue) else queue
+        settings = self._validate(queue, workers, options)
+        given = settings.options
+        facts = queue_facts(queue)
+        self.queue: sqs.IQueue = facts.queue
+        """The work queue (a ConsumerQueue's ``queue``)."""
+        self.consumer_queue: ConsumerQueue | None = facts.consumer_queue
+        """The ConsumerQueue the pool works, when it was given as one."""
+        self.target_backlog_per_worker: float = settings.target_backlog_per_worker
+        """Messages visible per worker that target tracking keeps the pool at."""
+        self.min_capacity: int = given["min_capacity"]
+        self.max_capacity: int = given["max_capacity"]
+        self._egress_routes: list[Construct] = []
+        """The private subnets' routes to the NAT gateway of a VPC built in given zones."""
+        self.vpc: ec2.IVpc
+        """The VPC the workers run in (in its private subnets): given, or a new one."""
+        self.role: iam.IRole
+        """The workers' role: the instance role (EC2) or the task role (Fargate)."""
+        self.grant_principal: iam.IGrantable
+        """Grant the workers more with this (the workers' role)."""
+        self.security_group: ec2.ISecurityGroup
+        """The workers' security group: no inbound rules."""
+        self.log_group: logs.LogGroup
+        """Where the workers log."""
+        self.workers_metric: cloudwatch.Metric
+        """Workers in service (instances in service, running tasks)."""
+        self.scaling_policy: CfnResource
+        """The target tracking policy on backlog per worker (L1, with metric math)."""
+        self.from_zero_policy: CfnResource
+        """The step policy that sets the first capacity when work arrives at zero."""
+        self.from_zero_alarm: cloudwatch.Alarm
+        """The alarm that runs :attr:`from_zero_policy` (a scaling trigger, not a page)."""
+        self.launch_template: ec2.LaunchTemplate | None = None
+        """EC2 only: the workers' launch template (with their user data)."""
+        self.auto_scaling_group: autoscaling.AutoScalingGroup | None = None
+        """EC2 only: the workers' Auto Scaling group."""
+        self.cluster: ecs.ICluster | None = None
+        """Fargate only: the cluster the service runs in (given, or a new one)."""
+        self.task_definition: ecs.FargateTaskDefinition | None = None
+        """Fargate only: the workers' task definition."""
+        self.service: ecs.FargateService | None = None
+        """Fargate only: the workers' service."""
+        self.scalable_target: appscaling.CfnScalableTarget | None = None
+        """Fargate only: the service's desired count as an Application Auto Scaling target."""
+        self.backlog_alarm: cloudwatch.Alarm | None = None
+        """The latency alarm on the age of the oldest message (None with ``alarms=False``)."""
 
+        self.vpc = given["vpc"] or self._new_vpc(settings.availability_zones)
+        environment = self._worker_environment(facts, workers, given["environment"])
+        if isinstance(workers, Ec2Workers):
+            self._build_ec2_workers(workers, environment, given["log_retention"])
+        else:
+            self._build_fargate_workers(workers, environment, given["log_retention"])
+
+        self.queue.grant_consume_messages(self.grant_principal)
+        if given["alarms"]:
+            self._add_latency_alarm(given["acceptable_latency"], given["alarm_topic"])
+
+    # -- validate ------------------------------------------------------------------------
+
+    def _validate(
+        self,
+        queue: ConsumerQueue | sqs.IQueue,
+        workers: Ec2Workers | FargateWorkers,
+        options: QueueWorkerPoolOptions,
+    ) -> _Settings:
+        """Every rule on the options, all problems raised together (wrong types first: the
+        value rules read each value as its declared type)."""
         problems = Problems()
-        problems.check_int("min_capacity", min_capacity, 0, 10_000)
-        problems.check_int("max_capacity", max_capacity, 1, 10_000)
-        if (
-            isinstance(min_capacity, int)
-            and isinstance(max_capacity, int)
-            and not Token.is_unresolved(min_capacity)
-            and not Token.is_unresolved(max_capacity)
-            and min_capacity > max_capacity
-        ):
-            problems.add(
-                "min_capacity", min_capacity, f"must not exceed max_capacity ({max_capacity})"
-            )
-        target = self._target_backlog(
-            problems, acceptable_latency, processing_time_per_message, target_backlog_per_worker
+        settings = cast(
+            QueueWorkerPoolOptions,
+            settle(
+                OPTIONS,
+                options,
+                problems,
+                required={
+                    "queue": (queue, ConsumerQueue | sqs.IQueue),
+                    "workers": (workers, Ec2Workers | FargateWorkers),
+                },
+            ),
         )
-        problems.check_alarm_topic("alarm_topic", alarm_topic)
+        if isinstance(workers, Ec2Workers | FargateWorkers):
+            _check_worker_types(problems, workers)
+        problems.raise_if_any(self)
+
+        _check_capacities(problems, settings["min_capacity"], settings["max_capacity"])
+        target = _target_backlog(
+            problems,
+            settings["acceptable_latency"],
+            settings["processing_time_per_message"],
+            settings["target_backlog_per_worker"],
+        )
+        problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         _check_workers(problems, workers)
+        zones = self._check_network(problems, settings["vpc"], settings["availability_zones"])
+        if settings["acceptable_latency"] is not None:
+            problems.check_duration(
+                "acceptable_latency",
+                settings["acceptable_latency"],
+                Duration.seconds(1),
+                Duration.days(14),
+            )
+        problems.check_environment(
+            "environment",
+            settings["environment"],
+            _worker_environment_rules(isinstance(workers, Ec2Workers)),
+        )
+        problems.raise_if_any(self)
+        return _Settings(settings, target, zones)
+
+    def _check_network(
+        self, problems: Problems, vpc: ec2.IVpc | None, availability_zones: Sequence[str] | None
+    ) -> list[str] | None:
+        """A given VPC has private subnets; given zones are the region's; without either,
+        the default VPC's zones can be had. The zones when given."""
         zones = _check_zones(problems, availability_zones, vpc, Stack.of(self).region)
-        if vpc is not None and not implements(vpc, "vpc_id", "private_subnets"):
-            raise wrong_type("vpc", vpc, "an ec2.IVpc")
         if vpc is not None and not vpc.private_subnets:
             problems.add(
                 "vpc",
@@ -352,182 +502,71 @@ class QueueWorkerPool(Construct):
                 "public IP): give the VPC a PRIVATE_WITH_EGRESS subnet group, or leave the "
                 "option out for a new VPC",
             )
-        if acceptable_latency is not None and isinstance(acceptable_latency, Duration):
-            problems.check_duration(
-                "acceptable_latency", acceptable_latency, Duration.seconds(1), Duration.days(14)
-            )
-        problems.check_environment(
-            "environment", environment, _worker_environment(isinstance(workers, Ec2Workers))
-        )
-        problems.raise_if_any(self)
-        self.target_backlog_per_worker = target
-        self.min_capacity = min_capacity
-        self.max_capacity = max_capacity
+        if vpc is None and availability_zones is None:
+            self._check_zone_lookup(problems)
+        return zones
 
-        self._egress_routes: list[Construct] = []
-        """The private subnets' routes to the NAT gateway of a VPC built in given zones."""
-        self.vpc = vpc or self._new_vpc(zones)
-        self.role: iam.IRole
-        self.grant_principal: iam.IGrantable
-        self.security_group: ec2.ISecurityGroup
-        self.log_group: logs.LogGroup
-        self.workers_metric: cloudwatch.Metric
-        self.scaling_policy: CfnResource
-        """The target tracking policy on backlog per worker (L1, with metric math)."""
-        self.from_zero_policy: CfnResource
-        """The step policy that sets the first capacity when work arrives at zero."""
-        visibility = self._visibility_seconds()
-        settings = {
+    def _check_zone_lookup(self, problems: Problems) -> None:
+        """The default VPC's zones can be had: the stack is environment-agnostic, or the
+        zones are in the context, or the CDK CLI can look them up."""
+        stack = Stack.of(self)
+        if Token.is_unresolved(stack.account) or Token.is_unresolved(stack.region):
+            return
+        key = AZ_CONTEXT_KEY.format(account=stack.account, region=stack.region)
+        # The CDK CLI sets CDK_DEFAULT_ACCOUNT only when it holds credentials; for the
+        # stack's account it looks the zones up itself (and writes cdk.context.json).
+        # Anywhere else the lookup cannot happen: an in-process synth would silently use
+        # CDK's dummy zones, and the CLI without credentials fails naming neither the
+        # pool nor the lookup.
+        can_look_up = os.environ.get("CDK_DEFAULT_ACCOUNT") == stack.account
+        if self.node.try_get_context(key) is not None or can_look_up:
+            return
+        problems.add(
+            "availability_zones",
+            None,
+            "the default VPC needs two availability zones "
+            f"of account {stack.account} region {stack.region}, which CDK looks "
+            f"up with credentials for that account (context lookup {key!r}), and "
+            "none are at hand. Pass availability_zones="
+            f"['{stack.region}a', '{stack.region}b'] (no lookup at all); or add "
+            f'the zones to cdk.context.json: {{"{key}": ["{stack.region}a", '
+            f'"{stack.region}b", "{stack.region}c"]}}; or run `cdk synth` once '
+            f"with credentials for account {stack.account}, which writes them "
+            "there (commit the file)",
+        )
+
+    # -- build: the workers' settings and network ------------------------------------------
+
+    def _worker_environment(
+        self,
+        facts: QueueFacts,
+        workers: Ec2Workers | FargateWorkers,
+        environment: Mapping[str, str] | None,
+    ) -> dict[str, str]:
+        """What every worker is told: the queue, its visibility timeout (the heartbeat),
+        the job, then the user's own variables."""
+        return {
             "QUEUE_URL": self.queue.queue_url,
-            "VISIBILITY_TIMEOUT": str(visibility),
+            "VISIBILITY_TIMEOUT": self._visibility_seconds(facts),
             **({"WORKER_HANDLER": workers.job.handler} if workers.job is not None else {}),
             **(environment or {}),
         }
-        self.auto_scaling_group: autoscaling.AutoScalingGroup | None = None
-        self.service: ecs.FargateService | None = None
-        if isinstance(workers, Ec2Workers):
-            self._ec2_workers(workers, settings, log_retention)
-        else:
-            self._fargate_workers(workers, settings, log_retention)
-        self.queue.grant_consume_messages(self.grant_principal)
 
-        self.backlog_alarm: cloudwatch.Alarm | None = None
-        if alarms:
-            threshold = acceptable_latency or Duration.minutes(15)
-            self.backlog_alarm = monitoring.oldest_message_age_alarm(
-                self,
-                "LatencyAlarm",
-                metric=self.queue.metric_approximate_age_of_oldest_message(
-                    period=Duration.minutes(1), statistic="Maximum"
-                ),
-                threshold=threshold,
-                description=f"{self.node.path}: messages wait longer than "
-                + (
-                    "acceptable_latency"
-                    if threshold.is_unresolved()
-                    else threshold.to_human_string()
-                )
-                + "; the pool is at max capacity or stuck",
-            )
-            monitoring.notify(self.backlog_alarm, alarm_topic)
-
-    # -- options -------------------------------------------------------------------------
-
-    @staticmethod
-    def _target_backlog(
-        problems: Problems,
-        acceptable_latency: Duration | None,
-        processing_time: Duration | None,
-        target: float | None,
-    ) -> float:
-        for option, value in (
-            ("acceptable_latency", acceptable_latency),
-            ("processing_time_per_message", processing_time),
-        ):
-            if value is not None and not isinstance(value, Duration):
-                problems.add(option, value, "must be a Duration, e.g. Duration.seconds(30)")
-                return 1.0
-        latency = None if acceptable_latency is None else known_seconds(acceptable_latency)
-        per_message = None if processing_time is None else known_seconds(processing_time)
-        pair_has_token = (acceptable_latency is not None and latency is None) or (
-            processing_time is not None and per_message is None
-        )
-        if target is not None:
-            if isinstance(target, bool) or not isinstance(target, int | float):
-                problems.add("target_backlog_per_worker", target, "must be a number")
-                return 1.0
-            if not problems.check_finite("target_backlog_per_worker", target):
-                return 1.0
-            given_pair = acceptable_latency is not None or processing_time is not None
-            # With a deploy-time token in the pair the target cannot be computed: then the
-            # target is what counts, and acceptable_latency still sets the latency alarm.
-            if given_pair and not pair_has_token:
-                problems.add(
-                    "target_backlog_per_worker",
-                    target,
-                    "give either target_backlog_per_worker or acceptable_latency with "
-                    "processing_time_per_message, not both",
-                )
-                return 1.0
-            if not Token.is_unresolved(target) and target <= 0:
-                problems.add("target_backlog_per_worker", target, "must be greater than 0")
-            return target
-        if acceptable_latency is None or processing_time is None:
-            problems.add(
-                "acceptable_latency"
-                if acceptable_latency is None
-                else "processing_time_per_message",
-                None,
-                "the pool needs acceptable_latency and processing_time_per_message (or "
-                "target_backlog_per_worker) to compute its target backlog per worker",
-            )
-            return 1.0
-        if latency is None or per_message is None:
-            option, value = (
-                ("acceptable_latency", acceptable_latency)
-                if latency is None
-                else ("processing_time_per_message", processing_time)
-            )
-            problems.add(
-                option,
-                value,
-                "is a deploy-time token, so the target backlog per worker (acceptable_latency "
-                "/ processing_time_per_message) cannot be computed at synth: also pass "
-                "target_backlog_per_worker (a number, or a token such as "
-                "CfnParameter(...).value_as_number)",
-            )
-            return 1.0
-        if per_message <= 0:
-            problems.add("processing_time_per_message", processing_time, "must be greater than 0")
-            return 1.0
-        if latency < per_message:
-            problems.add(
-                "acceptable_latency",
-                acceptable_latency,
-                f"is shorter than processing_time_per_message "
-                f"({processing_time.to_human_string()}): no number of workers can meet it",
-            )
-            return 1.0
-        return latency / per_message
-
-    def _visibility_seconds(self) -> int:
-        if (
-            self.consumer_queue is not None
-            and not self.consumer_queue.visibility_timeout.is_unresolved()
-        ):
-            return int(self.consumer_queue.visibility_timeout.to_seconds())
-        cfn = self.queue.node.default_child
-        if isinstance(cfn, sqs.CfnQueue) and isinstance(cfn.visibility_timeout, int):
-            return cfn.visibility_timeout
-        return 30
+    def _visibility_seconds(self, facts: QueueFacts) -> str:
+        """The queue's visibility timeout in seconds: known, a deploy-time token, or (when
+        it cannot be read, with a warning) SQS's default."""
+        visibility = facts.visibility_timeout
+        if visibility is None:
+            facts.warn_if_visibility_unknown(self, VISIBILITY_NEEDED)
+            visibility = SQS_DEFAULT_VISIBILITY_TIMEOUT
+        if visibility.is_unresolved():
+            return Token.as_string(visibility.to_seconds())
+        return str(int(visibility.to_seconds()))
 
     def _new_vpc(self, zones: list[str] | None) -> ec2.IVpc:
+        """The default VPC: in ``zones`` when given, else two zones of the stack's region."""
         if zones is not None:
             return self._zoned_vpc(zones)
-        stack = Stack.of(self)
-        if not Token.is_unresolved(stack.account) and not Token.is_unresolved(stack.region):
-            key = AZ_CONTEXT_KEY.format(account=stack.account, region=stack.region)
-            # The CDK CLI sets CDK_DEFAULT_ACCOUNT only when it holds credentials; for the
-            # stack's account it looks the zones up itself (and writes cdk.context.json).
-            # Anywhere else the lookup cannot happen: an in-process synth would silently use
-            # CDK's dummy zones, and the CLI without credentials fails naming neither the
-            # pool nor the lookup.
-            can_look_up = os.environ.get("CDK_DEFAULT_ACCOUNT") == stack.account
-            if self.node.try_get_context(key) is None and not can_look_up:
-                raise FanoutConfigurationError(
-                    self.node.path,
-                    [
-                        "availability_zones=None: the default VPC needs two availability zones "
-                        f"of account {stack.account} region {stack.region}, which CDK looks "
-                        f"up with credentials for that account (context lookup {key!r}), and "
-                        "none are at hand. Pass availability_zones="
-                        f"['{stack.region}a', '{stack.region}b'] (no lookup at all); or add "
-                        f'the zones to cdk.context.json: {{"{key}": ["{stack.region}a", '
-                        f'"{stack.region}b", "{stack.region}c"]}}; or run `cdk synth` once '
-                        f"with credentials for account {stack.account}, which writes them "
-                        "there (commit the file)"
-                    ],
-                )
         vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -551,7 +590,7 @@ class QueueWorkerPool(Construct):
         vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                logs.LogGroup(self, "FlowLogGroup", retention=logs.RetentionDays.ONE_MONTH)
+                logs.LogGroup(self, "FlowLogGroup", retention=FLOW_LOG_RETENTION)
             ),
         )
         for subnet in (*vpc.public_subnets, *vpc.private_subnets):
@@ -568,10 +607,46 @@ class QueueWorkerPool(Construct):
         lookup needing credentials. Here: one public and one private (egress through one NAT
         gateway) subnet per zone, flow logs, imported as an ``ec2.IVpc``.
         """
+        network = self._zoned_network()
+        blocks = _subnet_blocks(len(zones))
+        public_ids: list[str] = []
+        public_tables: list[str] = []
+        private_ids: list[str] = []
+        private_tables: list[str] = []
+        nat: ec2.CfnNatGateway | None = None
+        for index, zone in enumerate(zones, start=1):
+            subnet, table, nat = self._public_subnet(
+                network, index, zone, blocks[2 * index - 2], nat
+            )
+            public_ids.append(subnet.ref)
+            public_tables.append(table.ref)
+            subnet, table = self._private_subnet(network, index, zone, blocks[2 * index - 1], nat)
+            private_ids.append(subnet.ref)
+            private_tables.append(table.ref)
+        imported = ec2.Vpc.from_vpc_attributes(
+            network.scope,
+            "Imported",
+            vpc_id=network.vpc.ref,
+            vpc_cidr_block=VPC_CIDR,
+            availability_zones=zones,
+            public_subnet_ids=public_ids,
+            public_subnet_route_table_ids=public_tables,
+            private_subnet_ids=private_ids,
+            private_subnet_route_table_ids=private_tables,
+        )
+        ec2.FlowLog(
+            network.scope,
+            "FlowLog",
+            resource_type=ec2.FlowLogResourceType.from_vpc(imported),
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogGroup", retention=FLOW_LOG_RETENTION)
+            ),
+        )
+        return imported
+
+    def _zoned_network(self) -> _ZonedNetwork:
+        """The zoned VPC itself and its internet gateway."""
         scope = Construct(self, "Vpc")
-        network = ipaddress.ip_network(VPC_CIDR)
-        prefix = network.prefixlen + max(1, math.ceil(math.log2(2 * len(zones))))
-        blocks = [str(block) for block in network.subnets(new_prefix=prefix)]
         vpc = ec2.CfnVPC(
             scope,
             "Resource",
@@ -584,93 +659,92 @@ class QueueWorkerPool(Construct):
         attachment = ec2.CfnVPCGatewayAttachment(
             scope, "VPCGW", vpc_id=vpc.ref, internet_gateway_id=gateway.ref
         )
-        public_ids: list[str] = []
-        public_tables: list[str] = []
-        private_ids: list[str] = []
-        private_tables: list[str] = []
-        nat: ec2.CfnNatGateway | None = None
-        for index, zone in enumerate(zones, start=1):
-            for kind, block in (
-                ("Public", blocks[2 * index - 2]),
-                ("Workers", blocks[2 * index - 1]),
-            ):
-                subnet_scope = Construct(scope, f"{kind}Subnet{index}")
-                subnet = ec2.CfnSubnet(
-                    subnet_scope,
-                    "Subnet",
-                    vpc_id=vpc.ref,
-                    cidr_block=block,
-                    availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags=[CfnTag(key="Name", value=subnet_scope.node.path)],
-                )
-                _named_zone_is_intended(subnet)
-                table = ec2.CfnRouteTable(subnet_scope, "RouteTable", vpc_id=vpc.ref)
-                ec2.CfnSubnetRouteTableAssociation(
-                    subnet_scope,
-                    "RouteTableAssociation",
-                    subnet_id=subnet.ref,
-                    route_table_id=table.ref,
-                )
-                if kind == "Public":
-                    route = ec2.CfnRoute(
-                        subnet_scope,
-                        "DefaultRoute",
-                        route_table_id=table.ref,
-                        destination_cidr_block="0.0.0.0/0",
-                        gateway_id=gateway.ref,
-                    )
-                    route.node.add_dependency(attachment)
-                    public_ids.append(subnet.ref)
-                    public_tables.append(table.ref)
-                    if nat is None:
-                        address = ec2.CfnEIP(subnet_scope, "EIP", domain="vpc")
-                        nat = ec2.CfnNatGateway(
-                            subnet_scope,
-                            "NATGateway",
-                            subnet_id=subnet.ref,
-                            allocation_id=address.attr_allocation_id,
-                        )
-                        nat.node.add_dependency(route)
-                else:
-                    assert nat is not None
-                    self._egress_routes.append(
-                        ec2.CfnRoute(
-                            subnet_scope,
-                            "DefaultRoute",
-                            route_table_id=table.ref,
-                            destination_cidr_block="0.0.0.0/0",
-                            nat_gateway_id=nat.ref,
-                        )
-                    )
-                    private_ids.append(subnet.ref)
-                    private_tables.append(table.ref)
-        imported = ec2.Vpc.from_vpc_attributes(
-            scope,
-            "Imported",
-            vpc_id=vpc.ref,
-            vpc_cidr_block=VPC_CIDR,
-            availability_zones=zones,
-            public_subnet_ids=public_ids,
-            public_subnet_route_table_ids=public_tables,
-            private_subnet_ids=private_ids,
-            private_subnet_route_table_ids=private_tables,
-        )
-        ec2.FlowLog(
-            scope,
-            "FlowLog",
-            resource_type=ec2.FlowLogResourceType.from_vpc(imported),
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                logs.LogGroup(self, "FlowLogGroup", retention=logs.RetentionDays.ONE_MONTH)
-            ),
-        )
-        return imported
+        return _ZonedNetwork(scope, vpc, gateway, attachment)
 
-    # -- EC2 -----------------------------------------------------------------------------
+    def _public_subnet(
+        self,
+        network: _ZonedNetwork,
+        index: int,
+        zone: str,
+        block: str,
+        nat: ec2.CfnNatGateway | None,
+    ) -> tuple[ec2.CfnSubnet, ec2.CfnRouteTable, ec2.CfnNatGateway]:
+        """A public subnet routed to the internet gateway; the first one holds the NAT
+        gateway (returned: ``nat`` when there already is one)."""
+        subnet_scope, subnet, table = _zoned_subnet(network, "Public", index, zone, block)
+        route = ec2.CfnRoute(
+            subnet_scope,
+            "DefaultRoute",
+            route_table_id=table.ref,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=network.gateway.ref,
+        )
+        route.node.add_dependency(network.attachment)
+        if nat is None:
+            address = ec2.CfnEIP(subnet_scope, "EIP", domain="vpc")
+            nat = ec2.CfnNatGateway(
+                subnet_scope,
+                "NATGateway",
+                subnet_id=subnet.ref,
+                allocation_id=address.attr_allocation_id,
+            )
+            nat.node.add_dependency(route)
+        return subnet, table, nat
 
-    def _ec2_workers(
+    def _private_subnet(
+        self, network: _ZonedNetwork, index: int, zone: str, block: str, nat: ec2.CfnNatGateway
+    ) -> tuple[ec2.CfnSubnet, ec2.CfnRouteTable]:
+        """A private (workers') subnet whose egress goes through ``nat``."""
+        subnet_scope, subnet, table = _zoned_subnet(network, "Workers", index, zone, block)
+        self._egress_routes.append(
+            ec2.CfnRoute(
+                subnet_scope,
+                "DefaultRoute",
+                route_table_id=table.ref,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat.ref,
+            )
+        )
+        return subnet, table
+
+    # -- build: EC2 ----------------------------------------------------------------------
+
+    def _build_ec2_workers(
         self, workers: Ec2Workers, settings: Mapping[str, str], log_retention: logs.RetentionDays
     ) -> None:
+        """Instances of an Auto Scaling group that drain before they terminate."""
+        role = self._instance_role()
+        self.role = role
+        self.grant_principal = role
+        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
+        code = self._worker_code(workers, role)
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=self.vpc,
+            description=f"{self.node.path} workers: no inbound traffic",
+            allow_all_outbound=True,
+        )
+        user_data = ec2.UserData.for_linux()
+        self.launch_template = self._launch_template(workers, role, user_data)
+        # Known names, so that the instances' user data and role can name the group and its
+        # hook without referencing them (the group depends on the launch template).
+        group_name = Names.unique_resource_name(self, max_length=255, separator="-")
+        asg = self._auto_scaling_group(group_name, self.launch_template)
+        self.auto_scaling_group = asg
+        self._drain_hook(asg, role, group_name)
+        self.log_group.grant_write(role)
+        environment = {
+            **settings,
+            "WORKER_PLATFORM": "ec2",
+            "AUTOSCALING_GROUP_NAME": group_name,
+            "LIFECYCLE_HOOK_NAME": DRAIN_HOOK_NAME,
+        }
+        self._write_user_data(user_data, workers, code, environment)
+        self._ec2_scaling(asg)
+
+    def _instance_role(self) -> iam.Role:
+        """The instances' role: Systems Manager (instead of SSH), nothing else yet."""
         ssm_core = iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
         role = iam.Role(
             self,
@@ -686,9 +760,10 @@ class QueueWorkerPool(Construct):
             "port); AmazonSSMManagedInstanceCore is the AWS-maintained minimum it needs "
             "and tracks new SSM API actions.",
         )
-        self.role = role
-        self.grant_principal = role
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
+        return role
+
+    def _worker_code(self, workers: Ec2Workers, role: iam.Role) -> s3_assets.Asset:
+        """The program (and job) as one S3 asset that ``role`` may download."""
         if workers.job is not None:
             code_path = str(_stage_build(self, workers.job))
             exclude = [*BUILD_EXCLUDE, "Dockerfile", ".dockerignore"]
@@ -701,16 +776,13 @@ class QueueWorkerPool(Construct):
                 resources=[code.bucket.arn_for_objects(code.s3_object_key)],
             )
         )
-        security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=self.vpc,
-            description=f"{self.node.path} workers: no inbound traffic",
-            allow_all_outbound=True,
-        )
-        self.security_group = security_group
-        user_data = ec2.UserData.for_linux()
-        launch_template = ec2.LaunchTemplate(
+        return code
+
+    def _launch_template(
+        self, workers: Ec2Workers, role: iam.IRole, user_data: ec2.UserData
+    ) -> ec2.LaunchTemplate:
+        """Hardened instances: IMDSv2 only, one hop, detailed monitoring, encrypted gp3."""
+        return ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
             instance_type=workers.instance_type,
@@ -721,7 +793,7 @@ class QueueWorkerPool(Construct):
                 else ec2.AmazonLinuxCpuType.X86_64
             ),
             role=role,
-            security_group=security_group,
+            security_group=self.security_group,
             user_data=user_data,
             require_imdsv2=True,
             http_put_response_hop_limit=1,
@@ -735,9 +807,11 @@ class QueueWorkerPool(Construct):
                 )
             ],
         )
-        # Known names, so that the instances' user data and role can name the group and its
-        # hook without referencing them (the group depends on the launch template).
-        group_name = Names.unique_resource_name(self, max_length=255, separator="-")
+
+    def _auto_scaling_group(
+        self, group_name: str, launch_template: ec2.LaunchTemplate
+    ) -> autoscaling.AutoScalingGroup:
+        """The group, in the private subnets, publishing the counts the policies read."""
         asg = autoscaling.AutoScalingGroup(
             self,
             "Group",
@@ -764,9 +838,15 @@ class QueueWorkerPool(Construct):
                 "scaling does not keep up, and the group's activity history records every event.",
             )
         )
-        self.auto_scaling_group = asg
         if self._egress_routes:
             asg.node.add_dependency(*self._egress_routes)
+        return asg
+
+    def _drain_hook(
+        self, asg: autoscaling.AutoScalingGroup, role: iam.Role, group_name: str
+    ) -> None:
+        """The termination lifecycle hook, and the right of the instances to protect
+        themselves and complete it, in this group only."""
         asg.add_lifecycle_hook(
             "Drain",
             lifecycle_hook_name=DRAIN_HOOK_NAME,
@@ -796,15 +876,6 @@ class QueueWorkerPool(Construct):
             "wildcard stands only for it, the group name is fixed. Workers may only protect "
             "themselves and complete their own termination hook in this group.",
         )
-        self.log_group.grant_write(role)
-        environment = {
-            **settings,
-            "WORKER_PLATFORM": "ec2",
-            "AUTOSCALING_GROUP_NAME": group_name,
-            "LIFECYCLE_HOOK_NAME": DRAIN_HOOK_NAME,
-        }
-        self._write_user_data(user_data, workers, code, environment)
-        self._ec2_scaling(asg)
 
     def _write_user_data(
         self,
@@ -843,9 +914,8 @@ class QueueWorkerPool(Construct):
         )
 
     def _ec2_scaling(self, asg: autoscaling.AutoScalingGroup) -> None:
-        group = {"AutoScalingGroupName": asg.auto_scaling_group_name}
-        self.workers_metric = _metric("AWS/AutoScaling", "GroupInServiceInstances", group)
-        desired = _metric("AWS/AutoScaling", "GroupDesiredCapacity", group)
+        metrics = PoolMetrics.of_auto_scaling_group(asg.auto_scaling_group_name)
+        self.workers_metric = metrics.workers_in_service()
         scaling = autoscaling.CfnScalingPolicy
         self.scaling_policy = scaling(
             self,
@@ -876,16 +946,17 @@ class QueueWorkerPool(Construct):
             ],
         )
         self.from_zero_policy = from_zero
-        self._from_zero_alarm(desired, from_zero.attr_arn)
+        self._from_zero_alarm(metrics.desired_workers(), from_zero.attr_arn)
 
-    # -- Fargate -------------------------------------------------------------------------
+    # -- build: Fargate ------------------------------------------------------------------
 
-    def _fargate_workers(
+    def _build_fargate_workers(
         self,
         workers: FargateWorkers,
         settings: Mapping[str, str],
         log_retention: logs.RetentionDays,
     ) -> None:
+        """Tasks of an ECS service that protect themselves while they hold a message."""
         cluster = workers.cluster or ecs.Cluster(
             self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
         )
@@ -904,14 +975,20 @@ class QueueWorkerPool(Construct):
         self.role = task.task_role
         self.grant_principal = task.task_role
         self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
-        image = workers.image or ecs.ContainerImage.from_asset(
-            str(_stage_build(self, workers.job)),  # type: ignore[arg-type]
-            platform=ecr_assets.Platform.LINUX_ARM64,
-            exclude=list(BUILD_EXCLUDE),
-        )
+        self._worker_container(task, workers, settings)
+        service = self._fargate_service(cluster, task)
+        self.service = service
+        self.security_group = service.connections.security_groups[0]
+        self._task_protection(task, cluster)
+        self._fargate_scaling(cluster, service)
+
+    def _worker_container(
+        self, task: ecs.FargateTaskDefinition, workers: FargateWorkers, settings: Mapping[str, str]
+    ) -> None:
+        """The worker's container: read-only root, logs kept, 120 s to drain on SIGTERM."""
         task.add_container(
             "Worker",
-            image=image,
+            image=_worker_image(self, workers),
             environment={**settings, "WORKER_PLATFORM": "ecs"},
             logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=self.log_group),
             stop_timeout=FARGATE_STOP_TIMEOUT,
@@ -925,6 +1002,11 @@ class QueueWorkerPool(Construct):
                 "the task role).",
             )
         )
+
+    def _fargate_service(
+        self, cluster: ecs.ICluster, task: ecs.FargateTaskDefinition
+    ) -> ecs.FargateService:
+        """The service, in the private subnets without public IPs; scaling sets its count."""
         service = ecs.FargateService(
             self,
             "Service",
@@ -937,10 +1019,12 @@ class QueueWorkerPool(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
         )
-        self.service = service
         if self._egress_routes:
             service.node.add_dependency(*self._egress_routes)
-        self.security_group = service.connections.security_groups[0]
+        return service
+
+    def _task_protection(self, task: ecs.FargateTaskDefinition, cluster: ecs.ICluster) -> None:
+        """The tasks' right to set their own scale-in protection, in this cluster only."""
         task_arns = Stack.of(self).format_arn(
             service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
         )
@@ -966,13 +1050,11 @@ class QueueWorkerPool(Construct):
                     "to the image's repository.",
                 )
             )
-        self._fargate_scaling(cluster, service)
 
     def _fargate_scaling(self, cluster: ecs.ICluster, service: ecs.FargateService) -> None:
-        dims = {"ClusterName": cluster.cluster_name, "ServiceName": service.service_name}
-        self.workers_metric = _metric("ECS/ContainerInsights", "RunningTaskCount", dims)
-        desired = _metric("ECS/ContainerInsights", "DesiredTaskCount", dims)
-        self.scalable_target = appscaling.CfnScalableTarget(
+        metrics = PoolMetrics.of_fargate_service(cluster.cluster_name, service.service_name)
+        self.workers_metric = metrics.workers_in_service()
+        scalable_target = appscaling.CfnScalableTarget(
             self,
             "ScalableTarget",
             service_namespace="ecs",
@@ -981,13 +1063,14 @@ class QueueWorkerPool(Construct):
             min_capacity=self.min_capacity,
             max_capacity=self.max_capacity,
         )
+        self.scalable_target = scalable_target
         scaling = appscaling.CfnScalingPolicy
         self.scaling_policy = scaling(
             self,
             "BacklogPerWorkerScaling",
             policy_name="backlog-per-worker",
             policy_type="TargetTrackingScaling",
-            scaling_target_id=self.scalable_target.ref,
+            scaling_target_id=scalable_target.ref,
             target_tracking_scaling_policy_configuration=scaling.TargetTrackingScalingPolicyConfigurationProperty(
                 target_value=self.target_backlog_per_worker,
                 # New tasks show in the metric only after they start (~1 min) and the
@@ -1001,12 +1084,20 @@ class QueueWorkerPool(Construct):
                 ),
             ),
         )
-        self.from_zero_policy = scaling(
+        from_zero = self._fargate_from_zero_policy(scalable_target)
+        self.from_zero_policy = from_zero
+        self._from_zero_alarm(metrics.desired_workers(), from_zero.ref)  # Ref is the policy ARN
+
+    def _fargate_from_zero_policy(
+        self, scalable_target: appscaling.CfnScalableTarget
+    ) -> appscaling.CfnScalingPolicy:
+        scaling = appscaling.CfnScalingPolicy
+        return scaling(
             self,
             "FromZeroScaling",
             policy_name="from-zero",
             policy_type="StepScaling",
-            scaling_target_id=self.scalable_target.ref,
+            scaling_target_id=scalable_target.ref,
             step_scaling_policy_configuration=scaling.StepScalingPolicyConfigurationProperty(
                 adjustment_type="ExactCapacity",
                 cooldown=60,
@@ -1020,20 +1111,13 @@ class QueueWorkerPool(Construct):
                 ],
             ),
         )
-        self._from_zero_alarm(desired, self.from_zero_policy.ref)  # Ref is the policy ARN
 
-    # -- scaling pieces shared by both compute options ----------------------------------------
+    # -- build: scaling pieces shared by both compute options ------------------------------
 
     def _backlog_queries(self) -> list[_Query]:
         """``visible / workers`` (a worker count of 0 counts as 1: the backlog itself)."""
-        visible = _metric(
-            "AWS/SQS",
-            "ApproximateNumberOfMessagesVisible",
-            {"QueueName": self.queue.queue_name},
-            statistic="Sum",
-        )
         return [
-            _Query("visible", metric=visible),
+            _Query("visible", metric=BacklogMetrics(self.queue).messages_visible()),
             _Query("workers", metric=self.workers_metric),
             _Query(
                 "backlog_per_worker",
@@ -1108,21 +1192,10 @@ class QueueWorkerPool(Construct):
 
     def _from_zero_alarm(self, desired: cloudwatch.Metric, policy_arn: str) -> None:
         """Alarm at 1 on messages visible while the desired capacity is zero (else 0)."""
-        expression = cloudwatch.MathExpression(
-            expression=FROM_ZERO,
-            using_metrics={
-                "visible": self.queue.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-                ),
-                "desired": desired,
-            },
-            label="Messages visible while no worker is wanted",
-            period=Duration.minutes(1),
-        )
         self.from_zero_alarm = cloudwatch.Alarm(
             self,
             "FromZeroAlarm",
-            metric=expression,
+            metric=BacklogMetrics(self.queue).while_no_worker_is_wanted(desired),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -1131,21 +1204,42 @@ class QueueWorkerPool(Construct):
         )
         self.from_zero_alarm.add_alarm_action(_ScalingPolicyAction(policy_arn))
 
+    # -- wire ----------------------------------------------------------------------------
+
+    def _add_latency_alarm(
+        self, acceptable_latency: Duration | None, alarm_topic: sns.ITopic | None
+    ) -> None:
+        """Alarm when messages wait longer than ``acceptable_latency`` (or 15 minutes)."""
+        threshold = (
+            DEFAULT_LATENCY_ALARM_THRESHOLD if acceptable_latency is None else acceptable_latency
+        )
+        waited = "acceptable_latency" if threshold.is_unresolved() else threshold.to_human_string()
+        self.backlog_alarm = monitoring.oldest_message_age_alarm(
+            self,
+            "LatencyAlarm",
+            metric=self.metric_approximate_age_of_oldest_message(),
+            threshold=threshold,
+            description=f"{self.node.path}: messages wait longer than {waited}; the pool is at "
+            "max capacity or stuck",
+        )
+        monitoring.notify(self.backlog_alarm, alarm_topic)
+
     # -- metrics -------------------------------------------------------------------------
 
-    def metric_backlog_per_worker(self) -> cloudwatch.MathExpression:
-        """The scaling metric: messages visible per worker in service (1 minute)."""
-        return cloudwatch.MathExpression(
-            expression=BACKLOG_PER_WORKER,
-            using_metrics={
-                "visible": self.queue.metric_approximate_number_of_messages_visible(
-                    statistic=cloudwatch.Stats.SUM
-                ),
-                "workers": self.workers_metric,
-            },
-            period=Duration.minutes(1),
-            label="Backlog per worker",
+    def metric_backlog_per_worker(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+    ) -> cloudwatch.MathExpression:
+        """The scaling metric: messages visible (``statistic``) per worker in service.
+        Default: the Sum of messages visible over 1 minute."""
+        return BacklogMetrics(self.queue).per_worker(
+            self.workers_metric, period=period, statistic=statistic
         )
+
+    def metric_approximate_age_of_oldest_message(
+        self, **options: Unpack[MetricOptions]
+    ) -> cloudwatch.Metric:
+        """Age of the oldest message in the work queue. Default: Maximum over 1 minute."""
+        return metric_of(self, self.queue, "ApproximateAgeOfOldestMessage", options)
 
 
 RESERVED_ENVIRONMENT = frozenset(
@@ -1166,7 +1260,7 @@ half of it is left to the pool's own boot script."""
 _ENVIRONMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _worker_environment(ec2_workers: bool) -> EnvironmentRules:
+def _worker_environment_rules(ec2_workers: bool) -> EnvironmentRules:
     """Names a shell and the worker accept, none the pool sets itself, values on one line
     (the EC2 environment file holds one variable a line), and room in EC2's user data."""
     return EnvironmentRules(
@@ -1190,6 +1284,53 @@ def _named_zone_is_intended(subnet: ec2.CfnSubnet) -> None:
     subnet.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
 
 
+def _subnet_blocks(zone_count: int) -> list[str]:
+    """:data:`VPC_CIDR` cut into equal blocks, two per zone (public, private)."""
+    network = ipaddress.ip_network(VPC_CIDR)
+    prefix = network.prefixlen + max(1, math.ceil(math.log2(2 * zone_count)))
+    return [str(block) for block in network.subnets(new_prefix=prefix)]
+
+
+def _zoned_subnet(
+    network: _ZonedNetwork, kind: str, index: int, zone: str, block: str
+) -> tuple[Construct, ec2.CfnSubnet, ec2.CfnRouteTable]:
+    """A subnet of the zoned VPC with its own route table (no routes yet), in its own scope
+    ``<kind>Subnet<index>`` as ``ec2.Vpc`` names them."""
+    subnet_scope = Construct(network.scope, f"{kind}Subnet{index}")
+    subnet = ec2.CfnSubnet(
+        subnet_scope,
+        "Subnet",
+        vpc_id=network.vpc.ref,
+        cidr_block=block,
+        availability_zone=zone,
+        map_public_ip_on_launch=False,
+        tags=[CfnTag(key="Name", value=subnet_scope.node.path)],
+    )
+    _named_zone_is_intended(subnet)
+    table = ec2.CfnRouteTable(subnet_scope, "RouteTable", vpc_id=network.vpc.ref)
+    ec2.CfnSubnetRouteTableAssociation(
+        subnet_scope,
+        "RouteTableAssociation",
+        subnet_id=subnet.ref,
+        route_table_id=table.ref,
+    )
+    return subnet_scope, subnet, table
+
+
+def _worker_image(scope: Construct, workers: FargateWorkers) -> ecs.ContainerImage:
+    """Your image, or the worker program and your job built into one (linux/arm64).
+
+    Exactly one of ``image`` and ``job`` is given (a rule of :func:`_check_workers`).
+    """
+    if workers.job is None:
+        return cast(ecs.ContainerImage, workers.image)
+    return ecs.ContainerImage.from_asset(
+        str(_stage_build(scope, workers.job)),
+        platform=ecr_assets.Platform.LINUX_ARM64,
+        exclude=list(BUILD_EXCLUDE),
+    )
+
+
 @dataclass(frozen=True)
 class _Query:
     id: str
@@ -1199,16 +1340,134 @@ class _Query:
     return_data: bool = False
 
 
-def _metric(
-    namespace: str, metric_name: str, dimensions: Mapping[str, str], statistic: str = "Average"
-) -> cloudwatch.Metric:
-    return cloudwatch.Metric(
-        namespace=namespace,
-        metric_name=metric_name,
-        dimensions_map=dict(dimensions),
-        statistic=statistic,
-        period=Duration.minutes(1),
-    )
+# -- validation helpers -------------------------------------------------------------------
+
+_FOLDER: Any = str | os.PathLike
+"""A folder option: a path string (or a ``pathlib.Path``)."""
+
+
+def _check_worker_types(problems: Problems, workers: Ec2Workers | FargateWorkers) -> None:
+    """Each field of ``workers`` (and of its job) is of its declared type."""
+    fields: list[tuple[str, object, Any, str | None]] = [
+        ("job", workers.job, WorkerJob | None, "WorkerJob(code_path=..., handler=...)")
+    ]
+    if isinstance(workers, Ec2Workers):
+        fields += [
+            ("code_path", workers.code_path, _FOLDER | None, "a folder path (str)"),
+            ("command", workers.command, str, None),
+            ("instance_type", workers.instance_type, ec2.InstanceType, None),
+            ("machine_image", workers.machine_image, ec2.IMachineImage | None, None),
+            ("packages", workers.packages, Sequence[str], "a tuple of dnf package names"),
+        ]
+    else:
+        fields += [
+            ("image", workers.image, ecs.ContainerImage | None, None),
+            ("cpu", workers.cpu, int, None),
+            ("memory_limit_mib", workers.memory_limit_mib, int, None),
+            ("cluster", workers.cluster, ecs.ICluster | None, None),
+        ]
+    if isinstance(workers.job, WorkerJob):
+        fields += [
+            ("job.code_path", workers.job.code_path, _FOLDER, "a folder path (str)"),
+            ("job.handler", workers.job.handler, str, "a str, module.function"),
+        ]
+    for name, value, hint, what in fields:
+        check_type(problems, f"workers.{name}", value, hint, what)
+
+
+def _check_capacities(problems: Problems, min_capacity: int, max_capacity: int) -> None:
+    problems.check_int("min_capacity", min_capacity, 0, 10_000)
+    problems.check_int("max_capacity", max_capacity, 1, 10_000)
+    if (
+        isinstance(min_capacity, int)
+        and isinstance(max_capacity, int)
+        and not Token.is_unresolved(min_capacity)
+        and not Token.is_unresolved(max_capacity)
+        and min_capacity > max_capacity
+    ):
+        problems.add("min_capacity", min_capacity, f"must not exceed max_capacity ({max_capacity})")
+
+
+def _target_backlog(
+    problems: Problems,
+    acceptable_latency: Duration | None,
+    processing_time: Duration | None,
+    target: float | None,
+) -> float:
+    """The target backlog per worker: given, or ``acceptable_latency / processing_time``
+    (1.0 stands in where a problem was added)."""
+    if target is not None:
+        return _given_target(problems, target, acceptable_latency, processing_time)
+    if acceptable_latency is None or processing_time is None:
+        problems.add(
+            "acceptable_latency" if acceptable_latency is None else "processing_time_per_message",
+            None,
+            "the pool needs acceptable_latency and processing_time_per_message (or "
+            "target_backlog_per_worker) to compute its target backlog per worker",
+        )
+        return 1.0
+    return _computed_target(problems, acceptable_latency, processing_time)
+
+
+def _given_target(
+    problems: Problems,
+    target: float,
+    acceptable_latency: Duration | None,
+    processing_time: Duration | None,
+) -> float:
+    if not problems.check_finite("target_backlog_per_worker", target):
+        return 1.0
+    pair_has_token = (
+        acceptable_latency is not None and known_seconds(acceptable_latency) is None
+    ) or (processing_time is not None and known_seconds(processing_time) is None)
+    given_pair = acceptable_latency is not None or processing_time is not None
+    # With a deploy-time token in the pair the target cannot be computed: then the
+    # target is what counts, and acceptable_latency still sets the latency alarm.
+    if given_pair and not pair_has_token:
+        problems.add(
+            "target_backlog_per_worker",
+            target,
+            "give either target_backlog_per_worker or acceptable_latency with "
+            "processing_time_per_message, not both",
+        )
+        return 1.0
+    if not Token.is_unresolved(target) and target <= 0:
+        problems.add("target_backlog_per_worker", target, "must be greater than 0")
+    return target
+
+
+def _computed_target(
+    problems: Problems, acceptable_latency: Duration, processing_time: Duration
+) -> float:
+    latency = known_seconds(acceptable_latency)
+    per_message = known_seconds(processing_time)
+    if latency is None or per_message is None:
+        option, value = (
+            ("acceptable_latency", acceptable_latency)
+            if latency is None
+            else ("processing_time_per_message", processing_time)
+        )
+        problems.add(
+            option,
+            value,
+            "is a deploy-time token, so the target backlog per worker (acceptable_latency "
+            "/ processing_time_per_message) cannot be computed at synth: also pass "
+            "target_backlog_per_worker (a number, or a token such as "
+            "CfnParameter(...).value_as_number)",
+        )
+        return 1.0
+    if per_message <= 0:
+        problems.add("processing_time_per_message", processing_time, "must be greater than 0")
+        return 1.0
+    if latency < per_message:
+        problems.add(
+            "acceptable_latency",
+            acceptable_latency,
+            f"is shorter than processing_time_per_message "
+            f"({processing_time.to_human_string()}): no number of workers can meet it",
+        )
+        return 1.0
+    return latency / per_message
 
 
 _ZONE_NAME = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$")
@@ -1219,11 +1478,6 @@ def _check_zones(
 ) -> list[str] | None:
     """``availability_zones`` as a list, checked (tokens skipped); None when not given."""
     if zones is None:
-        return None
-    if isinstance(zones, str) or not isinstance(zones, Sequence):
-        problems.add(
-            "availability_zones", zones, "must be a list of zone names, e.g. ['eu-west-1a']"
-        )
         return None
     listed = list(zones)
     if vpc is not None:
@@ -1238,10 +1492,9 @@ def _check_zones(
         problems.add("availability_zones", listed, "must name at least one zone")
         return None
     known = [zone for zone in listed if not Token.is_unresolved(zone)]
-    for zone in known:
-        if not isinstance(zone, str) or not zone:
-            problems.add("availability_zones", listed, "must hold zone names (strings)")
-            return None
+    if any(not zone for zone in known):
+        problems.add("availability_zones", listed, "must hold zone names (strings)")
+        return None
     for zone in known:
         match = _ZONE_NAME.match(zone)
         if match is None:
@@ -1285,7 +1538,11 @@ FARGATE_MEMORY = {
 
 def _check_fargate_size(problems: Problems, workers: FargateWorkers) -> None:
     cpu, memory = workers.cpu, workers.memory_limit_mib
-    if Token.is_unresolved(cpu) or Token.is_unresolved(memory):
+    finite = [
+        problems.check_finite(f"workers.{n}", v)
+        for n, v in (("cpu", cpu), ("memory_limit_mib", memory))
+    ]
+    if not all(finite) or Token.is_unresolved(cpu) or Token.is_unresolved(memory):
         return
     if cpu not in FARGATE_MEMORY:
         problems.add(
@@ -1322,9 +1579,6 @@ def _check_workers(problems: Problems, workers: Ec2Workers | FargateWorkers) -> 
         )
         return
     if workers.job is not None:
-        expect_type(
-            "workers.job", workers.job, (WorkerJob,), "WorkerJob(code_path=..., handler=...)"
-        )
         _check_job(problems, workers.job)
     elif isinstance(workers, Ec2Workers) and not Path(str(workers.code_path)).is_dir():
         problems.add("workers.code_path", workers.code_path, "must be a folder")
@@ -1335,7 +1589,7 @@ def _check_job(problems: Problems, job: WorkerJob) -> None:
     if not folder.is_dir():
         problems.add("workers.job.code_path", job.code_path, "must be a folder holding the job")
         return
-    if not isinstance(job.handler, str) or not HANDLER_PATTERN.match(job.handler):
+    if not HANDLER_PATTERN.match(job.handler):
         problems.add(
             "workers.job.handler",
             job.handler,

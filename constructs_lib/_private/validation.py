@@ -335,12 +335,3 @@ class Problems:
 def with_fifo_suffix(name: str) -> str:
     return name if name.endswith(FIFO_SUFFIX) else name + FIFO_SUFFIX
 
-
-# TEMPORARY (removed once worker_pool.py and push.py take the new error path).
-def wrong_type(option: str, value: object, what: str) -> TypeError:
-    return TypeError(f"{option}: expected {what}, got {type(value).__name__} {value!r:.80}")
-
-
-def expect_type(option: str, value: object, types: tuple[type, ...], what: str) -> None:
-    if not isinstance(value, types):
-        raise wrong_type(option, value, what)

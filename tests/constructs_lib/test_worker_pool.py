@@ -13,6 +13,8 @@ from aws_cdk import CfnParameter, Duration, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Annotations, Match
 from helpers import Tmpl, new_app
 
 from constructs_lib import (
@@ -329,7 +331,7 @@ def _ec2_pool(stack: Stack, code: Path, **options: Any) -> QueueWorkerPool:
         ),
         (
             {"acceptable_latency": 300, "processing_time_per_message": Duration.seconds(2)},
-            "acceptable_latency=300: must be a Duration, e.g. Duration.seconds(30)",
+            "acceptable_latency=300: expected a Duration, e.g. Duration.seconds(30), got int",
         ),
         (
             {"target_backlog_per_worker": 5, "availability_zones": []},
@@ -341,7 +343,7 @@ def _ec2_pool(stack: Stack, code: Path, **options: Any) -> QueueWorkerPool:
         ),
         (
             {"target_backlog_per_worker": 5, "availability_zones": "eu-west-1a"},
-            "availability_zones='eu-west-1a': must be a list of zone names",
+            "availability_zones='eu-west-1a': expected a list of zone names",
         ),
     ],
 )
@@ -387,14 +389,17 @@ def test_fails_on_a_fifo_alarm_topic(code: Path) -> None:
 
 
 @pytest.mark.parametrize("wrong", ["topic", "string"])
-def test_queue_that_is_not_a_queue_is_a_type_error_naming_queue(wrong: str, code: Path) -> None:
+def test_queue_that_is_not_a_queue_is_refused_naming_queue(wrong: str, code: Path) -> None:
     stack = Stack(new_app(), "Some")
     queue: Any = FanoutTopic(stack, "Jobs") if wrong == "topic" else "jobs-queue"
     with pytest.raises(
-        TypeError,
-        match=r"^queue: expected the work queue: a ConsumerQueue \(e.g. "
+        FanoutConfigurationError,
+        match=r"\n  - queue="
+        + (".*" if wrong == "topic" else "'jobs-queue'")
+        + r": expected the work queue: a ConsumerQueue \(e.g. "
         r"FanoutTopic.add_queue_consumer\(...\)\) or an sqs.IQueue, got "
-        + ("FanoutTopic" if wrong == "topic" else "str 'jobs-queue'"),
+        + ("FanoutTopic" if wrong == "topic" else "str")
+        + "$",
     ):
         QueueWorkerPool(
             stack,
@@ -405,12 +410,12 @@ def test_queue_that_is_not_a_queue_is_a_type_error_naming_queue(wrong: str, code
         )
 
 
-def test_workers_that_are_not_ec2_or_fargate_workers_is_a_type_error(code: Path) -> None:
+def test_workers_that_are_not_ec2_or_fargate_workers_are_refused(code: Path) -> None:
     stack = Stack(new_app(), "Some")
     with pytest.raises(
-        TypeError,
-        match=r"^workers: expected Ec2Workers\(job=WorkerJob\(...\)\) or "
-        r"FargateWorkers\(job=WorkerJob\(...\)\), got str",
+        FanoutConfigurationError,
+        match=r"\n  - workers='.*': expected Ec2Workers\(job=WorkerJob\(...\)\) or "
+        r"FargateWorkers\(job=WorkerJob\(...\)\), got str$",
     ):
         QueueWorkerPool(
             stack,
@@ -419,6 +424,77 @@ def test_workers_that_are_not_ec2_or_fargate_workers_is_a_type_error(code: Path)
             workers=str(code),  # type: ignore[arg-type]
             target_backlog_per_worker=5,
         )
+
+
+def test_an_unknown_option_is_refused_naming_the_nearest_option(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"max_capacty=3: is not an option of QueueWorkerPool; did you mean "
+        r"'max_capacity'\?",
+    ):
+        _ec2_pool(stack, code, max_capacty=3)
+
+
+def test_a_worker_field_of_the_wrong_type_is_refused_naming_it(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"workers.image='python:3.13': expected an ecs.ContainerImage \(or None\), got str",
+    ):
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=FargateWorkers(image="python:3.13"),  # type: ignore[arg-type]
+            target_backlog_per_worker=5,
+        )
+
+
+def _visibility_timeout(pool: QueueWorkerPool) -> Any:
+    assert pool.task_definition is not None
+    (container,) = Tmpl(Stack.of(pool)).props(pool.task_definition)["ContainerDefinitions"]
+    return {e["Name"]: e["Value"] for e in container["Environment"]}["VISIBILITY_TIMEOUT"]
+
+
+def test_a_queue_whose_visibility_timeout_cannot_be_read_warns_and_gets_sqs_default(
+    code: Path,
+) -> None:
+    # GIVEN a queue imported by its ARN: its visibility timeout is not known at synth
+    stack = Stack(new_app(), "Some")
+    imported = sqs.Queue.from_queue_arn(stack, "Jobs", "arn:aws:sqs:eu-west-1:123456789012:jobs")
+    pool = QueueWorkerPool(
+        stack,
+        "Pool",
+        queue=imported,
+        workers=FargateWorkers(image=ecs.ContainerImage.from_asset(str(code))),
+        target_backlog_per_worker=5,
+    )
+
+    # THEN the workers are told SQS's default, and synth says what the queue must allow
+    assert _visibility_timeout(pool) == "30"
+    Annotations.from_stack(stack).has_warning(
+        "/Some/Pool",
+        Match.string_like_regexp(
+            r"cannot read the visibility timeout of Some/Jobs: make sure it is at least as "
+            r"long as a job takes, or two workers will run the same message at once"
+        ),
+    )
+
+
+def test_a_deploy_time_visibility_timeout_reaches_the_workers(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    timeout = CfnParameter(stack, "Visibility", type="Number").value_as_number
+    queue = sqs.Queue(stack, "Jobs", visibility_timeout=Duration.seconds(timeout))
+    pool = QueueWorkerPool(
+        stack,
+        "Pool",
+        queue=queue,
+        workers=FargateWorkers(image=ecs.ContainerImage.from_asset(str(code))),
+        target_backlog_per_worker=5,
+    )
+    assert _visibility_timeout(pool) == {"Ref": "Visibility"}
+    Annotations.from_stack(stack).has_no_warning("/Some/Pool", Match.any_value())
 
 
 def _parameter_seconds(stack: Stack, name: str) -> Duration:
@@ -478,7 +554,11 @@ def test_deploy_time_durations_with_a_target_synthesize(code: Path) -> None:
             r"environment\['GREETING'\]=.*holds a line break",
             id="line break",
         ),
-        pytest.param({"SIZE": 3}, r"environment\['SIZE'\]=3: must be a string", id="not text"),
+        pytest.param(
+            {"SIZE": 3},
+            r"environment=\{'SIZE': 3\}: expected a dict of variable name to string, got dict",
+            id="not text",
+        ),
         pytest.param(
             {f"K{i}": "x" * 200 for i in range(41)},
             r"environment='41 variables': take \d+ bytes; on EC2 .* user data",

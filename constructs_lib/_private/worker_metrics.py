@@ -1,0 +1,161 @@
+"""Metric factories of a :class:`~constructs_lib.QueueWorkerPool`: its workers and its
+backlog per worker.
+
+Beside :mod:`.metrics` (the figures of queues, functions and topics), and like them apart
+from the alarm builders: a factory knows which metric answers a question and its default
+period and statistic. The scaling policies read these metrics as L1 properties (namespace,
+name, dimensions, statistic), so each is a plain ``cloudwatch.Metric`` named by dimensions
+rather than one attached to a construct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_sqs as sqs
+
+from .metrics import ALARM_PERIOD, MAXIMUM, SUM
+
+AVERAGE = cloudwatch.Stats.AVERAGE
+
+BACKLOG_PER_WORKER = "visible / IF(workers > 0, workers, 1)"
+"""Metric math of backlog per worker (ids: visible, workers); a worker count of 0 counts as 1,
+so the backlog itself."""
+FROM_ZERO = "IF(FILL(desired, 0) == 0, visible, 0)"
+"""Metric math of the messages visible while no worker is wanted (ids: visible, desired)."""
+
+
+def _metric(
+    namespace: str,
+    metric_name: str,
+    dimensions: Mapping[str, str],
+    *,
+    period: Duration,
+    statistic: str,
+) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions_map=dict(dimensions),
+        statistic=statistic,
+        period=period,
+    )
+
+
+class PoolMetrics:
+    """How many workers a pool has and wants (by default the Average over one minute).
+
+    EC2 Auto Scaling publishes a group's counts when the group collects its group metrics;
+    ECS publishes a service's with Container Insights.
+    """
+
+    def __init__(
+        self, namespace: str, in_service: str, desired: str, dimensions: Mapping[str, str]
+    ) -> None:
+        self.namespace = namespace
+        self.dimensions = dict(dimensions)
+        self._in_service = in_service
+        self._desired = desired
+
+    @classmethod
+    def of_auto_scaling_group(cls, group_name: str) -> PoolMetrics:
+        """The instances of an Auto Scaling group."""
+        return cls(
+            "AWS/AutoScaling",
+            "GroupInServiceInstances",
+            "GroupDesiredCapacity",
+            {"AutoScalingGroupName": group_name},
+        )
+
+    @classmethod
+    def of_fargate_service(cls, cluster_name: str, service_name: str) -> PoolMetrics:
+        """The tasks of an ECS service (Container Insights)."""
+        return cls(
+            "ECS/ContainerInsights",
+            "RunningTaskCount",
+            "DesiredTaskCount",
+            {"ClusterName": cluster_name, "ServiceName": service_name},
+        )
+
+    def workers_in_service(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = AVERAGE
+    ) -> cloudwatch.Metric:
+        """Workers running (instances in service, running tasks)."""
+        return _metric(
+            self.namespace, self._in_service, self.dimensions, period=period, statistic=statistic
+        )
+
+    def desired_workers(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = AVERAGE
+    ) -> cloudwatch.Metric:
+        """Workers wanted (the group's desired capacity, the service's desired count)."""
+        return _metric(
+            self.namespace, self._desired, self.dimensions, period=period, statistic=statistic
+        )
+
+
+class BacklogMetrics:
+    """The backlog of a worked queue, alone and per worker (Sum over one minute: SQS
+    publishes the figure once a minute, so the Sum is that figure)."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def messages_visible(
+        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+    ) -> cloudwatch.Metric:
+        """Messages waiting, named by the queue's name (as a scaling policy reads it)."""
+        return _metric(
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": self.queue.queue_name},
+            period=period,
+            statistic=statistic,
+        )
+
+    def per_worker(
+        self,
+        workers: cloudwatch.IMetric,
+        *,
+        period: Duration = ALARM_PERIOD,
+        statistic: str = SUM,
+    ) -> cloudwatch.MathExpression:
+        """Messages visible (``statistic``) per worker in ``workers``, over ``period``.
+
+        The expression's period applies to the metrics it uses, so the visible messages are
+        taken with the queue's own default period.
+        """
+        return cloudwatch.MathExpression(
+            expression=BACKLOG_PER_WORKER,
+            using_metrics={
+                "visible": self.queue.metric_approximate_number_of_messages_visible(
+                    statistic=statistic
+                ),
+                "workers": workers,
+            },
+            period=period,
+            label="Backlog per worker",
+        )
+
+    def while_no_worker_is_wanted(
+        self,
+        desired: cloudwatch.IMetric,
+        *,
+        period: Duration = ALARM_PERIOD,
+        statistic: str = MAXIMUM,
+    ) -> cloudwatch.MathExpression:
+        """Messages visible (``statistic``) while ``desired`` workers is zero (or has no
+        data), else 0: what starts a pool that scaled to zero."""
+        return cloudwatch.MathExpression(
+            expression=FROM_ZERO,
+            using_metrics={
+                "visible": self.queue.metric_approximate_number_of_messages_visible(
+                    period=period, statistic=statistic
+                ),
+                "desired": desired,
+            },
+            label="Messages visible while no worker is wanted",
+            period=period,
+        )
