@@ -11,13 +11,13 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import count
 from typing import Any
 
 import pytest
 
-from constructs_lib.testing import Emulator, event_sources, lambda_runtime, running_emulator
+from constructs_lib.testing import Emulator, event_sources, lambda_runtime
 
 _names = count()
 
@@ -60,12 +60,6 @@ def package(files: dict[str, str]) -> bytes:
         for name, text in files.items():
             archive.writestr(name, text)
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ROOT
+from helpers import deployed_on_emulator
 from image_jobs import image_job
 
-from constructs_lib.testing import DeployedStack, DeployedWorkerPool, cli_app, running_emulator
+from constructs_lib.testing import DeployedStack, DeployedWorkerPool
 from constructs_lib.testing.fanout import DeployedFanout, published_body
 from stacks import ImageProcessingStack
 
@@ -33,11 +33,9 @@ INVALID_JOB = "invalid job: it is retried like any failure, then dead-lettered"
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
-    ImageProcessingStack(app, "ImageProcessing")
-    assembly = app.synth()
-    with running_emulator() as emulator:
-        yield emulator.deploy(assembly.get_stack_by_name("ImageProcessing"))
+    out = tmp_path_factory.mktemp("cdk.out")
+    with deployed_on_emulator(out, ImageProcessingStack, "ImageProcessing") as deployed:
+        yield deployed
 
 
 @pytest.fixture(scope="module")
