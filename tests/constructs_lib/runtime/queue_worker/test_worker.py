@@ -88,33 +88,39 @@ def test_retry_delay_is_at_most_the_visibility_timeout(worker_module):
     assert settings.retry_delay_seconds == 12
 
 
-def test_rejects_an_unknown_platform(worker_module):
-    with pytest.raises(
-        worker_module.ConfigurationError,
-        match=r"WORKER_PLATFORM is 'k8s'; expected one of ecs, ec2, none",
-    ):
-        worker_module.Settings.from_environ({**REQUIRED, "WORKER_PLATFORM": "k8s"})
-
-
-def test_ec2_needs_the_group_and_its_lifecycle_hook(worker_module):
-    with pytest.raises(
-        worker_module.ConfigurationError,
-        match=r"AUTOSCALING_GROUP_NAME is not set; LIFECYCLE_HOOK_NAME is not set$",
-    ):
-        worker_module.Settings.from_environ({**REQUIRED, "WORKER_PLATFORM": "ec2"})
-
-
-def test_ecs_needs_the_agent_uri_ecs_sets(worker_module):
-    with pytest.raises(worker_module.ConfigurationError, match=r"ECS_AGENT_URI is not set"):
-        worker_module.Settings.from_environ({**REQUIRED, "WORKER_PLATFORM": "ecs"})
-
-
-def test_rejects_a_log_level_logging_does_not_know(worker_module):
-    with pytest.raises(
-        worker_module.ConfigurationError,
-        match=r"LOG_LEVEL is 'verbose'; expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
-    ):
-        worker_module.Settings.from_environ({**REQUIRED, "LOG_LEVEL": "verbose"})
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        pytest.param(
+            {"WORKER_PLATFORM": "k8s"},
+            r"WORKER_PLATFORM is 'k8s'; expected one of ecs, ec2, none",
+            id="an unknown platform",
+        ),
+        pytest.param(
+            {"WORKER_PLATFORM": "ec2"},
+            r"AUTOSCALING_GROUP_NAME is not set; LIFECYCLE_HOOK_NAME is not set$",
+            id="ec2 needs the group and its lifecycle hook",
+        ),
+        pytest.param(
+            {"WORKER_PLATFORM": "ecs"},
+            r"ECS_AGENT_URI is not set",
+            id="ecs needs the agent uri ecs sets",
+        ),
+        pytest.param(
+            {"LOG_LEVEL": "verbose"},
+            r"LOG_LEVEL is 'verbose'; expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+            id="a log level logging does not know",
+        ),
+        pytest.param(
+            {"WORKER_HANDLER": "handler"},
+            r"WORKER_HANDLER is 'handler'; expected module.function, like jobs.handler",
+            id="a handler that is not module.function",
+        ),
+    ],
+)
+def test_rejects_a_setting_naming_the_problem(worker_module, setting, problem):
+    with pytest.raises(worker_module.ConfigurationError, match=problem):
+        worker_module.Settings.from_environ({**REQUIRED, **setting})
 
 
 def test_region_comes_from_the_queue_url_when_the_environment_has_none(worker_module):
@@ -133,14 +139,6 @@ def test_main_logs_every_missing_setting_and_exits_with_2(worker_module, logs):
     assert line["level"] == "CRITICAL"
     assert line["problems"] == ["VISIBILITY_TIMEOUT is not set", "WORKER_HANDLER is not set"]
     worker_module.configure_logging("DEBUG")
-
-
-def test_rejects_a_handler_that_is_not_module_dot_function(worker_module):
-    with pytest.raises(
-        worker_module.ConfigurationError,
-        match=r"WORKER_HANDLER is 'handler'; expected module.function, like jobs.handler",
-    ):
-        worker_module.Settings.from_environ({**REQUIRED, "WORKER_HANDLER": "handler"})
 
 
 def test_main_exits_with_2_naming_a_handler_module_that_cannot_be_imported(worker_module, logs):
