@@ -13,7 +13,6 @@ when a line is written, and capsys sees the logs too.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 import boto3
 import pytest
-from helpers import emulated_aws
+from helpers import emulated_aws, import_from
 from sqs_events import LambdaContext, OrderFanout
 
 from constructs_lib.testing.lambda_service import CurrentStdout
@@ -45,11 +44,7 @@ STACK_ENVIRONMENT = {
 def import_source(name: str) -> ModuleType:
     """Imports a module of the asset folder as Lambda does: with the folder on sys.path."""
     forget_source_modules()
-    sys.path.insert(0, str(SOURCE))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(SOURCE))
+    return import_from(SOURCE, name)
 
 
 def forget_source_modules() -> None:
