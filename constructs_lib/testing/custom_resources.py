@@ -34,7 +34,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.core.common_models import CloudFormationModel
 
 from . import lambda_runtime
-from .gaps import fills
+from .gaps import Original, apply_once, fills, patch
 
 
 @dataclass
@@ -51,12 +51,13 @@ _state = _State()
 def install(endpoint_url: str) -> None:
     """Serve custom resources in this process's emulator (idempotent)."""
     _state.endpoint_url = endpoint_url
-    if getattr(parsing, "_constructs_lib_custom_resources", False):
-        return
-    _replace_custom_model()
-    _read_answers()
-    _route_answers_by_path()
-    parsing._constructs_lib_custom_resources = True  # type: ignore[attr-defined]
+    apply_once(
+        parsing,
+        "_constructs_lib_custom_resources",
+        _replace_custom_model,
+        _read_answers,
+        _route_answers_by_path,
+    )
 
 
 @fills(
@@ -102,17 +103,16 @@ def _read_answers() -> None:
 def _route_answers_by_path() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    original = DomainDispatcherApplication.infer_service_region_host
-
-    def infer_service_region_host(self: Any, environ: dict[str, Any], path: str) -> Any:
+    @patch(DomainDispatcherApplication, "infer_service_region_host")
+    def infer_service_region_host(
+        original: Original, self: Any, environ: dict[str, Any], path: str
+    ) -> Any:
         if environ.get("PATH_INFO", "").endswith("/cfnresponse") and path.startswith(
             "/cloudformation_"
         ):
             region = path[len("/cloudformation_") :].split("/", 1)[0]
             return f"cloudformation.{region}.amazonaws.com"
         return original(self, environ, path)
-
-    DomainDispatcherApplication.infer_service_region_host = infer_service_region_host  # type: ignore[method-assign]
 
 
 class EmulatedCustomResource(CloudFormationModel):
