@@ -122,25 +122,22 @@ def _imported(name: str) -> Iterator[ModuleType]:
         logging.Logger.manager.loggerDict.pop(name, None)
 
 
-@pytest.fixture(scope="module")
-def consumer(account: Account) -> Iterator[ModuleType]:
-    """The shared wiring module, on its own."""
-    yield from _imported("consumer")
+def _module_fixture(fixture: str, module: str) -> Any:
+    """A module-scoped fixture ``fixture``: the source module ``module``, imported in the
+    emulated account."""
+
+    @pytest.fixture(scope="module", name=fixture)
+    def imported(account: Account) -> Iterator[ModuleType]:
+        yield from _imported(module)
+
+    return imported
 
 
-@pytest.fixture(scope="module")
-def billing_module(account: Account) -> Iterator[ModuleType]:
-    yield from _imported("billing")
-
-
-@pytest.fixture(scope="module")
-def shipping_module(account: Account) -> Iterator[ModuleType]:
-    yield from _imported("shipping")
-
-
-@pytest.fixture(scope="module")
-def inventory_module(account: Account) -> Iterator[ModuleType]:
-    yield from _imported("inventory")
+consumer = _module_fixture("consumer", "consumer")
+"""The shared wiring module, on its own."""
+billing_module = _module_fixture("billing_module", "billing")
+shipping_module = _module_fixture("shipping_module", "shipping")
+inventory_module = _module_fixture("inventory_module", "inventory")
 
 
 def _fresh(module: ModuleType, account: Account) -> ModuleType:
