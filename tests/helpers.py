@@ -11,11 +11,12 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 from aws_cdk import App, Stack, assertions
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from constructs_lib.testing import DeployedStack, cli_app, running_emulator
@@ -209,6 +210,17 @@ class PushTopics:
                     if subscription["Endpoint"] == endpoint_arn
                 ]
         return topics
+
+
+def refusing_client(method: str, code: str, message: str) -> Callable[[], Any]:
+    """A stand-in for a function that makes a boto3 client: the client's ``method`` fails
+    with the ``ClientError`` AWS answers (``code``, ``message``)."""
+    operation = "".join(part.title() for part in method.split("_"))
+
+    def refuse(**_: object) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+    return lambda: SimpleNamespace(**{method: refuse})
 
 
 def cfn_lint(templates: Sequence[str | Path]) -> tuple[int, str, str]:
