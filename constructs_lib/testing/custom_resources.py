@@ -205,17 +205,7 @@ class EmulatedCustomResource(CloudFormationModel):
     ) -> EmulatedCustomResource:
         old = original_resource
         properties = cloudformation_json["Properties"]
-        answer = _request(
-            "Update",
-            account_id=account_id,
-            region=region_name,
-            stack_id=old.stack_id,
-            logical_id=old.logical_id,
-            resource_type=old.resource_type,
-            properties=properties,
-            physical_id=old.physical_id,
-            old_properties=old.properties,
-        )
+        answer = old._send("Update", account_id, region_name, properties, old.properties)
         new_id = str(answer.get("PhysicalResourceId") or old.physical_id)
         updated = cls(
             logical_id=old.logical_id,
@@ -246,17 +236,29 @@ class EmulatedCustomResource(CloudFormationModel):
             resource.delete(account_id, region_name)
 
     def delete(self, account_id: str, region: str) -> None:
-        _request(
-            "Delete",
+        self._send("Delete", account_id, region, self.properties)
+        _state.live.pop(self.physical_id, None)
+
+    def _send(
+        self,
+        request_type: str,
+        account_id: str,
+        region: str,
+        properties: dict[str, Any],
+        old_properties: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A request about this resource (by its physical id) and its function's answer."""
+        return _request(
+            request_type,
             account_id=account_id,
             region=region,
             stack_id=self.stack_id,
             logical_id=self.logical_id,
             resource_type=self.resource_type,
-            properties=self.properties,
+            properties=properties,
             physical_id=self.physical_id,
+            old_properties=old_properties,
         )
-        _state.live.pop(self.physical_id, None)
 
 
 def _request(
