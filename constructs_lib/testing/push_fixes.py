@@ -140,6 +140,17 @@ def _delivery_failure(backend: Any, endpoint: Any, message_id: str) -> None:
     backend.publish(json.dumps(event), arn=topic_arn)
 
 
+def endpoint_arns(sns: Any) -> set[str]:
+    """Every platform endpoint of every platform application, as an SNS client lists them."""
+    return {
+        endpoint["EndpointArn"]
+        for app in sns.list_platform_applications()["PlatformApplications"]
+        for endpoint in sns.list_endpoints_by_platform_application(
+            PlatformApplicationArn=app["PlatformApplicationArn"]
+        )["Endpoints"]
+    }
+
+
 def delivered(endpoint_arn: str) -> list[str]:
     """What SNS delivered to a platform endpoint so far, oldest first."""
     region = endpoint_arn.split(":")[3]
