@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import event_sources
+from .fanout import IN_QUEUE, queue_counts
 from .harness import DeployedStack
 
 SETTLE_SECONDS = 0.1
@@ -98,19 +99,10 @@ class LambdaService:
         self.close()
 
     def _counts(self, mapping: EventSourceMapping) -> tuple[int, int, int]:
-        attributes = self._sqs.get_queue_attributes(
-            QueueUrl=mapping.queue_url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return (
-            int(attributes["ApproximateNumberOfMessages"]),
-            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-            int(attributes["ApproximateNumberOfMessagesDelayed"]),
+        visible, in_flight, delayed = queue_counts(
+            self._sqs, mapping.queue_url, (*IN_QUEUE, "ApproximateNumberOfMessagesDelayed")
         )
+        return visible, in_flight, delayed
 
     def _quiet(self, mapping: EventSourceMapping) -> tuple[int, int, int] | None:
         """The queue's counts if its poller is idle and nothing is visible, twice in a row
