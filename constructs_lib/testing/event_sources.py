@@ -54,8 +54,19 @@ EVENTBRIDGE_MAX_RETRIES = 2
 emulator retries at most this many times, sooner."""
 
 
+class Handled:
+    """What a batch handed to a function came to: which of its messages failed."""
+
+    message_ids: list[str]
+    failed: list[str]
+
+    @property
+    def succeeded(self) -> list[str]:
+        return [m for m in self.message_ids if m not in self.failed]
+
+
 @dataclass
-class BatchResult:
+class BatchResult(Handled):
     """One batch an event source mapping handed to its function, and what became of it."""
 
     mapping_uuid: str
@@ -69,10 +80,6 @@ class BatchResult:
     """The function's log lines of this invocation."""
     records: list[dict[str, Any]] = field(default_factory=list)
     """The SQS records of the event, as the function was handed them."""
-
-    @property
-    def succeeded(self) -> list[str]:
-        return [m for m in self.message_ids if m not in self.failed]
 
 
 @dataclass

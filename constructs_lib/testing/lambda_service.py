@@ -39,7 +39,7 @@ class CurrentStdout(io.TextIOBase):
 
 
 @dataclass
-class Invocation:
+class Invocation(event_sources.Handled):
     """One batch the mapping handed to the function: the records, which failed, the log."""
 
     function: str
@@ -49,10 +49,6 @@ class Invocation:
     output: str = ""
     records: list[dict[str, Any]] = field(default_factory=list)
     """The SQS records of the event (``messageId``, ``body``, ``attributes``, ...)."""
-
-    @property
-    def succeeded(self) -> list[str]:
-        return [m for m in self.message_ids if m not in self.failed]
 
 
 @dataclass
