@@ -78,7 +78,6 @@ def _hide_credentials() -> None:
     "returns the existing endpoint",
 )
 def _token_follows_attributes() -> None:
-
     @patch(sns_models.SNSBackend, "set_endpoint_attributes")
     def set_endpoint_attributes(
         original: Original, self: Any, arn: str, attributes: dict[str, Any]

@@ -653,7 +653,6 @@ def _deliveries(topic: Topic) -> dict[str, _Delivery]:
     "its FIFO queues; without content-based deduplication the id is required",
 )
 def _fix_fifo_topic_deduplication() -> None:
-
     @patch(SNSBackend, "publish")
     def publish(
         original: Original,
