@@ -22,6 +22,7 @@ This module imports no CDK at module level: the parent processes only read JSON.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -100,6 +101,29 @@ LIBRARY_MODULES = {
     OURS: "constructs_lib.fanout_topic",
     THEIRS: "aws_solutions_constructs.aws_sns_sqs",
 }
+
+
+def counts_parser(example: str) -> Callable[[str], list[int]]:
+    """The type of a ``--counts`` option: positive integers, comma-separated (``example``),
+    sorted and without repeats."""
+
+    def parse_counts(text: str) -> list[int]:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+        if not counts or counts[0] < 1:
+            raise argparse.ArgumentTypeError(f"counts are positive integers, e.g. {example}")
+        return counts
+
+    return parse_counts
+
+
+def add_assemblies_option(parser: argparse.ArgumentParser, about: str) -> None:
+    """``--assemblies``: the folder of the cloud assemblies synth_scale.py writes."""
+    parser.add_argument(
+        "--assemblies",
+        type=Path,
+        default=DEFAULT_ASSEMBLIES,
+        help=f"{about}; default %(default)s",
+    )
 
 
 def missing(impl: str) -> str | None:
@@ -272,6 +296,10 @@ def measure(impl: str, n: int, outdir: Path, *, resource_limit: bool = True) -> 
     if not resource_limit:
         command.append("--no-resource-limit")
     started = time.perf_counter()
+
+    def measured(**figures: Any) -> Measurement:
+        return Measurement(impl=impl, n=n, outdir=outdir, resource_limit=resource_limit, **figures)
+
     try:
         done = subprocess.run(
             command,
@@ -282,11 +310,7 @@ def measure(impl: str, n: int, outdir: Path, *, resource_limit: bool = True) -> 
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return Measurement(
-            impl=impl,
-            n=n,
-            outdir=outdir,
-            resource_limit=resource_limit,
+        return measured(
             process_wall_s=time.perf_counter() - started,
             crash=f"timed out after {CHILD_TIMEOUT_S} s",
         )
@@ -294,20 +318,9 @@ def measure(impl: str, n: int, outdir: Path, *, resource_limit: bool = True) -> 
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
-        return Measurement(
-            impl=impl,
-            n=n,
-            outdir=outdir,
-            resource_limit=resource_limit,
-            process_wall_s=wall,
-            crash=f"crashed (exit code {done.returncode}): {tail}",
-        )
+        return measured(process_wall_s=wall, crash=f"crashed (exit code {done.returncode}): {tail}")
     data = json.loads(lines[-1][len(RESULT_MARKER) :])
-    return Measurement(
-        impl=impl,
-        n=n,
-        outdir=outdir,
-        resource_limit=resource_limit,
+    return measured(
         process_wall_s=wall,
         import_cdk_s=data.get("import_cdk_s"),
         import_library_s=data.get("import_library_s"),
@@ -646,18 +659,23 @@ class _ConditionParser:
         return where
 
     def disjunction(self) -> Where:
-        terms = [self.conjunction()]
-        while self.peek() == ("kw", "OR"):
-            self.take()
-            terms.append(self.conjunction())
-        return terms[0] if len(terms) == 1 else lambda d: _any(t(d) for t in terms)
+        return self._joined("OR", self.conjunction, _any)
 
     def conjunction(self) -> Where:
-        terms = [self.negation()]
-        while self.peek() == ("kw", "AND"):
+        return self._joined("AND", self.negation, _all)
+
+    def _joined(
+        self,
+        keyword: str,
+        term: Callable[[], Where],
+        combine: Callable[[Iterable[Verdict]], Verdict],
+    ) -> Where:
+        """``term (keyword term)*``: a lone term as it is, several combined."""
+        terms = [term()]
+        while self.peek() == ("kw", keyword):
             self.take()
-            terms.append(self.negation())
-        return terms[0] if len(terms) == 1 else lambda d: _all(t(d) for t in terms)
+            terms.append(term())
+        return terms[0] if len(terms) == 1 else lambda d: combine(t(d) for t in terms)
 
     def negation(self) -> Where:
         if self.peek() == ("kw", "NOT"):

@@ -23,15 +23,15 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from _fanouts import (
-    DEFAULT_ASSEMBLIES,
     IMPLEMENTATIONS,
     OURS,
     THEIRS,
     Assembly,
+    add_assemblies_option,
     complete_assembly,
+    counts_parser,
     machine_load,
     missing,
     table,
@@ -123,22 +123,10 @@ class Bill:
         return self.kms_keys * KMS_KEY + self.rotating_keys * 2 * KMS_ROTATION
 
 
-def parse_counts(text: str) -> list[int]:
-    counts = sorted({int(part) for part in text.split(",") if part.strip()})
-    if not counts or counts[0] < 1:
-        raise argparse.ArgumentTypeError("counts are positive integers, e.g. 10,50,1000")
-    return counts
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--counts", type=parse_counts, default=list(DEFAULT_COUNTS))
-    parser.add_argument(
-        "--assemblies",
-        type=Path,
-        default=DEFAULT_ASSEMBLIES,
-        help="cloud assemblies to reuse (synth_scale.py writes them); default %(default)s",
-    )
+    parser.add_argument("--counts", type=counts_parser("10,50,1000"), default=list(DEFAULT_COUNTS))
+    add_assemblies_option(parser, "cloud assemblies to reuse (synth_scale.py writes them)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     skipped = {impl: reason for impl in IMPLEMENTATIONS if (reason := missing(impl))}

@@ -45,15 +45,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from _fanouts import (
-    DEFAULT_ASSEMBLIES,
     IMPLEMENTATIONS,
     OURS,
     STACK_RESOURCE_LIMIT,
     THEIRS,
     Assembly,
     Measurement,
+    add_assemblies_option,
     assembly_dir,
     complete_assembly,
+    counts_parser,
     machine_load,
     measure,
     missing,
@@ -135,20 +136,18 @@ def _fmt(value: float) -> str:
 # -- the run -------------------------------------------------------------------------------
 
 
-def parse_counts(text: str) -> list[int]:
-    counts = sorted({int(part) for part in text.split(",") if part.strip()})
-    if not counts or counts[0] < 1:
-        raise argparse.ArgumentTypeError("counts are positive integers, e.g. 10,50,200,1000")
-    return counts
-
-
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--counts", type=parse_counts, default=None, help="default 10,50,200,1000")
+    parser.add_argument(
+        "--counts",
+        type=counts_parser("10,50,200,1000"),
+        default=None,
+        help="default 10,50,200,1000",
+    )
     parser.add_argument("--reps", type=int, default=3, help=f"repetitions for N <= {LARGE_N}")
     parser.add_argument("--large-reps", type=int, default=1, help=f"repetitions for N > {LARGE_N}")
     parser.add_argument(
@@ -159,12 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-check", action="store_true", help="skip synthesizing the consumers-per-stack bound"
     )
-    parser.add_argument(
-        "--assemblies",
-        type=Path,
-        default=DEFAULT_ASSEMBLIES,
-        help="where the cloud assemblies go (fixed_cost.py reuses them); default %(default)s",
-    )
+    add_assemblies_option(parser, "where the cloud assemblies go (fixed_cost.py reuses them)")
     args = parser.parse_args(argv)
     counts: list[int] = args.counts or list(QUICK_COUNTS if args.quick else DEFAULT_COUNTS)
     reps = 1 if args.quick else args.reps

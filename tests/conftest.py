@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aws_cdk import cx_api
-from helpers import ROOT
+from helpers import project_app
 from installed_wheel import build_wheel
 
-from constructs_lib.testing import cli_app
+from constructs_lib.testing import Emulator, running_emulator
 from stacks import OrderFanoutStack, PushNotificationsStack
 
 
@@ -17,10 +18,17 @@ from stacks import OrderFanoutStack, PushNotificationsStack
 def demo_assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
     """OrderFanout and PushNotifications synthesized once per worker, as `cdk synth` writes
     them: the demo deploys both, the emulator scenarios one each."""
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
+    app = project_app(tmp_path_factory.mktemp("cdk.out"))
     OrderFanoutStack(app, "OrderFanout")
     PushNotificationsStack(app, "PushNotifications")
     return app.synth()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    """A running, bootstrapped emulator of the test module's own."""
+    with running_emulator() as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="session")

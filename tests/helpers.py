@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
+import logging
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 from aws_cdk import App, Stack, assertions
+from botocore.exceptions import ClientError
 from moto import mock_aws
+
+from constructs_lib.testing import DeployedStack, cli_app, running_emulator
+from constructs_lib.testing.lambda_service import CurrentStdout
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_STACKS = [
@@ -31,6 +39,25 @@ def new_app(*, context: Mapping[str, Any] | None = None, **kwargs: Any) -> App:
     """An App with the feature flags from cdk.json (plus ``context``), as `cdk synth` would
     run it."""
     return App(context={**CONTEXT, **(context or {})}, **kwargs)
+
+
+def project_app(outdir: str | Path) -> App:
+    """An App as `cdk synth` runs this project's app.py: the context of its cdk.json, written
+    to ``outdir``."""
+    return cli_app(outdir, cdk_json=ROOT / "cdk.json")
+
+
+@contextlib.contextmanager
+def deployed_on_emulator(
+    outdir: str | Path, stack: Callable[[App, str], object], name: str
+) -> Iterator[DeployedStack]:
+    """The stack ``stack(app, name)`` makes, synthesized as `cdk synth` does and deployed to
+    an emulator of its own, which runs until the block ends."""
+    app = project_app(outdir)
+    stack(app, name)
+    assembly = app.synth()
+    with running_emulator() as emulator:
+        yield emulator.deploy(assembly.get_stack_by_name(name))
 
 
 class Tmpl:
@@ -136,6 +163,82 @@ def emulated_aws(
             env.setenv(name, value)
         with mock_aws():
             yield
+
+
+def import_from(folder: Path, name: str) -> ModuleType:
+    """Module ``name`` of an asset folder, imported as Lambda (or the worker) imports it: with
+    the folder first on ``sys.path``, and not a copy imported before."""
+    sys.modules.pop(name, None)
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(folder))
+
+
+@contextlib.contextmanager
+def powertools_handler(
+    folder: Path, service: str, environment: Mapping[str, str]
+) -> Iterator[ModuleType]:
+    """The ``handler`` module of a function folder whose Powertools logger and settings are
+    made at import, as in Lambda: imported with ``environment`` and the service name set, then
+    removed from ``sys.modules``. Its log handler keeps the stream that was stdout at import,
+    so it is pointed at whatever stdout is when a line is written (capsys sees the logs)."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {**environment, "POWERTOOLS_SERVICE_NAME": service}.items():
+            env.setenv(name, value)
+        try:
+            module = import_from(folder, "handler")
+        finally:
+            sys.modules.pop("handler", None)
+    module.logger.registered_handler.setStream(CurrentStdout())
+    yield module
+    # Powertools configures the logger named after the service once per process.
+    logging.Logger.manager.loggerDict.pop(service, None)
+
+
+@dataclass
+class PushTopics:
+    """An emulated account's SNS client, and a MobilePush's broadcast and segment topics."""
+
+    sns: Any
+    broadcast_topic_arn: str
+    segment_topics: dict[str, str]
+
+    @staticmethod
+    def create(sns: Any, segments: Sequence[str] = ("news", "offers")) -> dict[str, Any]:
+        """The topics, made in the account: ``Push(**PushTopics.create(sns), ...)``."""
+        return {
+            "sns": sns,
+            "broadcast_topic_arn": sns.create_topic(Name="broadcast")["TopicArn"],
+            "segment_topics": {
+                name: sns.create_topic(Name=f"segment-{name}")["TopicArn"] for name in segments
+            },
+        }
+
+    def subscriptions(self, endpoint_arn: str) -> list[str]:
+        """Topic ARNs of every subscription delivering to the endpoint, one per subscription."""
+        topics = []
+        for topic_arn in [self.broadcast_topic_arn, *self.segment_topics.values()]:
+            paginator = self.sns.get_paginator("list_subscriptions_by_topic")
+            for page in paginator.paginate(TopicArn=topic_arn):
+                topics += [
+                    topic_arn
+                    for subscription in page["Subscriptions"]
+                    if subscription["Endpoint"] == endpoint_arn
+                ]
+        return topics
+
+
+def refusing_client(method: str, code: str, message: str) -> Callable[[], Any]:
+    """A stand-in for a function that makes a boto3 client: the client's ``method`` fails
+    with the ``ClientError`` AWS answers (``code``, ``message``)."""
+    operation = "".join(part.title() for part in method.split("_"))
+
+    def refuse(**_: object) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+    return lambda: SimpleNamespace(**{method: refuse})
 
 
 def cfn_lint(templates: Sequence[str | Path]) -> tuple[int, str, str]:

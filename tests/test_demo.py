@@ -58,12 +58,17 @@ def test_the_operator_command_lists_the_dead_letter_queues_at_the_end(
     }
 
 
+@pytest.mark.parametrize(
+    ("heading", "opening"),
+    [("consumer", "\n\nconsumer "), ("device", "\ndevice ")],
+    ids=["the consumers of the first act", "the devices of the second act"],
+)
 def test_the_readme_shows_the_table_the_demo_prints(
-    printed: tuple[list[demo.ConsumerReport], str],
+    printed: tuple[list[demo.ConsumerReport], str], heading: str, opening: str
 ) -> None:
     _, text = printed
-    table = text.split("\n\nconsumer ", 1)[1].split("\n\n", 1)[0]
-    assert f"consumer {table}" in (ROOT / "README.md").read_text()
+    table = text.split(opening, 1)[1].split("\n\n", 1)[0]
+    assert f"{heading} {table}" in (ROOT / "README.md").read_text()
 
 
 def test_the_second_act_delivers_by_segment_and_retires_the_disabled_device(
@@ -77,11 +82,3 @@ def test_the_second_act_delivers_by_segment_and_retires_the_disabled_device(
     assert "Sale starts now; Try the new checkout; Last day of the sale" in rows["watch"]
     tablet = re.split(r"\s{2,}", rows["tablet"])
     assert tablet[-2:] == ["Sale starts now", "deleted by feedback"]
-
-
-def test_the_readme_shows_the_devices_the_second_act_prints(
-    printed: tuple[list[demo.ConsumerReport], str],
-) -> None:
-    _, text = printed
-    table = text.split("\ndevice ", 1)[1].split("\n\n", 1)[0]
-    assert f"device {table}" in (ROOT / "README.md").read_text()

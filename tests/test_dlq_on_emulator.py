@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from helpers import ROOT
+from helpers import project_app
 
 from constructs_lib import FanoutTopic, dlq
 from constructs_lib.testing import (
@@ -24,9 +24,7 @@ from constructs_lib.testing import (
     DeployedFanout,
     DeployedStack,
     Emulator,
-    cli_app,
     published_body,
-    running_emulator,
 )
 
 STACK = "Redrive"
@@ -34,16 +32,10 @@ PROGRESS = re.compile(r"^\d\d:\d\d:\d\d  (RUNNING|COMPLETED): \d+ (of \d+ )?move
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
 def deployed(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
     from aws_cdk import Stack
 
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
+    app = project_app(tmp_path_factory.mktemp("cdk.out"))
     stack = Stack(app, STACK)
     FanoutTopic(stack, "Orders").add_queue_consumer("Billing", max_receive_count=2)
     ledger = FanoutTopic(stack, "Ledger", fifo=True, content_based_deduplication=True)

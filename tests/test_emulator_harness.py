@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsii
@@ -13,7 +12,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IValidation
-from helpers import ROOT
+from helpers import project_app
 
 from constructs_lib import FanoutTopic
 from constructs_lib.testing import (
@@ -21,7 +20,6 @@ from constructs_lib.testing import (
     DeployedStack,
     Emulator,
     EmulatorGap,
-    cli_app,
     running_emulator,
 )
 from constructs_lib.testing.fanout import DeployedFanout
@@ -30,7 +28,7 @@ from constructs_lib.testing.fanout import DeployedFanout
 @pytest.fixture(scope="module")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
     """Two small stacks: a fanout, and the same fanout plus a type moto does not know."""
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
+    app = project_app(tmp_path_factory.mktemp("cdk.out"))
     FanoutTopic(Stack(app, "Small"), "Events").add_queue_consumer("Audit")
     unknown = Stack(app, "Unknown")
     fanout = FanoutTopic(unknown, "Events")
@@ -41,12 +39,6 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> cx_api.CloudAssembly:
         policy_document={"Version": "2012-10-17", "Statement": []},
     )
     return app.synth()
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +116,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DeployedStack]:
     image asset, deployed with deploy_app."""
     image = tmp_path_factory.mktemp("image")
     (image / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.13-slim\n")
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
+    app = project_app(tmp_path_factory.mktemp("cdk.out"))
     stack = Stack(app, "Shop", env=Environment(account="444455556666", region="eu-west-1"))
     FanoutTopic(stack, "Orders").add_queue_consumer("Billing")
     refunds = FanoutTopic(stack, "Refunds")
@@ -163,7 +155,7 @@ def test_a_wrong_construct_path_names_the_close_ones(shop: dict[str, DeployedSta
 
 
 def test_an_app_that_does_not_synthesize_shows_cdks_error(tmp_path: Path) -> None:
-    app = cli_app(tmp_path, cdk_json=ROOT / "cdk.json")
+    app = project_app(tmp_path)
     stack = Stack(app, "Broken")
     FanoutTopic(stack, "Orders")
     stack.node.add_validation(_Refuses())
@@ -190,7 +182,7 @@ class _Refuses:
 def test_consumers_in_nested_stacks_are_deployed_checked_and_found(tmp_path: Path) -> None:
     """A fanout large enough to open ``Consumers2``: the nested stack is checked against its
     own template, and the fanout finds (and delivers to) the consumers there."""
-    app = cli_app(tmp_path, cdk_json=ROOT / "cdk.json")
+    app = project_app(tmp_path)
     stack = Stack(app, "Big")
     fanout = FanoutTopic(stack, "Orders")
     for number in range(40):
@@ -210,7 +202,7 @@ def test_consumers_in_nested_stacks_are_deployed_checked_and_found(tmp_path: Pat
 
 
 def test_a_stack_the_emulator_refuses_fails_with_its_reason(tmp_path: Path) -> None:
-    app = cli_app(tmp_path, cdk_json=ROOT / "cdk.json")
+    app = project_app(tmp_path)
     stack = Stack(app, "Refused")
     sqs.CfnQueue(
         stack,

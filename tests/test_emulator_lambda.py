@@ -11,13 +11,14 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import count
 from typing import Any
 
 import pytest
 
-from constructs_lib.testing import Emulator, event_sources, lambda_runtime, running_emulator
+from constructs_lib.testing import Emulator, event_sources, lambda_runtime
+from constructs_lib.testing.fanout import queue_counts
 
 _names = count()
 
@@ -60,12 +61,6 @@ def package(files: dict[str, str]) -> bytes:
         for name, text in files.items():
             archive.writestr(name, text)
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +126,17 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError("timed out")
+
+
+def recording_function(
+    emulator: Emulator, make_function: Callable[..., str], *code: str, **variables: str
+) -> tuple[str, str]:
+    """A function (``code``, by default the test function) recording each event it gets on a
+    queue of its own: the queue's URL, and the function's ARN."""
+    record_url, _ = queue(emulator)
+    name = make_function(*code, Environment={"Variables": {**variables, "RECORD_URL": record_url}})
+    configuration = emulator.client("lambda").get_function(FunctionName=name)["Configuration"]
+    return record_url, configuration["FunctionArn"]
 
 
 def recorded(emulator: Emulator, url: str, at_least: int = 1) -> list[Any]:
@@ -299,14 +305,8 @@ def mapped(
 
 
 def depth(emulator: Emulator, url: str) -> tuple[int, int]:
-    attributes = emulator.client("sqs").get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
+    visible, in_flight = queue_counts(emulator.client("sqs"), url)
+    return visible, in_flight
 
 
 def send_batch(emulator: Emulator, url: str, bodies: list[str]) -> list[str]:
@@ -385,13 +385,9 @@ def test_the_batching_window_gathers_messages_sent_one_by_one(
 def test_an_sns_lambda_subscription_gets_the_notification_as_published(
     emulator: Emulator, make_function: Callable[..., str]
 ) -> None:
-    record_url, _ = queue(emulator)
-    name = make_function(Environment={"Variables": {"MODE": "record", "RECORD_URL": record_url}})
+    record_url, function_arn = recording_function(emulator, make_function, MODE="record")
     sns = emulator.client("sns")
     topic = sns.create_topic(Name=f"topic-{next(_names)}")["TopicArn"]
-    function_arn = emulator.client("lambda").get_function(FunctionName=name)["Configuration"][
-        "FunctionArn"
-    ]
     subscription = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn)[
         "SubscriptionArn"
     ]
@@ -426,12 +422,8 @@ def test_an_asynchronous_invoke_is_queued_and_a_failure_retried_twice(
 def test_an_eventbridge_rule_invokes_its_function_target(
     emulator: Emulator, make_function: Callable[..., str]
 ) -> None:
-    record_url, _ = queue(emulator)
-    name = make_function(Environment={"Variables": {"MODE": "record", "RECORD_URL": record_url}})
+    record_url, function_arn = recording_function(emulator, make_function, MODE="record")
     events = emulator.client("events")
-    function_arn = emulator.client("lambda").get_function(FunctionName=name)["Configuration"][
-        "FunctionArn"
-    ]
     rule = f"rule-{next(_names)}"
     events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["shop.orders"]}))
     events.put_targets(Rule=rule, Targets=[{"Id": "f", "Arn": function_arn}])
@@ -480,9 +472,7 @@ def template(function_arn: str, name: str, fail: str = "no") -> str:
 def test_a_custom_resource_is_created_updated_replaced_and_deleted(
     emulator: Emulator, make_function: Callable[..., str]
 ) -> None:
-    record_url, _ = queue(emulator)
-    name = make_function(PROVIDER, Environment={"Variables": {"RECORD_URL": record_url}})
-    arn = emulator.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    record_url, arn = recording_function(emulator, make_function, PROVIDER)
     cloudformation = emulator.client("cloudformation")
 
     cloudformation.create_stack(StackName="custom", TemplateBody=template(arn, "a"))
@@ -511,9 +501,7 @@ def test_a_custom_resource_is_created_updated_replaced_and_deleted(
 def test_a_failed_answer_fails_the_stack_with_its_reason(
     emulator: Emulator, make_function: Callable[..., str]
 ) -> None:
-    record_url, _ = queue(emulator)
-    name = make_function(PROVIDER, Environment={"Variables": {"RECORD_URL": record_url}})
-    arn = emulator.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    _, arn = recording_function(emulator, make_function, PROVIDER)
     from botocore.exceptions import ClientError
 
     with pytest.raises(ClientError, match="refused by the handler"):

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
@@ -20,17 +20,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from constructs_lib.testing import Emulator, running_emulator
+from constructs_lib.testing import Emulator
 from constructs_lib.testing.fanout import receive_all
 
 NAMES = count(1)
 TERMINAL = {"COMPLETED", "CANCELLED", "FAILED"}
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture(scope="module")

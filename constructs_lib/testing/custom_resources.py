@@ -34,7 +34,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.core.common_models import CloudFormationModel
 
 from . import lambda_runtime
-from .gaps import fills
+from .gaps import Original, apply_once, fills, patch
 
 
 @dataclass
@@ -51,12 +51,13 @@ _state = _State()
 def install(endpoint_url: str) -> None:
     """Serve custom resources in this process's emulator (idempotent)."""
     _state.endpoint_url = endpoint_url
-    if getattr(parsing, "_constructs_lib_custom_resources", False):
-        return
-    _replace_custom_model()
-    _read_answers()
-    _route_answers_by_path()
-    parsing._constructs_lib_custom_resources = True  # type: ignore[attr-defined]
+    apply_once(
+        parsing,
+        "_constructs_lib_custom_resources",
+        _replace_custom_model,
+        _read_answers,
+        _route_answers_by_path,
+    )
 
 
 @fills(
@@ -102,17 +103,16 @@ def _read_answers() -> None:
 def _route_answers_by_path() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    original = DomainDispatcherApplication.infer_service_region_host
-
-    def infer_service_region_host(self: Any, environ: dict[str, Any], path: str) -> Any:
+    @patch(DomainDispatcherApplication, "infer_service_region_host")
+    def infer_service_region_host(
+        original: Original, self: Any, environ: dict[str, Any], path: str
+    ) -> Any:
         if environ.get("PATH_INFO", "").endswith("/cfnresponse") and path.startswith(
             "/cloudformation_"
         ):
             region = path[len("/cloudformation_") :].split("/", 1)[0]
             return f"cloudformation.{region}.amazonaws.com"
         return original(self, environ, path)
-
-    DomainDispatcherApplication.infer_service_region_host = infer_service_region_host  # type: ignore[method-assign]
 
 
 class EmulatedCustomResource(CloudFormationModel):
@@ -205,17 +205,7 @@ class EmulatedCustomResource(CloudFormationModel):
     ) -> EmulatedCustomResource:
         old = original_resource
         properties = cloudformation_json["Properties"]
-        answer = _request(
-            "Update",
-            account_id=account_id,
-            region=region_name,
-            stack_id=old.stack_id,
-            logical_id=old.logical_id,
-            resource_type=old.resource_type,
-            properties=properties,
-            physical_id=old.physical_id,
-            old_properties=old.properties,
-        )
+        answer = old._send("Update", account_id, region_name, properties, old.properties)
         new_id = str(answer.get("PhysicalResourceId") or old.physical_id)
         updated = cls(
             logical_id=old.logical_id,
@@ -246,17 +236,29 @@ class EmulatedCustomResource(CloudFormationModel):
             resource.delete(account_id, region_name)
 
     def delete(self, account_id: str, region: str) -> None:
-        _request(
-            "Delete",
+        self._send("Delete", account_id, region, self.properties)
+        _state.live.pop(self.physical_id, None)
+
+    def _send(
+        self,
+        request_type: str,
+        account_id: str,
+        region: str,
+        properties: dict[str, Any],
+        old_properties: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A request about this resource (by its physical id) and its function's answer."""
+        return _request(
+            request_type,
             account_id=account_id,
             region=region,
             stack_id=self.stack_id,
             logical_id=self.logical_id,
             resource_type=self.resource_type,
-            properties=self.properties,
+            properties=properties,
             physical_id=self.physical_id,
+            old_properties=old_properties,
         )
-        _state.live.pop(self.physical_id, None)
 
 
 def _request(

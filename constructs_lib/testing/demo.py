@@ -38,7 +38,7 @@ from constructs_lib import dlq
 from .fanout import DeployedFanout, published_body
 from .harness import DeployedStack, Emulator, cli_app, running_emulator
 from .lambda_service import LambdaService
-from .push_fixes import delivered
+from .push_fixes import delivered, endpoint_arns
 
 STACK = "OrderFanout"
 FANOUT = "OrderFanout/OrderPlaced"
@@ -327,13 +327,7 @@ def _push_act(deployed: DeployedStack, say: Any) -> list[DeviceReport]:
     for report in reports:  # read before the feedback function deletes an endpoint
         report.received = delivered(endpoints[report.device])
     service.drain(deployed.logical_id_at(f"{PUSH}/Events/Feedback/Queue/Resource"))
-    remaining = {
-        e["EndpointArn"]
-        for app in sns.list_platform_applications()["PlatformApplications"]
-        for e in sns.list_endpoints_by_platform_application(
-            PlatformApplicationArn=app["PlatformApplicationArn"]
-        )["Endpoints"]
-    }
+    remaining = endpoint_arns(sns)
     for report in reports:
         if endpoints[report.device] not in remaining:
             report.endpoint = "deleted by feedback"

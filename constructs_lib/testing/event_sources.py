@@ -42,7 +42,7 @@ from moto.sqs import models as sqs_models
 
 from . import lambda_runtime
 from .events import lambda_record
-from .gaps import fills
+from .gaps import Original, apply_once, fills, patch
 
 SCAN_SECONDS = 0.05
 """How often new or re-enabled mappings are picked up."""
@@ -54,8 +54,19 @@ EVENTBRIDGE_MAX_RETRIES = 2
 emulator retries at most this many times, sooner."""
 
 
+class Handled:
+    """What a batch handed to a function came to: which of its messages failed."""
+
+    message_ids: list[str]
+    failed: list[str]
+
+    @property
+    def succeeded(self) -> list[str]:
+        return [m for m in self.message_ids if m not in self.failed]
+
+
 @dataclass
-class BatchResult:
+class BatchResult(Handled):
     """One batch an event source mapping handed to its function, and what became of it."""
 
     mapping_uuid: str
@@ -69,10 +80,6 @@ class BatchResult:
     """The function's log lines of this invocation."""
     records: list[dict[str, Any]] = field(default_factory=list)
     """The SQS records of the event, as the function was handed them."""
-
-    @property
-    def succeeded(self) -> list[str]:
-        return [m for m in self.message_ids if m not in self.failed]
 
 
 @dataclass
@@ -93,13 +100,15 @@ def install(endpoint_url: str) -> None:
     """Serve event source mappings and asynchronous invocations in this process's emulator
     (idempotent; the endpoint is that of the latest emulator)."""
     _state.endpoint_url = endpoint_url
-    if not getattr(sqs_models.Queue, "_constructs_lib_pollers", False):
-        _stop_push_on_send()
-        _deliver_sns_to_lambda()
-        _eventbridge_lambda_targets()
-        _asynchronous_invoke()
-        _offset_sqs_clock()
-        sqs_models.Queue._constructs_lib_pollers = True  # type: ignore[attr-defined]
+    apply_once(
+        sqs_models.Queue,
+        "_constructs_lib_pollers",
+        _stop_push_on_send,
+        _deliver_sns_to_lambda,
+        _eventbridge_lambda_targets,
+        _asynchronous_invoke,
+        _offset_sqs_clock,
+    )
     if _state.scanner is None or not _state.scanner.is_alive():
         _state.stopping.clear()
         _state.scanner = threading.Thread(target=_scan, name="lambda-pollers", daemon=True)
@@ -384,16 +393,15 @@ def _retries_of(function: Any) -> int:
     "retried up to `MaximumRetryAttempts` (default 2)",
 )
 def _asynchronous_invoke() -> None:
-    original = lambda_models.LambdaFunction.invoke
-
-    def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
+    @patch(lambda_models.LambdaFunction, "invoke")
+    def invoke(
+        original: Original, self: Any, body: str, request_headers: Any, response_headers: Any
+    ) -> Any:
         if request_headers.get("x-amz-invocation-type") != "Event":
             return original(self, body, request_headers, response_headers)
         event = json.loads(body) if body else {}
         invoke_async(self, event, retries=_retries_of(self))
         return ""
-
-    lambda_models.LambdaFunction.invoke = invoke  # type: ignore[method-assign]
 
 
 @fills(
@@ -405,14 +413,8 @@ def _asynchronous_invoke() -> None:
     "retried on failure",
 )
 def _deliver_sns_to_lambda() -> None:
-    original = sns_models.Subscription.publish
-
-    def publish(self: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
-        if self.protocol != "lambda":
-            return original(self, message, message_id, *args, **kwargs)
-        delivery = delivery_of(self, message, args, kwargs)
-        if delivery is None:
-            return None
+    @delivers("lambda")
+    def deliver(self: Any, message: str, message_id: str, delivery: Delivery) -> None:
         subject, attributes, structure = delivery
         if structure == "json":
             message = self._parse_message_structure(message, self.protocol)
@@ -444,9 +446,6 @@ def _deliver_sns_to_lambda() -> None:
         backend = lambda_models.lambda_backends[self.account_id][region]
         function = backend.get_function(self.endpoint)
         invoke_async(function, event, retries=_retries_of(function))
-        return None
-
-    sns_models.Subscription.publish = publish  # type: ignore[method-assign]
 
 
 @fills(
@@ -458,10 +457,12 @@ def _deliver_sns_to_lambda() -> None:
     "`RetryPolicy.MaximumRetryAttempts`",
 )
 def _eventbridge_lambda_targets() -> None:
-    original = events_models.Rule.send_to_targets
     lock = threading.Lock()
 
-    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+    @patch(events_models.Rule, "send_to_targets")
+    def send_to_targets(
+        original: Original, self: Any, original_event: Any, transform_input: bool = True
+    ) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
         functions = [t for t in self.targets if ":lambda:" in t["Arn"]]
@@ -482,12 +483,41 @@ def _eventbridge_lambda_targets() -> None:
                 finally:
                     self.targets = saved
 
-    events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+Delivery = tuple[str | None, dict[str, Any] | None, str | None]
+"""The subject, message attributes and message structure of a message SNS delivers."""
+
+
+def delivers(protocol: str) -> Callable[[Callable[[Any, str, str, Delivery], None]], object]:
+    """Decorator: SNS hands each message for a subscription of ``protocol`` to the function,
+    ``deliver(subscription, message, message_id, delivery)``, unless the subscription's filter
+    policy turns it away; subscriptions of other protocols deliver as moto does."""
+
+    def install(deliver: Callable[[Any, str, str, Delivery], None]) -> object:
+        @patch(sns_models.Subscription, "publish")
+        def publish(
+            original: Original,
+            self: Any,
+            message: str,
+            message_id: str,
+            *args: Any,
+            **kwargs: Any,
+        ) -> Any:
+            if self.protocol != protocol:
+                return original(self, message, message_id, *args, **kwargs)
+            delivery = delivery_of(self, message, args, kwargs)
+            if delivery is not None:
+                deliver(self, message, message_id, delivery)
+            return None
+
+        return publish
+
+    return install
 
 
 def delivery_of(
     subscription: Any, message: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[str | None, dict[str, Any] | None, str | None] | None:
+) -> Delivery | None:
     """The subject, message attributes and message structure of a delivery moto hands
     ``Subscription.publish`` (positionally or by name), or None when the subscription's
     filter policy turns the message away."""

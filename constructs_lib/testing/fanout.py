@@ -8,7 +8,7 @@ rely on generated logical ids or physical names.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,13 +118,7 @@ class DeployedFanout:
 
     def depth(self, queue_url: str) -> int:
         """Messages in the queue, visible or in flight."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return sum(queue_counts(self.sqs, queue_url))
 
     def empty(self) -> None:
         """Delete every visible message of the fanout's queues (consumer queues, their DLQs,
@@ -135,6 +129,17 @@ class DeployedFanout:
             urls += [consumer.queue_url, consumer.dead_letter_queue_url]
         for url in urls:
             self.receive_all(url)
+
+
+IN_QUEUE = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+"""The counts of a queue's messages that are visible, and in flight."""
+
+
+def queue_counts(sqs: Any, queue_url: str, attributes: Sequence[str] = IN_QUEUE) -> list[int]:
+    """The queue's approximate message counts named by ``attributes`` (by default: visible,
+    then in flight), in that order."""
+    counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(attributes))
+    return [int(counts["Attributes"][name]) for name in attributes]
 
 
 def receive_all(

@@ -4,16 +4,23 @@ Each fix is written where it is implemented, marked with :func:`fills` (what mot
 AWS does); :func:`all_gaps` collects them from every module that holds fixes, so this is the
 one place that lists them. ``python -m constructs_lib.testing.gaps`` prints them as the
 Markdown table the README carries (a test compares the two).
+
+Every fix has one shape: a function marked with :func:`fills` that patches moto, most often
+through :func:`patch` (the replacement gets moto's original as its first argument), and the
+module's ``install`` / ``apply`` runs its fixes through :func:`apply_once`.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+Original = Callable[..., Any]
+"""What :func:`patch` hands a replacement first: moto's own function."""
 
 FIX_MODULES = (
     "constructs_lib.testing.cfn_gaps",
@@ -52,6 +59,33 @@ def fills(service: str, *, moto: str, aws: str) -> Callable[[T], T]:
         return fix
 
     return register
+
+
+def apply_once(owner: object, flag: str, *fixes: Callable[[], object]) -> None:
+    """Run ``fixes`` in order, once per process: ``owner`` (a moto object they patch) carries
+    the attribute ``flag`` once they have run."""
+    if getattr(owner, flag, False):
+        return
+    for fix in fixes:
+        fix()
+    setattr(owner, flag, True)
+
+
+def patch(owner: Any, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: the function replaces moto's ``owner.<name>``, and is called with moto's
+    original first (``original(self, ...)`` does what moto does)."""
+
+    def install(replacement: Callable[..., Any]) -> Callable[..., Any]:
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def patched(*args: Any, **kwargs: Any) -> Any:
+            return replacement(original, *args, **kwargs)
+
+        setattr(owner, name, patched)
+        return patched
+
+    return install
 
 
 def all_gaps() -> list[Gap]:

@@ -62,7 +62,7 @@ from moto.awslambda import models as lambda_models
 from moto.core.utils import unix_time_millis, utcnow
 from moto.logs.models import logs_backends
 
-from .gaps import fills
+from .gaps import Original, apply_once, fills, patch
 
 BOOTSTRAP = Path(__file__).resolve().parent / "lambda_bootstrap"
 END_OF_LOG = "\x1e"
@@ -128,12 +128,13 @@ def install(endpoint_url: str) -> None:
         if _settings.workdir is None:
             _settings.workdir = Path(tempfile.mkdtemp(prefix="constructs-lib-lambda-"))
         _settings.node_modules = _find_node_modules()
-    if getattr(lambda_models.LambdaFunction, "_constructs_lib_runner", False):
-        return
-    _replace_invoke()
-    _keep_logging_config()
-    _keep_layers()
-    lambda_models.LambdaFunction._constructs_lib_runner = True  # type: ignore[attr-defined]
+    apply_once(
+        lambda_models.LambdaFunction,
+        "_constructs_lib_runner",
+        _replace_invoke,
+        _keep_logging_config,
+        _keep_layers,
+    )
 
 
 def reset() -> None:
@@ -167,20 +168,24 @@ def _replace_invoke() -> None:
 )
 def _keep_logging_config() -> None:
     cls = lambda_models.LambdaFunction
-    original_init = cls.__init__
-    original_update = cls.update_configuration
 
-    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kw: Any) -> None:
-        original_init(self, account_id, spec, *args, **kw)
+    @patch(cls, "__init__")
+    def __init__(
+        original: Original,
+        self: Any,
+        account_id: str,
+        spec: dict[str, Any],
+        *args: Any,
+        **kw: Any,
+    ) -> None:
+        original(self, account_id, spec, *args, **kw)
         self._logging_config = dict(spec.get("LoggingConfig") or {})
 
-    def update_configuration(self: Any, config_updates: dict[str, Any]) -> Any:
+    @patch(cls, "update_configuration")
+    def update_configuration(original: Original, self: Any, config_updates: dict[str, Any]) -> Any:
         if "LoggingConfig" in config_updates:
             self._logging_config = dict(config_updates["LoggingConfig"] or {})
-        return original_update(self, config_updates)
-
-    cls.__init__ = __init__  # type: ignore[method-assign]
-    cls.update_configuration = update_configuration  # type: ignore[method-assign]
+        return original(self, config_updates)
 
 
 @fills(
@@ -193,7 +198,6 @@ def _keep_logging_config() -> None:
 def _keep_layers() -> None:
     cls = lambda_models.LambdaFunction
     original_create = cls.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-    original_layers = cls._get_layers_data
 
     def create_from_cloudformation_json(
         klass: Any, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kw: Any
@@ -204,16 +208,16 @@ def _keep_layers() -> None:
         function._logging_config = dict(properties.get("LoggingConfig") or {})
         return function
 
-    def _get_layers_data(self: Any, arns: list[str]) -> list[Any]:
+    @patch(cls, "_get_layers_data")
+    def _get_layers_data(original: Original, self: Any, arns: list[str]) -> list[Any]:
         backend = lambda_models.lambda_backends[self.account_id][self.region]
         known = [arn for arn in arns if backend.layers_versions_by_arn(arn) is not None]
-        data = {layer["Arn"]: layer for layer in original_layers(self, known)} if known else {}
+        data = {layer["Arn"]: layer for layer in original(self, known)} if known else {}
         return [data.get(arn, {"Arn": arn, "CodeSize": 0}) for arn in arns]
 
     cls.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign, assignment]
         create_from_cloudformation_json
     )
-    cls._get_layers_data = _get_layers_data  # type: ignore[method-assign, assignment]
 
 
 def log_group_of(function: Any) -> str:

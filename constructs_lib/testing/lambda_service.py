@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import event_sources
+from .fanout import IN_QUEUE, queue_counts
 from .harness import DeployedStack
 
 SETTLE_SECONDS = 0.1
@@ -38,7 +39,7 @@ class CurrentStdout(io.TextIOBase):
 
 
 @dataclass
-class Invocation:
+class Invocation(event_sources.Handled):
     """One batch the mapping handed to the function: the records, which failed, the log."""
 
     function: str
@@ -48,10 +49,6 @@ class Invocation:
     output: str = ""
     records: list[dict[str, Any]] = field(default_factory=list)
     """The SQS records of the event (``messageId``, ``body``, ``attributes``, ...)."""
-
-    @property
-    def succeeded(self) -> list[str]:
-        return [m for m in self.message_ids if m not in self.failed]
 
 
 @dataclass
@@ -98,19 +95,10 @@ class LambdaService:
         self.close()
 
     def _counts(self, mapping: EventSourceMapping) -> tuple[int, int, int]:
-        attributes = self._sqs.get_queue_attributes(
-            QueueUrl=mapping.queue_url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return (
-            int(attributes["ApproximateNumberOfMessages"]),
-            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-            int(attributes["ApproximateNumberOfMessagesDelayed"]),
+        visible, in_flight, delayed = queue_counts(
+            self._sqs, mapping.queue_url, (*IN_QUEUE, "ApproximateNumberOfMessagesDelayed")
         )
+        return visible, in_flight, delayed
 
     def _quiet(self, mapping: EventSourceMapping) -> tuple[int, int, int] | None:
         """The queue's counts if its poller is idle and nothing is visible, twice in a row

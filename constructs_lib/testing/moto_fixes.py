@@ -9,14 +9,13 @@ behaviour described.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from moto.cloudformation import models, responses
 from moto.cloudformation.exceptions import CloudFormationError
 
 from . import sqs_fixes
-from .gaps import fills
+from .gaps import Original, apply_once, fills, patch
 
 _APPLIED = "_constructs_lib_fixed"
 
@@ -35,14 +34,14 @@ class ChangeSetNotFoundException(CloudFormationError):
 def apply() -> None:
     """Apply every fix (idempotent), the SQS and SNS ones of ``sqs_fixes`` included."""
     sqs_fixes.apply()
-    backend = models.CloudFormationBackend
-    if getattr(backend, _APPLIED, False):
-        return
-    _fix_delete_change_set(backend)
-    _fix_describe_change_set(backend)
-    _fix_execute_change_set(backend)
-    _fix_use_previous_value()
-    setattr(backend, _APPLIED, True)
+    apply_once(
+        models.CloudFormationBackend,
+        _APPLIED,
+        _fix_delete_change_set,
+        _fix_describe_change_set,
+        _fix_execute_change_set,
+        _fix_use_previous_value,
+    )
 
 
 def _find(backend: Any, name: str) -> Any:
@@ -57,19 +56,16 @@ def _find(backend: Any, name: str) -> Any:
     "calls it before every deploy, then retries for about 45 s)",
     aws="succeeds",
 )
-def _fix_delete_change_set(backend: type) -> None:
+def _fix_delete_change_set() -> None:
     """AWS: deleting a change set that does not exist succeeds (the CLI always deletes its
     previous change set before a deploy). moto fails with an ``UnboundLocalError`` (HTTP 500),
     which the CLI retries for about 45 s and reports as an XML parse error."""
-    original = backend.delete_change_set  # type: ignore[attr-defined]
 
-    @functools.wraps(original)
-    def delete_change_set(self: Any, change_set_name: str) -> None:
+    @patch(models.CloudFormationBackend, "delete_change_set")
+    def delete_change_set(original: Original, self: Any, change_set_name: str) -> None:
         if _find(self, change_set_name) is None:
             return
         original(self, change_set_name)
-
-    backend.delete_change_set = delete_change_set  # type: ignore[attr-defined]
 
 
 @fills(
@@ -78,16 +74,12 @@ def _fix_delete_change_set(backend: type) -> None:
     'not exist"',
     aws='`ChangeSetNotFound`, which the CLI reads as "no change set yet"',
 )
-def _fix_describe_change_set(backend: type) -> None:
-    original = backend.describe_change_set  # type: ignore[attr-defined]
-
-    @functools.wraps(original)
-    def describe_change_set(self: Any, change_set_name: str) -> Any:
+def _fix_describe_change_set() -> None:
+    @patch(models.CloudFormationBackend, "describe_change_set")
+    def describe_change_set(original: Original, self: Any, change_set_name: str) -> Any:
         if _find(self, change_set_name) is None:
             raise ChangeSetNotFoundException(change_set_name)
         return original(self, change_set_name)
-
-    backend.describe_change_set = describe_change_set  # type: ignore[attr-defined]
 
 
 @fills(
@@ -95,22 +87,21 @@ def _fix_describe_change_set(backend: type) -> None:
     moto="after a change set executes, the stack keeps the outputs of its first template",
     aws="outputs of the new template",
 )
-def _fix_execute_change_set(backend: type) -> None:
+def _fix_execute_change_set() -> None:
     """AWS: after a change set runs, the stack's outputs are those of its new template (the CLI
     prints them, and cross-stack readers use them). moto applies the resources but keeps the
     outputs of the first template; rebuild them from the new one."""
-    original = backend.execute_change_set  # type: ignore[attr-defined]
 
-    @functools.wraps(original)
-    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    @patch(models.CloudFormationBackend, "execute_change_set")
+    def execute_change_set(
+        original: Original, self: Any, change_set_name: str, stack_name: str | None = None
+    ) -> None:
         change_set = _find(self, change_set_name)
         original(self, change_set_name, stack_name)
         if change_set is not None:
             stack = self.stacks[change_set.stack_id]
             stack._parse_template()
             stack.output_map = stack._create_output_map()
-
-    backend.execute_change_set = execute_change_set  # type: ignore[attr-defined]
 
 
 @fills(
@@ -129,11 +120,9 @@ def _fix_use_previous_value() -> None:
     a ``KeyError``. Such entries are left out of the request, so the template's default (the
     parameter name CDK writes there) applies, as it did at create. An SSM-typed parameter
     given a non-default name at create would fall back to its default here."""
-    response = responses.CloudFormationResponse
-    original = response.create_change_set
 
-    @functools.wraps(original)
-    def create_change_set(self: Any) -> Any:
+    @patch(responses.CloudFormationResponse, "create_change_set")
+    def create_change_set(original: Original, self: Any) -> Any:
         if self._get_param("ChangeSetType", "CREATE") == "UPDATE":
             stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
             known = stack.stack_parameters
@@ -155,8 +144,6 @@ def _fix_use_previous_value() -> None:
             if len(kept) != len(given):
                 self._get_param = _with_parameters(self._get_param, kept)
         return original(self)
-
-    response.create_change_set = create_change_set  # type: ignore[method-assign]
 
 
 def _with_parameters(get_param: Any, parameters: list[dict[str, Any]]) -> Any:

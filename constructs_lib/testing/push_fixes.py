@@ -18,8 +18,8 @@ from typing import Any
 from moto.sns import models as sns_models
 from moto.sns import responses as sns_responses
 
-from .event_sources import delivery_of
-from .gaps import fills
+from .event_sources import Delivery, delivers
+from .gaps import Original, apply_once, fills, patch
 
 WRITE_ONLY_ATTRIBUTES = ("PlatformCredential", "PlatformPrincipal")
 """Attributes of a platform application that SNS accepts and never returns."""
@@ -30,12 +30,13 @@ PLATFORM_KEYS = {"APNS": "APNS", "APNS_SANDBOX": "APNS_SANDBOX", "GCM": "GCM"}
 
 def install() -> None:
     """Apply the fixes to this process's emulator (idempotent)."""
-    if getattr(sns_models.Subscription, "_constructs_lib_push", False):
-        return
-    _hide_credentials()
-    _deliver_to_endpoints()
-    _token_follows_attributes()
-    sns_models.Subscription._constructs_lib_push = True  # type: ignore[attr-defined]
+    apply_once(
+        sns_models.Subscription,
+        "_constructs_lib_push",
+        _hide_credentials,
+        _deliver_to_endpoints,
+        _token_follows_attributes,
+    )
 
 
 @fills(
@@ -46,29 +47,26 @@ def install() -> None:
 )
 def _hide_credentials() -> None:
     response = sns_responses.SNSResponse
-    original_get = response.get_platform_application_attributes
-    original_list = response.list_platform_applications
 
     def without_credentials(attributes: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in attributes.items() if k not in WRITE_ONLY_ATTRIBUTES}
 
-    def get_platform_application_attributes(self: Any) -> Any:
-        result = original_get(self)
+    @patch(response, "get_platform_application_attributes")
+    def get_platform_application_attributes(original: Original, self: Any) -> Any:
+        result = original(self)
         body: Any = result.result
         body["Attributes"] = without_credentials(body["Attributes"])
         return result
 
-    def list_platform_applications(self: Any) -> Any:
-        result = original_list(self)
+    @patch(response, "list_platform_applications")
+    def list_platform_applications(original: Original, self: Any) -> Any:
+        result = original(self)
         body: Any = result.result
         body["PlatformApplications"] = [
             _Listed(app.arn, without_credentials(app.attributes))
             for app in body["PlatformApplications"]
         ]
         return result
-
-    response.get_platform_application_attributes = get_platform_application_attributes  # type: ignore[method-assign]
-    response.list_platform_applications = list_platform_applications  # type: ignore[method-assign]
 
 
 @fills(
@@ -80,16 +78,14 @@ def _hide_credentials() -> None:
     "returns the existing endpoint",
 )
 def _token_follows_attributes() -> None:
-    backend = sns_models.SNSBackend
-    original = backend.set_endpoint_attributes
-
-    def set_endpoint_attributes(self: Any, arn: str, attributes: dict[str, Any]) -> Any:
+    @patch(sns_models.SNSBackend, "set_endpoint_attributes")
+    def set_endpoint_attributes(
+        original: Original, self: Any, arn: str, attributes: dict[str, Any]
+    ) -> Any:
         result = original(self, arn, attributes)
         if "Token" in attributes:
             self.get_endpoint(arn).token = attributes["Token"]
         return result
-
-    backend.set_endpoint_attributes = set_endpoint_attributes  # type: ignore[method-assign]
 
 
 class _Listed:
@@ -108,30 +104,21 @@ class _Listed:
     "(`EndpointDisabled`) to the application's `EventDeliveryFailure` topic",
 )
 def _deliver_to_endpoints() -> None:
-    original = sns_models.Subscription.publish
-
-    def publish(self: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
-        if self.protocol != "application":
-            return original(self, message, message_id, *args, **kwargs)
-        delivery = delivery_of(self, message, args, kwargs)
-        if delivery is None:
-            return None
+    @delivers("application")
+    def deliver(self: Any, message: str, message_id: str, delivery: Delivery) -> None:
         _, _, structure = delivery
         backend = sns_models.sns_backends[self.account_id][self.endpoint.split(":")[3]]
         endpoint = backend.platform_endpoints.get(self.endpoint)
         if endpoint is None:
-            return None  # deleted: SNS drops the delivery (the subscription goes with it)
+            return  # deleted: SNS drops the delivery (the subscription goes with it)
         if structure == "json":
             document = json.loads(message)
             key = PLATFORM_KEYS.get(endpoint.application.platform, "default")
             message = document.get(key, document.get("default", ""))
         if endpoint.enabled:
             endpoint.messages[message_id] = message
-            return None
+            return
         _delivery_failure(backend, endpoint, message_id)
-        return None
-
-    sns_models.Subscription.publish = publish  # type: ignore[method-assign]
 
 
 def _delivery_failure(backend: Any, endpoint: Any, message_id: str) -> None:
@@ -150,6 +137,17 @@ def _delivery_failure(backend: Any, endpoint: Any, message_id: str) -> None:
         "Time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
     }
     backend.publish(json.dumps(event), arn=topic_arn)
+
+
+def endpoint_arns(sns: Any) -> set[str]:
+    """Every platform endpoint of every platform application, as an SNS client lists them."""
+    return {
+        endpoint["EndpointArn"]
+        for app in sns.list_platform_applications()["PlatformApplications"]
+        for endpoint in sns.list_endpoints_by_platform_application(
+            PlatformApplicationArn=app["PlatformApplicationArn"]
+        )["Endpoints"]
+    }
 
 
 def delivered(endpoint_arn: str) -> list[str]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import functools
 import hashlib
 import json
 import re
@@ -44,7 +43,7 @@ from moto.sqs.exceptions import InvalidParameterValue, QueueDoesNotExist, SQSExc
 from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 from moto.sqs.responses import SQSResponse
 
-from .gaps import fills
+from .gaps import Original, apply_once, fills, patch
 
 _APPLIED = "_constructs_lib_sqs_fixed"
 
@@ -79,14 +78,15 @@ _SEEN_LOCK = threading.Lock()
 
 def apply() -> None:
     """Apply every fix (idempotent)."""
-    if getattr(SQSBackend, _APPLIED, False):
-        return
-    _fix_dead_letter_source()
-    _fix_fifo_group_visibility()
-    _fix_redrive_allow_policy()
-    _fix_message_move_tasks()
-    _fix_fifo_topic_deduplication()
-    setattr(SQSBackend, _APPLIED, True)
+    apply_once(
+        SQSBackend,
+        _APPLIED,
+        _fix_dead_letter_source,
+        _fix_fifo_group_visibility,
+        _fix_redrive_allow_policy,
+        _fix_message_move_tasks,
+        _fix_fifo_topic_deduplication,
+    )
 
 
 class ResourceNotFound(SQSException):
@@ -128,29 +128,28 @@ def _fix_dead_letter_source() -> None:
     ``queue.dead_letter_queue.add_message(message)``. The backend call notes which queue it
     receives from (per thread, as receives nest when a Lambda mapping polls), and
     ``add_message`` on that queue's dead-letter queue stamps the source on the message."""
-    receive = SQSBackend.receive_message
-    add = Queue.add_message
-    respond = SQSResponse.receive_message
 
-    @functools.wraps(receive)
-    def receive_message(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+    @patch(SQSBackend, "receive_message")
+    def receive_message(
+        original: Original, self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any
+    ) -> Any:
         stack = _receiving_from()
         stack.append(self.get_queue(queue_name))
         try:
-            return receive(self, queue_name, *args, **kwargs)
+            return original(self, queue_name, *args, **kwargs)
         finally:
             stack.pop()
 
-    @functools.wraps(add)
-    def add_message(self: Queue, message: Message) -> None:
+    @patch(Queue, "add_message")
+    def add_message(original: Original, self: Queue, message: Message) -> None:
         stack = _receiving_from()
         if stack and stack[-1].dead_letter_queue is self:
             setattr(message, DEAD_LETTER_SOURCE, stack[-1].queue_arn)
-        add(self, message)
+        original(self, message)
 
-    @functools.wraps(respond)
-    def respond_receive_message(self: SQSResponse) -> Any:
-        result = respond(self)
+    @patch(SQSResponse, "receive_message")
+    def respond_receive_message(original: Original, self: SQSResponse) -> Any:
+        result = original(self)
         asked = {
             *self._get_param("AttributeNames", []),
             *self._get_param("MessageSystemAttributeNames", []),
@@ -165,10 +164,6 @@ def _fix_dead_letter_source() -> None:
             if source:
                 message.setdefault("Attributes", {})["DeadLetterQueueSourceArn"] = source
         return result
-
-    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
-    Queue.add_message = add_message  # type: ignore[method-assign]
-    SQSResponse.receive_message = respond_receive_message  # type: ignore[method-assign]
 
 
 @fills(
@@ -278,10 +273,11 @@ def _dead_letter_target(redrive_policy: Any) -> str | None:
 )
 def _fix_redrive_allow_policy() -> None:
     """Checked before moto applies any attribute, so a refused call changes nothing."""
-    original = Queue._set_attributes
 
-    @functools.wraps(original)
-    def _set_attributes(self: Queue, attributes: dict[str, Any], now: float | None = None) -> None:
+    @patch(Queue, "_set_attributes")
+    def _set_attributes(
+        original: Original, self: Queue, attributes: dict[str, Any], now: float | None = None
+    ) -> None:
         if "RedriveAllowPolicy" in attributes:
             given = attributes["RedriveAllowPolicy"]
             stored = None
@@ -295,7 +291,6 @@ def _fix_redrive_allow_policy() -> None:
 
     Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
     Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
-    Queue._set_attributes = _set_attributes  # type: ignore[method-assign]
 
 
 def _check_redrive_allowed(queue: Queue, target_arn: str, redrive_policy: Any) -> None:
@@ -658,10 +653,9 @@ def _deliveries(topic: Topic) -> dict[str, _Delivery]:
     "its FIFO queues; without content-based deduplication the id is required",
 )
 def _fix_fifo_topic_deduplication() -> None:
-    original = SNSBackend.publish
-
-    @functools.wraps(original)
+    @patch(SNSBackend, "publish")
     def publish(
+        original: Original,
         self: SNSBackend,
         message: str,
         arn: str | None,
@@ -673,7 +667,7 @@ def _fix_fifo_topic_deduplication() -> None:
         message_structure: str | None = None,
     ) -> str:
         def deliver(deduplication: str | None) -> str:
-            return original(
+            message_id: str = original(
                 self,
                 message,
                 arn,
@@ -684,6 +678,7 @@ def _fix_fifo_topic_deduplication() -> None:
                 deduplication_id=deduplication,
                 message_structure=message_structure,
             )
+            return message_id
 
         topic = self.topics.get(arn) if arn and not phone_number else None
         if topic is None or not _true(topic.fifo_topic) or not group_id:
@@ -706,7 +701,7 @@ def _fix_fifo_topic_deduplication() -> None:
             earlier.done.wait()
             if earlier.message_id is not None:
                 return earlier.message_id  # accepted, delivered to no subscriber
-            return publish(  # the first delivery failed: this one is a first
+            first: str = publish(  # the first delivery failed: this one is a first
                 self,
                 message,
                 arn,
@@ -717,6 +712,7 @@ def _fix_fifo_topic_deduplication() -> None:
                 deduplication_id,
                 message_structure,
             )
+            return first
         try:
             mine.message_id = deliver(deduplication_id)
         except BaseException:
@@ -727,5 +723,3 @@ def _fix_fifo_topic_deduplication() -> None:
         finally:
             mine.done.set()
         return mine.message_id
-
-    SNSBackend.publish = publish  # type: ignore[method-assign]

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .fanout import queue_counts
 from .harness import DeployedStack
 from .local_http import LocalEndpoint, Request
 
@@ -626,14 +627,8 @@ class DeployedWorkerPool:
 
     def queue_depth(self) -> tuple[int, int]:
         """(visible, in flight) messages of the work queue."""
-        attributes = self.deployed.client("sqs").get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return (
-            int(attributes["ApproximateNumberOfMessages"]),
-            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-        )
+        visible, in_flight = queue_counts(self.deployed.client("sqs"), self.queue_url)
+        return visible, in_flight
 
 
 def _worker_program_path() -> str:

@@ -28,70 +28,79 @@ VISIBLE = {"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVis
 SERVICE = [{"Name": "ServiceName", "Value": "svc"}]
 
 
+def target(min_capacity: int, max_capacity: int) -> dict:
+    """The scalable target ``Target``, as a template spells it."""
+    return {
+        "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
+        "Properties": {"MinCapacity": min_capacity, "MaxCapacity": max_capacity},
+    }
+
+
+def policy(policy_type: str, configuration: dict) -> dict:
+    """A scaling policy on ``Target``, its configuration under the key its type reads."""
+    return {
+        "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
+        "Properties": {
+            "PolicyType": policy_type,
+            "ScalingTargetId": {"Ref": "Target"},
+            f"{policy_type}PolicyConfiguration": configuration,
+        },
+    }
+
+
 def pool_template(*, with_alarm: bool = True) -> dict:
     """The scaling resources of a QueueWorkerPool, as its template spells them."""
     resources: dict = {
-        "Target": {
-            "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
-            "Properties": {"MinCapacity": 0, "MaxCapacity": 10},
-        },
-        "Tracking": {
-            "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
-            "Properties": {
-                "PolicyType": "TargetTrackingScaling",
-                "ScalingTargetId": {"Ref": "Target"},
-                "TargetTrackingScalingPolicyConfiguration": {
-                    "TargetValue": 30,
-                    "ScaleOutCooldown": 60,
-                    "ScaleInCooldown": 120,
-                    "CustomizedMetricSpecification": {
-                        "Metrics": [
-                            {
-                                "Id": "visible",
-                                "MetricStat": {"Metric": {**VISIBLE}, "Stat": "Sum"},
-                                "ReturnData": False,
-                            },
-                            {
-                                "Id": "workers",
-                                "MetricStat": {
-                                    "Metric": {
-                                        "Namespace": "ECS/ContainerInsights",
-                                        "MetricName": "RunningTaskCount",
-                                        "Dimensions": SERVICE,
-                                    },
-                                    "Stat": "Average",
-                                },
-                                "ReturnData": False,
-                            },
-                            {
-                                "Id": "per_worker",
-                                "Expression": "visible / IF(workers > 0, workers, 1)",
-                                "ReturnData": True,
-                            },
-                        ]
-                    },
-                },
-            },
-        },
-        "FromZero": {
-            "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
-            "Properties": {
-                "PolicyType": "StepScaling",
-                "ScalingTargetId": {"Ref": "Target"},
-                "StepScalingPolicyConfiguration": {
-                    "AdjustmentType": "ExactCapacity",
-                    "Cooldown": 60,
-                    "StepAdjustments": [
+        "Target": target(0, 10),
+        "Tracking": policy(
+            "TargetTrackingScaling",
+            {
+                "TargetValue": 30,
+                "ScaleOutCooldown": 60,
+                "ScaleInCooldown": 120,
+                "CustomizedMetricSpecification": {
+                    "Metrics": [
                         {
-                            "MetricIntervalLowerBound": 0,
-                            "MetricIntervalUpperBound": 30,
-                            "ScalingAdjustment": 1,
+                            "Id": "visible",
+                            "MetricStat": {"Metric": {**VISIBLE}, "Stat": "Sum"},
+                            "ReturnData": False,
                         },
-                        {"MetricIntervalLowerBound": 30, "ScalingAdjustment": 10},
-                    ],
+                        {
+                            "Id": "workers",
+                            "MetricStat": {
+                                "Metric": {
+                                    "Namespace": "ECS/ContainerInsights",
+                                    "MetricName": "RunningTaskCount",
+                                    "Dimensions": SERVICE,
+                                },
+                                "Stat": "Average",
+                            },
+                            "ReturnData": False,
+                        },
+                        {
+                            "Id": "per_worker",
+                            "Expression": "visible / IF(workers > 0, workers, 1)",
+                            "ReturnData": True,
+                        },
+                    ]
                 },
             },
-        },
+        ),
+        "FromZero": policy(
+            "StepScaling",
+            {
+                "AdjustmentType": "ExactCapacity",
+                "Cooldown": 60,
+                "StepAdjustments": [
+                    {
+                        "MetricIntervalLowerBound": 0,
+                        "MetricIntervalUpperBound": 30,
+                        "ScalingAdjustment": 1,
+                    },
+                    {"MetricIntervalLowerBound": 30, "ScalingAdjustment": 10},
+                ],
+            },
+        ),
     }
     if with_alarm:
         resources["FromZeroAlarm"] = {
@@ -135,28 +144,21 @@ def cdk_upper_alarm_policy() -> dict:
     """aws-cdk-lib's default upper step policy and its plain metric alarm (5-minute Maximum)."""
     return {
         "Resources": {
-            "Target": {
-                "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
-                "Properties": {"MinCapacity": 1, "MaxCapacity": 50},
-            },
-            "Upper": {
-                "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
-                "Properties": {
-                    "PolicyType": "StepScaling",
-                    "ScalingTargetId": {"Ref": "Target"},
-                    "StepScalingPolicyConfiguration": {
-                        "AdjustmentType": "ChangeInCapacity",
-                        "StepAdjustments": [
-                            {
-                                "MetricIntervalLowerBound": 0,
-                                "MetricIntervalUpperBound": 400,
-                                "ScalingAdjustment": 1,
-                            },
-                            {"MetricIntervalLowerBound": 400, "ScalingAdjustment": 5},
-                        ],
-                    },
+            "Target": target(1, 50),
+            "Upper": policy(
+                "StepScaling",
+                {
+                    "AdjustmentType": "ChangeInCapacity",
+                    "StepAdjustments": [
+                        {
+                            "MetricIntervalLowerBound": 0,
+                            "MetricIntervalUpperBound": 400,
+                            "ScalingAdjustment": 1,
+                        },
+                        {"MetricIntervalLowerBound": 400, "ScalingAdjustment": 5},
+                    ],
                 },
-            },
+            ),
             "UpperAlarm": {
                 "Type": "AWS::CloudWatch::Alarm",
                 "Properties": {

@@ -7,9 +7,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from helpers import ROOT
+from helpers import project_app
 
-from constructs_lib.testing import DeployedStack, cli_app, running_emulator
+from constructs_lib.testing import DeployedStack, running_emulator
 from constructs_lib.testing.fanout import DeployedFanout, receive_all
 from stacks import OrdersPrimaryStack, OrdersRecoveryStack
 from stacks.disaster_recovery import PRIMARY_REGION, RECOVERY_REGION
@@ -17,7 +17,7 @@ from stacks.disaster_recovery import PRIMARY_REGION, RECOVERY_REGION
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DeployedStack, DeployedStack]]:
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
+    app = project_app(tmp_path_factory.mktemp("cdk.out"))
     primary = OrdersPrimaryStack(app, "OrdersPrimary", env={"region": PRIMARY_REGION})
     OrdersRecoveryStack(
         app, "OrdersRecovery", orders=primary.orders, env={"region": RECOVERY_REGION}

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ROOT
+from helpers import deployed_on_emulator
 from image_jobs import image_job
 
-from constructs_lib.testing import DeployedStack, DeployedWorkerPool, cli_app, running_emulator
+from constructs_lib.testing import DeployedStack, DeployedWorkerPool, WorkerProcess
 from constructs_lib.testing.fanout import DeployedFanout, published_body
 from stacks import ImageProcessingStack
 
@@ -33,11 +33,9 @@ INVALID_JOB = "invalid job: it is retried like any failure, then dead-lettered"
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
-    ImageProcessingStack(app, "ImageProcessing")
-    assembly = app.synth()
-    with running_emulator() as emulator:
-        yield emulator.deploy(assembly.get_stack_by_name("ImageProcessing"))
+    out = tmp_path_factory.mktemp("cdk.out")
+    with deployed_on_emulator(out, ImageProcessingStack, "ImageProcessing") as deployed:
+        yield deployed
 
 
 @pytest.fixture(scope="module")
@@ -99,22 +97,39 @@ def test_a_burst_of_jobs_is_drained_with_none_lost_and_none_done_twice(
     assert statuses == {"worker-1": 0, "worker-2": 0, "worker-3": 0}
 
 
+def stopped_mid_job(
+    pool: DeployedWorkerPool,
+    jobs: DeployedFanout,
+    job_id: str,
+    *,
+    job_seconds: int,
+    grace_seconds: int,
+    timeout: float,
+) -> WorkerProcess:
+    """One worker on a slow job (``job_seconds`` long) that ECS stops (SIGTERM) once the job
+    has started, with a stop grace of ``grace_seconds``: the worker, exited with 0."""
+    slow = {
+        "WORKER_HANDLER": "slow_jobs.handler",
+        "SLOW_JOB_SECONDS": str(job_seconds),
+        "LOG_LEVEL": "DEBUG",
+        "STOP_GRACE_SECONDS": str(grace_seconds),
+    }
+    with pool.run_workers(
+        1, job_path=[SLOW_JOB, pool.image_folder()], environment={**FAST, **slow}
+    ) as fleet:
+        (worker,) = fleet.workers
+        publish_jobs(jobs, [image_job(job_id)])
+        worker.wait_for("job started")
+        worker.stop()
+        assert worker.wait(timeout=timeout) == 0
+    return worker
+
+
 def test_sigterm_during_a_job_lets_it_finish_within_the_stop_grace(
     pool: DeployedWorkerPool, jobs: DeployedFanout
 ) -> None:
-    slow = {"WORKER_HANDLER": "slow_jobs.handler", "SLOW_JOB_SECONDS": "1", "LOG_LEVEL": "DEBUG"}
-    with pool.run_workers(
-        1,
-        job_path=[SLOW_JOB, pool.image_folder()],
-        environment={**FAST, **slow, "STOP_GRACE_SECONDS": "20"},
-    ) as fleet:
-        (worker,) = fleet.workers
-        publish_jobs(jobs, [image_job("stop-finish")])
-        worker.wait_for("job started")
-
-        # WHEN ECS stops the task in the middle of the job
-        worker.stop()
-        assert worker.wait(timeout=15) == 0
+    # WHEN ECS stops the task in the middle of a 1 s job, with a 20 s stop grace
+    worker = stopped_mid_job(pool, jobs, "stop-finish", job_seconds=1, grace_seconds=20, timeout=15)
 
     # THEN the job finished, its message was deleted, and only then the worker stopped
     messages = [line["message"] for line in worker.lines]
@@ -133,19 +148,10 @@ def test_sigterm_during_a_job_lets_it_finish_within_the_stop_grace(
 def test_sigterm_during_a_job_longer_than_the_grace_gives_the_message_back(
     pool: DeployedWorkerPool, jobs: DeployedFanout
 ) -> None:
-    slow = {"WORKER_HANDLER": "slow_jobs.handler", "SLOW_JOB_SECONDS": "60", "LOG_LEVEL": "DEBUG"}
-    with pool.run_workers(
-        1,
-        job_path=[SLOW_JOB, pool.image_folder()],
-        environment={**FAST, **slow, "STOP_GRACE_SECONDS": "1"},
-    ) as fleet:
-        (worker,) = fleet.workers
-        publish_jobs(jobs, [image_job("stop-give-back")])
-        worker.wait_for("job started")
-
-        # WHEN ECS stops the task and the job outlasts the stop grace
-        worker.stop()
-        assert worker.wait(timeout=10) == 0
+    # WHEN ECS stops the task and the job (60 s) outlasts the stop grace (1 s)
+    worker = stopped_mid_job(
+        pool, jobs, "stop-give-back", job_seconds=60, grace_seconds=1, timeout=10
+    )
 
     # THEN the message is visible again at once, and nothing was written
     (given_back,) = worker.logged(GIVEN_BACK)

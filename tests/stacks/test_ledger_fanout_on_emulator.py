@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from itertools import count
 
 import pytest
-from helpers import ROOT
+from helpers import deployed_on_emulator
 
-from constructs_lib.testing import DeployedStack, cli_app, running_emulator
+from constructs_lib.testing import DeployedStack
 from constructs_lib.testing.fanout import DeployedFanout, published_body
 from stacks import LedgerFanoutStack
 
@@ -19,11 +19,9 @@ BATCHES = count(1)
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
-    app = cli_app(tmp_path_factory.mktemp("cdk.out"), cdk_json=ROOT / "cdk.json")
-    LedgerFanoutStack(app, "LedgerFanout")
-    assembly = app.synth()
-    with running_emulator() as emulator:
-        yield emulator.deploy(assembly.get_stack_by_name("LedgerFanout"))
+    out = tmp_path_factory.mktemp("cdk.out")
+    with deployed_on_emulator(out, LedgerFanoutStack, "LedgerFanout") as deployed:
+        yield deployed
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from moto.sns.models import sns_backends
 
 from constructs_lib.testing import DeployedStack, lambda_runtime, running_emulator
 from constructs_lib.testing.lambda_service import LambdaService
-from constructs_lib.testing.push_fixes import delivered
+from constructs_lib.testing.push_fixes import delivered, endpoint_arns
 
 MARKER = "SECRET-MARKER-4711"
 CALLER = "arn:aws:iam::123456789012:role/app-backend"
@@ -210,13 +210,7 @@ def test_a_disabled_endpoint_is_retired_by_the_feedback_consumer(
     # THEN the feedback function deleted the endpoint and its subscriptions, and only it
     assert [b.failed for b in batches] == [[]]
     assert json.loads(json.loads(batches[0].records[0]["body"])["Message"])["EndpointArn"] == gone
-    endpoints = {
-        e["EndpointArn"]
-        for app in sns.list_platform_applications()["PlatformApplications"]
-        for e in sns.list_endpoints_by_platform_application(
-            PlatformApplicationArn=app["PlatformApplicationArn"]
-        )["Endpoints"]
-    }
+    endpoints = endpoint_arns(sns)
     assert gone not in endpoints and kept in endpoints
     subscribed = {s["Endpoint"] for s in sns.list_subscriptions()["Subscriptions"]}
     assert gone not in subscribed and kept in subscribed

@@ -3,7 +3,6 @@ on ``sys.path``, then removed from ``sys.modules``), and a job's JSON."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from helpers import import_from
 from image_jobs import image_job
 
 SOURCE = Path(__file__).resolve().parents[3] / "lambda_src" / "image_thumbnails"
@@ -18,13 +18,7 @@ SOURCE = Path(__file__).resolve().parents[3] / "lambda_src" / "image_thumbnails"
 
 @pytest.fixture(scope="module")
 def jobs() -> Iterator[ModuleType]:
-    sys.modules.pop("jobs", None)
-    sys.path.insert(0, str(SOURCE))
-    try:
-        module = importlib.import_module("jobs")
-    finally:
-        sys.path.remove(str(SOURCE))
-    yield module
+    yield import_from(SOURCE, "jobs")
     sys.modules.pop("jobs", None)
 
 

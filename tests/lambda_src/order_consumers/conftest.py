@@ -13,7 +13,6 @@ when a line is written, and capsys sees the logs too.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 import boto3
 import pytest
-from helpers import emulated_aws
+from helpers import emulated_aws, import_from
 from sqs_events import LambdaContext, OrderFanout
 
 from constructs_lib.testing.lambda_service import CurrentStdout
@@ -45,11 +44,7 @@ STACK_ENVIRONMENT = {
 def import_source(name: str) -> ModuleType:
     """Imports a module of the asset folder as Lambda does: with the folder on sys.path."""
     forget_source_modules()
-    sys.path.insert(0, str(SOURCE))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(SOURCE))
+    return import_from(SOURCE, name)
 
 
 def forget_source_modules() -> None:
@@ -127,25 +122,22 @@ def _imported(name: str) -> Iterator[ModuleType]:
         logging.Logger.manager.loggerDict.pop(name, None)
 
 
-@pytest.fixture(scope="module")
-def consumer(account: Account) -> Iterator[ModuleType]:
-    """The shared wiring module, on its own."""
-    yield from _imported("consumer")
+def _module_fixture(fixture: str, module: str) -> Any:
+    """A module-scoped fixture ``fixture``: the source module ``module``, imported in the
+    emulated account."""
+
+    @pytest.fixture(scope="module", name=fixture)
+    def imported(account: Account) -> Iterator[ModuleType]:
+        yield from _imported(module)
+
+    return imported
 
 
-@pytest.fixture(scope="module")
-def billing_module(account: Account) -> Iterator[ModuleType]:
-    yield from _imported("billing")
-
-
-@pytest.fixture(scope="module")
-def shipping_module(account: Account) -> Iterator[ModuleType]:
-    yield from _imported("shipping")
-
-
-@pytest.fixture(scope="module")
-def inventory_module(account: Account) -> Iterator[ModuleType]:
-    yield from _imported("inventory")
+consumer = _module_fixture("consumer", "consumer")
+"""The shared wiring module, on its own."""
+billing_module = _module_fixture("billing_module", "billing")
+shipping_module = _module_fixture("shipping_module", "shipping")
+inventory_module = _module_fixture("inventory_module", "inventory")
 
 
 def _fresh(module: ModuleType, account: Account) -> ModuleType:

@@ -150,16 +150,22 @@ def test_duplicate_is_counted_as_skipped_not_as_a_new_invoice(billing, fanout, c
     assert emitted.metric("DuplicateOrdersSkipped") == 1
 
 
-def test_unexpected_error_fails_only_that_record(billing, fanout, context, table, monkeypatch):
-    # GIVEN invoicing crashes for order o-2 alone
+def crash_invoicing_of(order_id, error, *, billing, monkeypatch):
+    """Makes ``issue_invoice`` raise ``error`` for that order alone."""
     issue_invoice = billing.issue_invoice
 
-    def crash_on_o2(*, order):
-        if order.order_id == "o-2":
-            raise RuntimeError("payment provider unreachable")
+    def crash(*, order):
+        if order.order_id == order_id:
+            raise error
         return issue_invoice(order=order)
 
-    monkeypatch.setattr(billing, "issue_invoice", crash_on_o2)
+    monkeypatch.setattr(billing, "issue_invoice", crash)
+
+
+def test_unexpected_error_fails_only_that_record(billing, fanout, context, table, monkeypatch):
+    # GIVEN invoicing crashes for order o-2 alone
+    crash = RuntimeError("payment provider unreachable")
+    crash_invoicing_of("o-2", crash, billing=billing, monkeypatch=monkeypatch)
     for order_id in ("o-1", "o-2", "o-3"):
         fanout.publish(an_order(order_id))
     records = fanout.receive("raw")
@@ -252,14 +258,7 @@ def test_every_record_is_either_processed_or_reported(
     billing, fanout, context, table, output, monkeypatch
 ):
     # GIVEN a full batch: valid orders, a duplicate, poison records, and a crashing order
-    issue_invoice = billing.issue_invoice
-
-    def crash_on_o4(*, order):
-        if order.order_id == "o-4":
-            raise RuntimeError("boom")
-        return issue_invoice(order=order)
-
-    monkeypatch.setattr(billing, "issue_invoice", crash_on_o4)
+    crash_invoicing_of("o-4", RuntimeError("boom"), billing=billing, monkeypatch=monkeypatch)
     for order_id in ("o-1", "o-2", "o-2", "o-3", "o-4", "o-5"):
         fanout.publish(an_order(order_id))
     queue_arn = fanout.queues["envelope"].arn

@@ -8,11 +8,7 @@ module last for the test module; each test makes its own devices and its own eve
 
 from __future__ import annotations
 
-import importlib
-import io
 import json
-import logging
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +18,7 @@ from uuid import uuid4
 
 import boto3
 import pytest
-from helpers import emulated_aws
+from helpers import PushTopics, emulated_aws, powertools_handler
 from sqs_events import LambdaContext
 
 from constructs_lib.testing import lambda_event, lambda_record
@@ -32,25 +28,12 @@ REGION = "eu-west-1"
 SERVICE = "push-feedback-test"
 
 
-class CurrentStdout(io.TextIOBase):
-    """Writes to ``sys.stdout`` as it is at the time of writing (so capsys sees the logs)."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
 @dataclass
-class Push:
+class Push(PushTopics):
     """The emulated account: an FCM application, the broadcast topic and segment topics."""
 
-    sns: Any
     sqs: Any
     application_arn: str
-    broadcast_topic_arn: str
-    segment_topics: dict[str, str]
 
     def device(self, segments: Sequence[str] = ()) -> str:
         """A registered device: an endpoint subscribed to broadcast and ``segments``."""
@@ -72,55 +55,29 @@ class Push:
             return False
         return True
 
-    def subscriptions(self, endpoint_arn: str) -> list[str]:
-        """Topic ARNs of every subscription delivering to the endpoint, one per subscription."""
-        topics = []
-        for topic_arn in [self.broadcast_topic_arn, *self.segment_topics.values()]:
-            paginator = self.sns.get_paginator("list_subscriptions_by_topic")
-            for page in paginator.paginate(TopicArn=topic_arn):
-                topics += [
-                    topic_arn
-                    for subscription in page["Subscriptions"]
-                    if subscription["Endpoint"] == endpoint_arn
-                ]
-        return topics
-
 
 @pytest.fixture(scope="module")
 def push() -> Iterator[Push]:
     with emulated_aws(REGION):
         sns = boto3.client("sns", region_name=REGION)
         yield Push(
-            sns=sns,
             sqs=boto3.client("sqs", region_name=REGION),
             application_arn=sns.create_platform_application(
                 Name="app-fcm", Platform="GCM", Attributes={}
             )["PlatformApplicationArn"],
-            broadcast_topic_arn=sns.create_topic(Name="broadcast")["TopicArn"],
-            segment_topics={
-                name: sns.create_topic(Name=f"segment-{name}")["TopicArn"]
-                for name in ("news", "offers")
-            },
+            **PushTopics.create(sns),
         )
 
 
 @pytest.fixture(scope="module")
 def feedback(push: Push) -> Iterator[ModuleType]:
     """The handler module, imported as Lambda imports it, with the construct's environment."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("BROADCAST_TOPIC_ARN", push.broadcast_topic_arn)
-        env.setenv("SEGMENT_TOPICS", json.dumps(push.segment_topics))
-        env.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
-        sys.modules.pop("handler", None)
-        sys.path.insert(0, str(SOURCE))
-        try:
-            module = importlib.import_module("handler")
-        finally:
-            sys.path.remove(str(SOURCE))
-            sys.modules.pop("handler", None)
-    module.logger.registered_handler.setStream(CurrentStdout())
-    yield module
-    logging.Logger.manager.loggerDict.pop(SERVICE, None)
+    environment = {
+        "BROADCAST_TOPIC_ARN": push.broadcast_topic_arn,
+        "SEGMENT_TOPICS": json.dumps(push.segment_topics),
+    }
+    with powertools_handler(SOURCE, SERVICE, environment) as module:
+        yield module
 
 
 class EventQueue:

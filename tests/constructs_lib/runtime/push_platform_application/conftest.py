@@ -12,7 +12,6 @@ record (the handler's own logger included).
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 import boto3
 import pytest
-from helpers import emulated_aws
+from helpers import emulated_aws, import_from
 
 SOURCE = (
     Path(__file__).resolve().parents[4] / "constructs_lib" / "runtime" / "push_platform_application"
@@ -122,12 +121,7 @@ def account() -> Iterator[Account]:
 @pytest.fixture(scope="module")
 def handler(account: Account) -> Iterator[ModuleType]:
     """The handler module, imported from its folder as Lambda does."""
-    sys.modules.pop("handler", None)
-    sys.path.insert(0, str(SOURCE))
-    try:
-        module = importlib.import_module("handler")
-    finally:
-        sys.path.remove(str(SOURCE))
+    module = import_from(SOURCE, "handler")
     try:
         yield module
     finally:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
+from helpers import refusing_client
 
 SERVICE_TOKEN = "arn:aws:lambda:eu-west-1:123456789012:function:framework-onEvent"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:push-events"
@@ -262,14 +263,8 @@ def test_fails_naming_a_missing_secret(invoke, name):
 def test_fails_saying_what_to_grant_when_the_secret_cannot_be_read(
     handler, invoke, name, monkeypatch
 ):
-    class Denied:
-        def get_secret_value(self, **_: object) -> None:
-            raise ClientError(
-                {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
-                "GetSecretValue",
-            )
-
-    monkeypatch.setattr(handler, "_secretsmanager", Denied)
+    denied = refusing_client("get_secret_value", "AccessDeniedException", "not authorized")
+    monkeypatch.setattr(handler, "_secretsmanager", denied)
 
     message = invoke.fails(create_event(**apns_token_properties(name, MISSING_SECRET)))
 

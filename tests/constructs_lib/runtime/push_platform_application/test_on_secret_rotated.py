@@ -11,33 +11,37 @@ PARTIAL_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:push/apns"
 FULL_ARN = f"{PARTIAL_ARN}-Ab12Cd"
 
 
-def put_secret_value_event(secret_arn: str) -> dict[str, Any]:
-    """What EventBridge delivers for a CloudTrail PutSecretValue entry."""
+def cloudtrail_event(detail_type: str, event_name: str, **detail: Any) -> dict[str, Any]:
+    """What EventBridge delivers for a Secrets Manager entry of CloudTrail."""
     return {
         "source": "aws.secretsmanager",
-        "detail-type": "AWS API Call via CloudTrail",
+        "detail-type": detail_type,
         "resources": [],
         "detail": {
             "eventSource": "secretsmanager.amazonaws.com",
-            "eventName": "PutSecretValue",
-            "requestParameters": {"secretId": secret_arn, "clientRequestToken": "token"},
-            "responseElements": {"arn": secret_arn, "versionId": "v2"},
+            "eventName": event_name,
+            **detail,
         },
     }
+
+
+def put_secret_value_event(secret_arn: str) -> dict[str, Any]:
+    """What EventBridge delivers for a CloudTrail PutSecretValue entry."""
+    return cloudtrail_event(
+        "AWS API Call via CloudTrail",
+        "PutSecretValue",
+        requestParameters={"secretId": secret_arn, "clientRequestToken": "token"},
+        responseElements={"arn": secret_arn, "versionId": "v2"},
+    )
 
 
 def rotation_succeeded_event(secret_arn: str) -> dict[str, Any]:
     """What EventBridge delivers for a CloudTrail RotationSucceeded entry."""
-    return {
-        "source": "aws.secretsmanager",
-        "detail-type": "AWS Service Event via CloudTrail",
-        "resources": [],
-        "detail": {
-            "eventSource": "secretsmanager.amazonaws.com",
-            "eventName": "RotationSucceeded",
-            "additionalEventData": {"SecretId": secret_arn},
-        },
-    }
+    return cloudtrail_event(
+        "AWS Service Event via CloudTrail",
+        "RotationSucceeded",
+        additionalEventData={"SecretId": secret_arn},
+    )
 
 
 @pytest.fixture

@@ -9,11 +9,7 @@ module last for the test module; each test uses new device tokens, so tests do n
 from __future__ import annotations
 
 import base64
-import importlib
-import io
 import json
-import logging
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +19,7 @@ from uuid import uuid4
 
 import boto3
 import pytest
-from helpers import emulated_aws
+from helpers import PushTopics, emulated_aws, powertools_handler
 from sqs_events import LambdaContext
 
 SOURCE = Path(__file__).resolve().parents[4] / "constructs_lib" / "runtime" / "push_registration"
@@ -31,24 +27,11 @@ REGION = "eu-west-1"
 SERVICE = "push-registration-test"
 
 
-class CurrentStdout(io.TextIOBase):
-    """Writes to ``sys.stdout`` as it is at the time of writing (so capsys sees the logs)."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
 @dataclass
-class Push:
+class Push(PushTopics):
     """The emulated account: SNS client, platform applications and topics."""
 
-    sns: Any
     applications: dict[str, str]
-    broadcast_topic_arn: str
-    segment_topics: dict[str, str]
 
     def endpoint_attributes(self, endpoint_arn: str) -> dict[str, str]:
         return dict(self.sns.get_endpoint_attributes(EndpointArn=endpoint_arn)["Attributes"])
@@ -58,19 +41,6 @@ class Push:
             PlatformApplicationArn=self.applications[platform]
         )
         return [endpoint["EndpointArn"] for endpoint in response["Endpoints"]]
-
-    def subscriptions(self, endpoint_arn: str) -> list[str]:
-        """Topic ARNs of every subscription delivering to the endpoint, one per subscription."""
-        topics = []
-        for topic_arn in [self.broadcast_topic_arn, *self.segment_topics.values()]:
-            paginator = self.sns.get_paginator("list_subscriptions_by_topic")
-            for page in paginator.paginate(TopicArn=topic_arn):
-                topics += [
-                    topic_arn
-                    for subscription in page["Subscriptions"]
-                    if subscription["Endpoint"] == endpoint_arn
-                ]
-        return topics
 
 
 @pytest.fixture(scope="module")
@@ -84,36 +54,19 @@ def push() -> Iterator[Push]:
             )["PlatformApplicationArn"]
             for platform, sns_platform in (("apns", "APNS"), ("fcm", "GCM"))
         }
-        segment_topics = {
-            name: sns.create_topic(Name=f"segment-{name}")["TopicArn"]
-            for name in ("news", "offers")
-        }
-        yield Push(
-            sns=sns,
-            applications=applications,
-            broadcast_topic_arn=sns.create_topic(Name="broadcast")["TopicArn"],
-            segment_topics=segment_topics,
-        )
+        yield Push(applications=applications, **PushTopics.create(sns))
 
 
 @pytest.fixture(scope="module")
 def registration(push: Push) -> Iterator[ModuleType]:
     """The handler module, imported as Lambda imports it, with the construct's environment."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PLATFORM_APPLICATIONS", json.dumps(push.applications))
-        env.setenv("BROADCAST_TOPIC_ARN", push.broadcast_topic_arn)
-        env.setenv("SEGMENT_TOPICS", json.dumps(push.segment_topics))
-        env.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
-        sys.modules.pop("handler", None)
-        sys.path.insert(0, str(SOURCE))
-        try:
-            module = importlib.import_module("handler")
-        finally:
-            sys.path.remove(str(SOURCE))
-            sys.modules.pop("handler", None)
-    module.logger.registered_handler.setStream(CurrentStdout())
-    yield module
-    logging.Logger.manager.loggerDict.pop(SERVICE, None)
+    environment = {
+        "PLATFORM_APPLICATIONS": json.dumps(push.applications),
+        "BROADCAST_TOPIC_ARN": push.broadcast_topic_arn,
+        "SEGMENT_TOPICS": json.dumps(push.segment_topics),
+    }
+    with powertools_handler(SOURCE, SERVICE, environment) as module:
+        yield module
 
 
 @pytest.fixture

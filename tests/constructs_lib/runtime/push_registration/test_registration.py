@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from botocore.exceptions import ClientError
+from helpers import refusing_client
 
 
 def test_new_token_gets_an_endpoint_subscribed_to_broadcast_and_segments(register, push, token):
@@ -195,14 +195,8 @@ def test_every_problem_of_a_request_is_named_at_once(register):
 
 
 def test_sns_error_is_answered_with_502_and_its_code(register, registration, monkeypatch, token):
-    class ThrottledSns:
-        def create_platform_endpoint(self, **_: object) -> None:
-            raise ClientError(
-                {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}},
-                "CreatePlatformEndpoint",
-            )
-
-    monkeypatch.setattr(registration, "sns_client", ThrottledSns)
+    throttled = refusing_client("create_platform_endpoint", "Throttling", "Rate exceeded")
+    monkeypatch.setattr(registration, "sns_client", throttled)
 
     response = register({"platform": "fcm", "token": token})
 

@@ -32,6 +32,7 @@ import pytest
 from helpers import emulated_aws
 from image_jobs import image_job
 
+from constructs_lib.testing.fanout import queue_counts
 from constructs_lib.testing.local_http import LocalEndpoint, Request
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -102,17 +103,8 @@ class WorkQueue:
 
     def counts(self) -> tuple[int, int]:
         """(visible, in flight) messages of the work queue."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-            ],
-        )["Attributes"]
-        return (
-            int(attributes["ApproximateNumberOfMessages"]),
-            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-        )
+        visible, in_flight = queue_counts(self.sqs, self.url)
+        return visible, in_flight
 
     def receive(self, url: str | None = None) -> list[dict[str, Any]]:
         """What another consumer would get now (no waiting), receive counts included."""

@@ -122,6 +122,19 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def _one_job_despite_a_protection_failure(make_worker, queue, results, a_job, logs, protection):
+    """A worker with ``protection`` takes one job: it is done and deleted all the same, and the
+    failed protection call is the one warning logged, which is returned."""
+    queue.send(json.dumps(a_job("scan-1")))
+
+    make_worker(protection=protection).step()
+
+    assert [item["job_id"] for item in results.items()] == ["scan-1"]
+    assert queue.counts() == (0, 0)
+    (warning,) = [line for line in logs() if line["level"] == "WARNING"]
+    return warning
+
+
 @pytest.mark.parametrize("agent_state", ["refusing", "unreachable"])
 def test_ecs_protection_failure_is_logged_and_the_job_still_completes(
     local_endpoint, make_worker, queue, results, a_job, logs, protection, agent_state
@@ -132,16 +145,11 @@ def test_ecs_protection_failure_is_logged_and_the_job_still_completes(
     else:
         agent_url = _closed_port_url()
     ecs = protection.EcsTaskProtection(agent_url + TASK_PATH, protection_minutes=1, timeout=1)
-    queue.send(json.dumps(a_job("scan-1")))
 
-    # WHEN the worker takes the job
-    make_worker(protection=ecs).step()
+    # WHEN the worker takes a job: THEN it is done and deleted all the same
+    warning = _one_job_despite_a_protection_failure(make_worker, queue, results, a_job, logs, ecs)
 
-    # THEN the job is done and deleted all the same
-    assert [item["job_id"] for item in results.items()] == ["scan-1"]
-    assert queue.counts() == (0, 0)
     # AND the failed protection call is logged, with the agent's answer when there is one
-    (warning,) = [line for line in logs() if line["level"] == "WARNING"]
     assert warning["action"] == "ECS task scale-in protection"
     assert warning["protection_enabled"] is True
     if agent_state == "refusing":
@@ -296,6 +304,20 @@ def test_rejected_imds_token_is_replaced(local_endpoint, protection):
     assert service.tokens_issued == 2
 
 
+def expect_the_hook_completed(stubber, fleet):
+    """The one CompleteLifecycleAction the worker must make: CONTINUE, for its instance."""
+    stubber.add_response(
+        "complete_lifecycle_action",
+        {},
+        {
+            "LifecycleHookName": "drain",
+            "AutoScalingGroupName": fleet.group_name,
+            "LifecycleActionResult": "CONTINUE",
+            "InstanceId": fleet.instance_id,
+        },
+    )
+
+
 def test_termination_notice_mid_job_drains_it_then_completes_the_lifecycle_action(
     make_worker,
     make_settings,
@@ -317,16 +339,7 @@ def test_termination_notice_mid_job_drains_it_then_completes_the_lifecycle_actio
     # GIVEN a worker on an instance of the group, working on a job
     worker_autoscaling = boto3.client("autoscaling", region_name=REGION)
     stubber = Stubber(worker_autoscaling)
-    stubber.add_response(
-        "complete_lifecycle_action",
-        {},
-        {
-            "LifecycleHookName": "drain",
-            "AutoScalingGroupName": fleet.group_name,
-            "LifecycleActionResult": "CONTINUE",
-            "InstanceId": fleet.instance_id,
-        },
-    )
+    expect_the_hook_completed(stubber, fleet)
     protected_while_the_job_ran = []
 
     def job_during_which_the_instance_is_told_to_terminate(body):
@@ -375,16 +388,7 @@ def test_termination_notice_while_idle_completes_the_hook_without_taking_a_messa
 
     # WHEN the worker starts
     with Stubber(worker_autoscaling) as stubber:
-        stubber.add_response(
-            "complete_lifecycle_action",
-            {},
-            {
-                "LifecycleHookName": "drain",
-                "AutoScalingGroupName": fleet.group_name,
-                "LifecycleActionResult": "CONTINUE",
-                "InstanceId": fleet.instance_id,
-            },
-        )
+        expect_the_hook_completed(stubber, fleet)
         status = make_worker(
             protection=ec2_protection(protection, fleet, imds.url, worker_autoscaling)
         ).run()
@@ -415,15 +419,9 @@ def test_ec2_protection_failure_is_logged_and_the_job_still_completes(
 ):
     # GIVEN an instance whose metadata service cannot be reached
     ec2 = ec2_protection(protection, fleet, _closed_port_url())
-    queue.send(json.dumps(a_job("scan-1")))
 
-    # WHEN the worker takes a job
-    make_worker(protection=ec2).step()
-
-    # THEN the job is done all the same, and the failure logged
-    assert [item["job_id"] for item in results.items()] == ["scan-1"]
-    assert queue.counts() == (0, 0)
-    (warning,) = [line for line in logs() if line["level"] == "WARNING"]
+    # WHEN the worker takes a job: THEN it is done all the same, and the failure logged
+    warning = _one_job_despite_a_protection_failure(make_worker, queue, results, a_job, logs, ec2)
     assert warning["action"] == "EC2 instance scale-in protection"
     assert not fleet.protected()
 

@@ -88,33 +88,26 @@ def test_retry_delay_is_at_most_the_visibility_timeout(worker_module):
     assert settings.retry_delay_seconds == 12
 
 
-def test_rejects_an_unknown_platform(worker_module):
-    with pytest.raises(
-        worker_module.ConfigurationError,
-        match=r"WORKER_PLATFORM is 'k8s'; expected one of ecs, ec2, none",
-    ):
-        worker_module.Settings.from_environ({**REQUIRED, "WORKER_PLATFORM": "k8s"})
+REFUSED = {
+    "WORKER_PLATFORM=k8s": r"WORKER_PLATFORM is 'k8s'; expected one of ecs, ec2, none",
+    # ec2 needs the group and its lifecycle hook, ecs the agent URI ECS sets
+    "WORKER_PLATFORM=ec2": r"AUTOSCALING_GROUP_NAME is not set; LIFECYCLE_HOOK_NAME is not set$",
+    "WORKER_PLATFORM=ecs": r"ECS_AGENT_URI is not set",
+    "LOG_LEVEL=verbose": (
+        r"LOG_LEVEL is 'verbose'; expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    ),
+    "WORKER_HANDLER=handler": (
+        r"WORKER_HANDLER is 'handler'; expected module.function, like jobs.handler"
+    ),
+}
+"""Settings the worker refuses (``NAME=value``), and the problem it names."""
 
 
-def test_ec2_needs_the_group_and_its_lifecycle_hook(worker_module):
-    with pytest.raises(
-        worker_module.ConfigurationError,
-        match=r"AUTOSCALING_GROUP_NAME is not set; LIFECYCLE_HOOK_NAME is not set$",
-    ):
-        worker_module.Settings.from_environ({**REQUIRED, "WORKER_PLATFORM": "ec2"})
-
-
-def test_ecs_needs_the_agent_uri_ecs_sets(worker_module):
-    with pytest.raises(worker_module.ConfigurationError, match=r"ECS_AGENT_URI is not set"):
-        worker_module.Settings.from_environ({**REQUIRED, "WORKER_PLATFORM": "ecs"})
-
-
-def test_rejects_a_log_level_logging_does_not_know(worker_module):
-    with pytest.raises(
-        worker_module.ConfigurationError,
-        match=r"LOG_LEVEL is 'verbose'; expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
-    ):
-        worker_module.Settings.from_environ({**REQUIRED, "LOG_LEVEL": "verbose"})
+@pytest.mark.parametrize(("setting", "problem"), REFUSED.items(), ids=list(REFUSED))
+def test_rejects_a_setting_naming_the_problem(worker_module, setting, problem):
+    name, value = setting.split("=")
+    with pytest.raises(worker_module.ConfigurationError, match=problem):
+        worker_module.Settings.from_environ({**REQUIRED, name: value})
 
 
 def test_region_comes_from_the_queue_url_when_the_environment_has_none(worker_module):
@@ -133,14 +126,6 @@ def test_main_logs_every_missing_setting_and_exits_with_2(worker_module, logs):
     assert line["level"] == "CRITICAL"
     assert line["problems"] == ["VISIBILITY_TIMEOUT is not set", "WORKER_HANDLER is not set"]
     worker_module.configure_logging("DEBUG")
-
-
-def test_rejects_a_handler_that_is_not_module_dot_function(worker_module):
-    with pytest.raises(
-        worker_module.ConfigurationError,
-        match=r"WORKER_HANDLER is 'handler'; expected module.function, like jobs.handler",
-    ):
-        worker_module.Settings.from_environ({**REQUIRED, "WORKER_HANDLER": "handler"})
 
 
 def test_main_exits_with_2_naming_a_handler_module_that_cannot_be_imported(worker_module, logs):
@@ -423,34 +408,32 @@ def test_sigterm_and_sigint_ask_the_worker_to_stop(
         assert worker.stop_requested
 
 
+@pytest.fixture
+def sigterm_mid_job(make_worker, make_settings, clock, wait_until, source, restore_signal_handlers):
+    """``sigterm_mid_job(seconds=, then=)``: a worker with a 100 s stop grace, its signal
+    handlers installed as main() installs them, whose job gets SIGTERM, runs ``seconds`` more
+    on the test clock, then ``then(body)``."""
+
+    def make(*, seconds, then):
+        def job(body):
+            os.kill(os.getpid(), signal.SIGTERM)
+            wait_until(lambda: worker.stop_requested)
+            clock.advance(seconds)
+            return then(body)
+
+        worker = make_worker(make_settings(stop_grace_seconds=100), work=job, clock=clock)
+        source.worker.install_signal_handlers(worker.request_stop)
+        return worker
+
+    return make
+
+
 def test_sigterm_mid_job_lets_the_job_finish_within_the_grace_then_the_worker_exits(
-    make_worker,
-    make_settings,
-    queue,
-    results,
-    a_job,
-    clock,
-    wait_until,
-    store,
-    source,
-    logs,
-    restore_signal_handlers,
+    sigterm_mid_job, queue, results, a_job, store, source, logs
 ):
     # GIVEN a worker with a 100 s stop grace, working on a job
     queue.send(json.dumps(a_job("scan-1")))
-
-    def job_taking_50_more_seconds_after_sigterm(body):
-        os.kill(os.getpid(), signal.SIGTERM)
-        wait_until(lambda: worker.stop_requested)
-        clock.advance(50)
-        return source.jobs.run_job(body, store)
-
-    worker = make_worker(
-        make_settings(stop_grace_seconds=100),
-        work=job_taking_50_more_seconds_after_sigterm,
-        clock=clock,
-    )
-    source.worker.install_signal_handlers(worker.request_stop)
+    worker = sigterm_mid_job(seconds=50, then=lambda body: source.jobs.run_job(body, store))
 
     # WHEN SIGTERM arrives while the job runs, and the job needs 50 s more
     status = worker.run()
@@ -465,34 +448,17 @@ def test_sigterm_mid_job_lets_the_job_finish_within_the_grace_then_the_worker_ex
 
 
 def test_sigterm_mid_job_gives_the_message_back_when_the_grace_runs_out(
-    make_worker,
-    make_settings,
-    queue,
-    results,
-    a_job,
-    clock,
-    wait_until,
-    source,
-    logs,
-    restore_signal_handlers,
+    sigterm_mid_job, queue, results, a_job, wait_until, logs
 ):
     # GIVEN a worker with a 100 s stop grace, working on a job that will not finish in time
     message_id = queue.send(json.dumps(a_job("scan-1")))
     release = threading.Event()
 
-    def job_still_running_101_seconds_after_sigterm(body):
-        os.kill(os.getpid(), signal.SIGTERM)
-        wait_until(lambda: worker.stop_requested)
-        clock.advance(101)
+    def still_running(body):
         release.wait(10)
         raise RuntimeError("the process would have exited before this")
 
-    worker = make_worker(
-        make_settings(stop_grace_seconds=100),
-        work=job_still_running_101_seconds_after_sigterm,
-        clock=clock,
-    )
-    source.worker.install_signal_handlers(worker.request_stop)
+    worker = sigterm_mid_job(seconds=101, then=still_running)
 
     # WHEN SIGTERM arrives and the grace runs out
     status = worker.run()
