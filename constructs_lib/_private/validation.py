@@ -334,4 +334,3 @@ class Problems:
 
 def with_fifo_suffix(name: str) -> str:
     return name if name.endswith(FIFO_SUFFIX) else name + FIFO_SUFFIX
-
