@@ -167,6 +167,19 @@ class LambdaConsumer(Construct):
         **options: Unpack[LambdaConsumerOptions],
     ) -> None:
         super().__init__(scope, id)
+        self.consumer_queue: ConsumerQueue | None
+        """The ConsumerQueue drained, when it was given as one."""
+        self.queue: sqs.IQueue
+        """The SQS queue drained."""
+        self.function: lambda_.Function
+        self.role: iam.Role
+        """The function's own role: consume rights on the queue, its key and its logs."""
+        self.log_group: logs.LogGroup
+        self.event_source_mapping: lambda_.EventSourceMapping
+        self.errors_alarm: cloudwatch.Alarm | None = None
+        """Any failed invocation (None with ``alarms=False``)."""
+        self.throttles_alarm: cloudwatch.Alarm | None = None
+        """Any throttled invocation (None with ``alarms=False``)."""
         settings = self._validate(queue, code, handler, options)
         self._warn(settings)
         self._build_function(code, handler, settings)
@@ -199,10 +212,8 @@ class LambdaConsumer(Construct):
         )
         problems.raise_if_any(self)
         self._facts = queue_facts(queue)  # type: ignore[arg-type]  # checked just above
-        self.consumer_queue: ConsumerQueue | None = self._facts.consumer_queue
-        """The ConsumerQueue drained, when it was given as one."""
-        self.queue: sqs.IQueue = self._facts.queue
-        """The SQS queue drained."""
+        self.consumer_queue = self._facts.consumer_queue
+        self.queue = self._facts.queue
         runtime = settings["runtime"]
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         if settings["powertools_layer"] is None:
@@ -276,9 +287,9 @@ class LambdaConsumer(Construct):
             reserved_concurrent_executions=settings["reserved_concurrent_executions"],
             log_retention=settings["log_retention"],
         )
-        self.function: lambda_.Function = built.function
-        self.role: iam.Role = built.role
-        self.log_group: logs.LogGroup = built.log_group
+        self.function = built.function
+        self.role = built.role
+        self.log_group = built.log_group
 
     # -- wire ----------------------------------------------------------------------------
 
@@ -295,8 +306,6 @@ class LambdaConsumer(Construct):
             max_concurrency=settings["max_concurrency"],
             report_batch_item_failures=True,
         )
-        self.errors_alarm: cloudwatch.Alarm | None = None
-        self.throttles_alarm: cloudwatch.Alarm | None = None
         if settings["alarms"]:
             self.errors_alarm, self.throttles_alarm = (
                 monitoring.at_least_once_alarm(

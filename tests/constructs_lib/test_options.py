@@ -11,6 +11,7 @@ is a FanoutConfigurationError naming it, never another exception.
 
 from __future__ import annotations
 
+import ast
 import enum
 import importlib
 import inspect
@@ -255,3 +256,61 @@ def test_a_wrong_type_for_any_option_is_a_configuration_error(name: str, option:
             continue
         with pytest.raises(FanoutConfigurationError, match=rf"\b{option}\b"):
             _build(name)(**{option: value})
+
+
+# -- attributes ----------------------------------------------------------------------------
+
+
+def _classes() -> dict[str, ast.ClassDef]:
+    package = ROOT / "constructs_lib"
+    return {
+        node.name: node
+        for module in CONSTRUCT_MODULES
+        for node in ast.parse((package / f"{module}.py").read_text()).body
+        if isinstance(node, ast.ClassDef)
+    }
+
+
+def _assigned_attributes(function: ast.FunctionDef, *, declared_only: bool) -> set[str]:
+    """Public ``self.<name>`` targets in ``function`` (only annotated ones: ``declared_only``)."""
+    names: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.AnnAssign):
+            targets: list[ast.expr] = [node.target]
+        elif isinstance(node, ast.Assign) and not declared_only:
+            targets = [
+                e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])
+            ]
+        else:
+            continue
+        for target in targets:
+            if (
+                isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+                and not target.attr.startswith("_")
+            ):
+                names.add(target.attr)
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(_classes()))
+def test_every_public_attribute_is_declared_with_its_type_in_init(name: str) -> None:
+    classes = _classes()
+    declared: set[str] = set()
+    lineage = [classes[name]]
+    while lineage[-1].bases and getattr(lineage[-1].bases[0], "id", None) in classes:
+        lineage.append(classes[lineage[-1].bases[0].id])  # type: ignore[attr-defined]
+    for cls in lineage:
+        for item in cls.body:
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                declared |= _assigned_attributes(item, declared_only=True)
+    methods = [i for i in classes[name].body if isinstance(i, ast.FunctionDef)]
+    elsewhere = {
+        attribute: method.name
+        for method in methods
+        if method.name != "__init__"
+        for attribute in _assigned_attributes(method, declared_only=False)
+    }
+    undeclared = {a: m for a, m in elsewhere.items() if a not in declared}
+    assert not undeclared, f"{name}: set outside __init__ without a declaration: {undeclared}"
