@@ -26,11 +26,11 @@ if TYPE_CHECKING:
     from .push import PushPlatform as PushPlatform
     from .push import PushPlatformApplication as PushPlatformApplication
     from .push import PushPlatformApplicationOptions as PushPlatformApplicationOptions
-    from .worker_pool import Ec2Workers as Ec2Workers
-    from .worker_pool import FargateWorkers as FargateWorkers
     from .worker_pool import QueueWorkerPool as QueueWorkerPool
     from .worker_pool import QueueWorkerPoolOptions as QueueWorkerPoolOptions
-    from .worker_pool import WorkerJob as WorkerJob
-    from .worker_pool import worker_program_path as worker_program_path
+    from .workers import Ec2Workers as Ec2Workers
+    from .workers import FargateWorkers as FargateWorkers
+    from .workers import WorkerJob as WorkerJob
+    from .workers import worker_program_path as worker_program_path
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, globals(), __file__)

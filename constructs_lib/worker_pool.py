@@ -14,16 +14,10 @@ draining) ships in the package; the job is the user's code (:class:`WorkerJob`).
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
-import ipaddress
 import math
 import os
-import re
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, Unpack, cast
 
@@ -36,7 +30,6 @@ from aws_cdk import (
     Duration,
     Names,
     Stack,
-    Stage,
     Token,
     Validations,
 )
@@ -44,7 +37,6 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -56,74 +48,32 @@ from constructs import Construct
 from ._private import monitoring
 from ._private.metrics import ALARM_PERIOD, SUM, MetricOptions, metric_of
 from ._private.nag import acknowledge_managed_policy, acknowledge_wildcard_resource
-from ._private.options import Declared, check_type, settle
+from ._private.options import Declared, settle
 from ._private.queue_facts import SQS_DEFAULT_VISIBILITY_TIMEOUT, QueueFacts, queue_facts
-from ._private.validation import EnvironmentRules, Problems, known_seconds
+from ._private.validation import Problems
+from ._private.worker_build import BUILD_EXCLUDE, JOB_REQUIREMENTS, stage_build, worker_image
 from ._private.worker_metrics import BACKLOG_PER_WORKER, BacklogMetrics, PoolMetrics
-from .consumer_queue import ConsumerQueue
-
-WORKER_PROGRAM = Path(__file__).resolve().parent / "runtime" / "queue_worker"
-"""The packaged worker program: ``worker.py``, ``protection.py``, ``requirements.txt`` (boto3),
-``Dockerfile`` and ``.dockerignore``."""
-PROGRAM_FILES = ("worker.py", "protection.py", "requirements.txt", "Dockerfile", ".dockerignore")
-JOB_REQUIREMENTS = "job-requirements.txt"
-"""Name of the job folder's ``requirements.txt`` in the staged build folder."""
-BUILD_EXCLUDE = (
-    "__pycache__",
-    "*.pyc",
-    "*.pyo",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    ".git",
-    ".venv",
-    ".DS_Store",
+from ._private.worker_network import (
+    VPC_CIDR,
+    ZonedNetwork,
+    named_zone_is_intended,
+    subnet_blocks,
+    zoned_subnet,
 )
-"""What never goes into a worker asset: byte-compiled files (pip writes them, with its install
-time, when it installs the package, so they would change the asset hash per install), caches,
-version control."""
-STAGING_FOLDER = "queue-worker-builds"
-"""Folder of the App's outdir where worker build folders are staged (see :func:`_stage_build`)."""
-HANDLER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
-VPC_CIDR = "10.0.0.0/16"
+from ._private.worker_rules import (
+    check_capacities,
+    check_worker_types,
+    check_workers,
+    check_zones,
+    target_backlog,
+    worker_environment_rules,
+)
+from .consumer_queue import ConsumerQueue
+from .workers import Ec2Workers, FargateWorkers
+
 AZ_CONTEXT_KEY = "availability-zones:account={account}:region={region}"
 FLOW_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 """How long the default VPC's flow logs are kept."""
-
-
-def worker_program_path() -> str:
-    """The folder of the packaged worker program, to copy into your own image or instance.
-
-    It holds ``worker.py`` (run as ``python3 worker.py`` with ``WORKER_HANDLER`` naming your
-    job, plus the settings :class:`QueueWorkerPool` sets), ``protection.py``,
-    ``requirements.txt`` (boto3), a ``Dockerfile`` and ``.dockerignore``. Copy its files next
-    to your job's modules (the job's requirements as ``job-requirements.txt``), leaving out
-    ``__pycache__``.
-    """
-    return str(WORKER_PROGRAM)
-
-
-@dataclass(frozen=True)
-class WorkerJob:
-    """Your job, run by the library's worker program.
-
-    :param code_path: folder holding the job's modules (and, optionally, a
-        ``requirements.txt`` of its own dependencies, installed in the image or on the
-        instance). Its files are put beside ``worker.py``; none may be named like a file of
-        the worker program (``worker.py``, ``protection.py``, ``Dockerfile``,
-        ``.dockerignore``, ``job-requirements.txt``).
-    :param handler: ``module.function`` in that folder, like a Lambda handler string
-        (``"jobs.handler"``). The function takes a message body (``str``) and returns fields
-        for the log line of its success (a mapping, or None); it raises to fail, and an
-        exception with a ``problems`` attribute (a sequence of strings) is logged as an
-        invalid job. The message is deleted only after it returns; a failed message comes
-        back after ``RETRY_DELAY_SECONDS`` and reaches the queue's DLQ after
-        ``maxReceiveCount`` receives. The worker sets ``AWS_DEFAULT_REGION`` before it
-        imports the module, so its own boto3 clients find the region.
-    """
-
-    code_path: str
-    handler: str
 
 
 DEFAULT_MIN_CAPACITY = 0
@@ -139,95 +89,6 @@ DRAIN_HOOK_NAME = "drain"
 SCALE_OUT_COOLDOWN_SECONDS = 180
 """How long Fargate target tracking waits after a scale-out before it scales out again."""
 MAX_FROM_ZERO_STEPS = 8
-
-
-@dataclass(frozen=True, kw_only=True)
-class Ec2Workers:
-    """Workers on EC2 instances of an Auto Scaling group.
-
-    Give exactly one of ``job`` (the default way: your job run by the library's worker
-    program) and ``code_path`` (your own program).
-
-    :param job: your job (:class:`WorkerJob`); the library's worker program and the job's
-        folder are shipped as one S3 asset, unpacked to ``/opt/queue-worker`` and run by
-        systemd as ``python3 worker.py`` with ``WORKER_HANDLER`` set to the job's handler.
-        A ``requirements.txt`` in the job's folder is installed with pip at boot.
-    :param code_path: folder holding your own worker program instead; shipped the same way
-        and run with ``command``. See below for what it must do.
-    :param command: Default: ``python3 worker.py`` (run in ``/opt/queue-worker``).
-    :param instance_type: Default: t4g.small (Graviton).
-    :param machine_image: Default: the latest Amazon Linux 2023 for the instance's CPU (an
-        SSM parameter read at deploy time: no lookup at synth).
-    :param packages: dnf packages installed at boot. Default: python3, python3-boto3 and
-        unzip.
-
-    What your own program (``code_path``) must do to keep scale-in safe, as the packaged
-    worker does (:func:`worker_program_path` gives its folder, to copy or to start from):
-
-    * while it holds a message, protect its instance from scale-in: Auto Scaling
-      ``SetInstanceProtection`` (``ProtectedFromScaleIn=True``) for its instance id (IMDSv2)
-      in ``AUTOSCALING_GROUP_NAME``, and ``False`` once the queue is empty;
-    * heartbeat: ``ChangeMessageVisibility`` to ``VISIBILITY_TIMEOUT`` every third of it
-      while the job runs, however long it takes;
-    * delete the message only after its job succeeded;
-    * on SIGTERM (systemd's stop, ``TimeoutStopSec=120``) stop receiving, and finish the
-      message in flight within the 120 s or give it back (``ChangeMessageVisibility`` to 0);
-    * watch ``autoscaling/target-lifecycle-state`` in instance metadata; when it turns to
-      ``Terminated``, drain as on SIGTERM, then complete the termination lifecycle hook
-      ``LIFECYCLE_HOOK_NAME`` (``drain``) with ``CompleteLifecycleAction`` ``CONTINUE``
-      (else the instance waits up to 15 minutes before it terminates).
-    """
-
-    job: WorkerJob | None = None
-    code_path: str | None = None
-    command: str = "python3 worker.py"
-    instance_type: ec2.InstanceType = field(
-        default_factory=lambda: ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.SMALL)
-    )
-    machine_image: ec2.IMachineImage | None = None
-    packages: tuple[str, ...] = ("python3", "python3-boto3", "unzip")
-
-
-@dataclass(frozen=True, kw_only=True)
-class FargateWorkers:
-    """Workers as ECS Fargate tasks (ARM64).
-
-    Give exactly one of ``job`` (the default way: your job run by the library's worker
-    program) and ``image`` (your own image).
-
-    :param job: your job (:class:`WorkerJob`); the image is built from the library's
-        Dockerfile (Python 3.13 slim, non-root, ``STOPSIGNAL SIGTERM``) with the worker
-        program, the job's folder and its ``requirements.txt`` if it has one. Synth only
-        stages the build folder (under the App's output folder); ``cdk deploy`` builds the
-        image (linux/arm64), so synth needs no Docker.
-    :param image: your own image instead, e.g. ``ecs.ContainerImage.from_asset(folder,
-        platform=ecr_assets.Platform.LINUX_ARM64)``. See below for what it must do.
-    :param cpu: Default: 256 (.25 vCPU).
-    :param memory_limit_mib: Default: 512.
-    :param cluster: Default: a new cluster with Container Insights.
-
-    What your own image (``image``) must do to keep scale-in safe, as the packaged worker
-    does (:func:`worker_program_path` gives its folder and Dockerfile, to copy or to start
-    from):
-
-    * while it holds a message, protect its task from scale-in through the ECS agent:
-      ``PUT $ECS_AGENT_URI/task-protection/v1/state`` with
-      ``{"ProtectionEnabled": true, "ExpiresInMinutes": N}``, renewed before it expires, and
-      ``{"ProtectionEnabled": false}`` once the queue is empty (the task role may call
-      ``ecs:UpdateTaskProtection``);
-    * heartbeat: ``ChangeMessageVisibility`` to ``VISIBILITY_TIMEOUT`` every third of it
-      while the job runs, however long it takes;
-    * delete the message only after its job succeeded;
-    * on SIGTERM stop receiving, and finish the message in flight within the task's 120 s
-      stop timeout or give it back (``ChangeMessageVisibility`` to 0) before exiting: ECS
-      sends SIGKILL at 120 s.
-    """
-
-    job: WorkerJob | None = None
-    image: ecs.ContainerImage | None = None
-    cpu: int = 256
-    memory_limit_mib: int = 512
-    cluster: ecs.ICluster | None = None
 
 
 class QueueWorkerPoolOptions(TypedDict, total=False):
@@ -303,16 +164,6 @@ class _ScalingPolicyAction:
 
     def bind(self, _scope: Construct, _alarm: cloudwatch.IAlarm) -> cloudwatch.AlarmActionConfig:
         return cloudwatch.AlarmActionConfig(alarm_action_arn=self._arn)
-
-
-@dataclass(frozen=True)
-class _ZonedNetwork:
-    """The L1 VPC of :meth:`QueueWorkerPool._zoned_vpc` and its internet gateway."""
-
-    scope: Construct
-    vpc: ec2.CfnVPC
-    gateway: ec2.CfnInternetGateway
-    attachment: ec2.CfnVPCGatewayAttachment
 
 
 class QueueWorkerPool(Construct):
@@ -460,18 +311,18 @@ class QueueWorkerPool(Construct):
             ),
         )
         if isinstance(workers, Ec2Workers | FargateWorkers):
-            _check_worker_types(problems, workers)
+            check_worker_types(problems, workers)
         problems.raise_if_any(self)
 
-        _check_capacities(problems, settings["min_capacity"], settings["max_capacity"])
-        target = _target_backlog(
+        check_capacities(problems, settings["min_capacity"], settings["max_capacity"])
+        target = target_backlog(
             problems,
             settings["acceptable_latency"],
             settings["processing_time_per_message"],
             settings["target_backlog_per_worker"],
         )
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
-        _check_workers(problems, workers)
+        check_workers(problems, workers)
         zones = self._check_network(problems, settings["vpc"], settings["availability_zones"])
         if settings["acceptable_latency"] is not None:
             problems.check_duration(
@@ -483,7 +334,7 @@ class QueueWorkerPool(Construct):
         problems.check_environment(
             "environment",
             settings["environment"],
-            _worker_environment_rules(isinstance(workers, Ec2Workers)),
+            worker_environment_rules(isinstance(workers, Ec2Workers)),
         )
         problems.raise_if_any(self)
         return _Settings(settings, target, zones)
@@ -493,7 +344,7 @@ class QueueWorkerPool(Construct):
     ) -> list[str] | None:
         """A given VPC has private subnets; given zones are the region's; without either,
         the default VPC's zones can be had. The zones when given."""
-        zones = _check_zones(problems, availability_zones, vpc, Stack.of(self).region)
+        zones = check_zones(problems, availability_zones, vpc, Stack.of(self).region)
         if vpc is not None and not vpc.private_subnets:
             problems.add(
                 "vpc",
@@ -596,7 +447,7 @@ class QueueWorkerPool(Construct):
         for subnet in (*vpc.public_subnets, *vpc.private_subnets):
             cfn_subnet = subnet.node.default_child
             if isinstance(cfn_subnet, ec2.CfnSubnet):
-                _named_zone_is_intended(cfn_subnet)
+                named_zone_is_intended(cfn_subnet)
         return vpc
 
     def _zoned_vpc(self, zones: list[str]) -> ec2.IVpc:
@@ -608,7 +459,7 @@ class QueueWorkerPool(Construct):
         gateway) subnet per zone, flow logs, imported as an ``ec2.IVpc``.
         """
         network = self._zoned_network()
-        blocks = _subnet_blocks(len(zones))
+        blocks = subnet_blocks(len(zones))
         public_ids: list[str] = []
         public_tables: list[str] = []
         private_ids: list[str] = []
@@ -644,7 +495,7 @@ class QueueWorkerPool(Construct):
         )
         return imported
 
-    def _zoned_network(self) -> _ZonedNetwork:
+    def _zoned_network(self) -> ZonedNetwork:
         """The zoned VPC itself and its internet gateway."""
         scope = Construct(self, "Vpc")
         vpc = ec2.CfnVPC(
@@ -659,11 +510,11 @@ class QueueWorkerPool(Construct):
         attachment = ec2.CfnVPCGatewayAttachment(
             scope, "VPCGW", vpc_id=vpc.ref, internet_gateway_id=gateway.ref
         )
-        return _ZonedNetwork(scope, vpc, gateway, attachment)
+        return ZonedNetwork(scope, vpc, gateway, attachment)
 
     def _public_subnet(
         self,
-        network: _ZonedNetwork,
+        network: ZonedNetwork,
         index: int,
         zone: str,
         block: str,
@@ -671,7 +522,7 @@ class QueueWorkerPool(Construct):
     ) -> tuple[ec2.CfnSubnet, ec2.CfnRouteTable, ec2.CfnNatGateway]:
         """A public subnet routed to the internet gateway; the first one holds the NAT
         gateway (returned: ``nat`` when there already is one)."""
-        subnet_scope, subnet, table = _zoned_subnet(network, "Public", index, zone, block)
+        subnet_scope, subnet, table = zoned_subnet(network, "Public", index, zone, block)
         route = ec2.CfnRoute(
             subnet_scope,
             "DefaultRoute",
@@ -692,10 +543,10 @@ class QueueWorkerPool(Construct):
         return subnet, table, nat
 
     def _private_subnet(
-        self, network: _ZonedNetwork, index: int, zone: str, block: str, nat: ec2.CfnNatGateway
+        self, network: ZonedNetwork, index: int, zone: str, block: str, nat: ec2.CfnNatGateway
     ) -> tuple[ec2.CfnSubnet, ec2.CfnRouteTable]:
         """A private (workers') subnet whose egress goes through ``nat``."""
-        subnet_scope, subnet, table = _zoned_subnet(network, "Workers", index, zone, block)
+        subnet_scope, subnet, table = zoned_subnet(network, "Workers", index, zone, block)
         self._egress_routes.append(
             ec2.CfnRoute(
                 subnet_scope,
@@ -765,7 +616,7 @@ class QueueWorkerPool(Construct):
     def _worker_code(self, workers: Ec2Workers, role: iam.Role) -> s3_assets.Asset:
         """The program (and job) as one S3 asset that ``role`` may download."""
         if workers.job is not None:
-            code_path = str(_stage_build(self, workers.job))
+            code_path = str(stage_build(self, workers.job))
             exclude = [*BUILD_EXCLUDE, "Dockerfile", ".dockerignore"]
         else:
             code_path, exclude = str(workers.code_path), list(BUILD_EXCLUDE)
@@ -988,7 +839,7 @@ class QueueWorkerPool(Construct):
         """The worker's container: read-only root, logs kept, 120 s to drain on SIGTERM."""
         task.add_container(
             "Worker",
-            image=_worker_image(self, workers),
+            image=worker_image(self, workers),
             environment={**settings, "WORKER_PLATFORM": "ecs"},
             logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=self.log_group),
             stop_timeout=FARGATE_STOP_TIMEOUT,
@@ -1242,95 +1093,6 @@ class QueueWorkerPool(Construct):
         return metric_of(self, self.queue, "ApproximateAgeOfOldestMessage", options)
 
 
-RESERVED_ENVIRONMENT = frozenset(
-    {
-        "QUEUE_URL",
-        "VISIBILITY_TIMEOUT",
-        "WORKER_HANDLER",
-        "WORKER_PLATFORM",
-        "AUTOSCALING_GROUP_NAME",
-        "LIFECYCLE_HOOK_NAME",
-        "ECS_AGENT_URI",
-    }
-)
-"""Variables the pool (or ECS) sets for the worker program; a user value would break it."""
-MAX_EC2_ENVIRONMENT_BYTES = 8192
-"""EC2 passes the environment in the instances' user data, which EC2 limits to 16 KB (raw);
-half of it is left to the pool's own boot script."""
-_ENVIRONMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _worker_environment_rules(ec2_workers: bool) -> EnvironmentRules:
-    """Names a shell and the worker accept, none the pool sets itself, values on one line
-    (the EC2 environment file holds one variable a line), and room in EC2's user data."""
-    return EnvironmentRules(
-        reserved=RESERVED_ENVIRONMENT,
-        reserved_reason="is set by the pool for the worker program (queue, visibility "
-        "timeout, job, platform); a value of yours would break it: rename the variable",
-        name=_ENVIRONMENT_NAME,
-        name_rule="letters, digits and underscores, not starting with a digit",
-        max_bytes=MAX_EC2_ENVIRONMENT_BYTES if ec2_workers else None,
-        size_reason="on EC2 they travel in the instances' user data, which EC2 limits to "
-        f"16 KB, so the pool allows {MAX_EC2_ENVIRONMENT_BYTES}",
-        one_line=True,
-    )
-
-
-def _named_zone_is_intended(subnet: ec2.CfnSubnet) -> None:
-    """A subnet of a pinned stack names its zone (given, or from cdk.context.json): that is
-    what cfn-lint's W3010 ("avoid hardcoding availability zones") flags. Acknowledged on the
-    subnet only; in an environment-agnostic stack the zone is ``Fn::GetAZs`` and nothing is
-    flagged."""
-    subnet.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3010"]}})
-
-
-def _subnet_blocks(zone_count: int) -> list[str]:
-    """:data:`VPC_CIDR` cut into equal blocks, two per zone (public, private)."""
-    network = ipaddress.ip_network(VPC_CIDR)
-    prefix = network.prefixlen + max(1, math.ceil(math.log2(2 * zone_count)))
-    return [str(block) for block in network.subnets(new_prefix=prefix)]
-
-
-def _zoned_subnet(
-    network: _ZonedNetwork, kind: str, index: int, zone: str, block: str
-) -> tuple[Construct, ec2.CfnSubnet, ec2.CfnRouteTable]:
-    """A subnet of the zoned VPC with its own route table (no routes yet), in its own scope
-    ``<kind>Subnet<index>`` as ``ec2.Vpc`` names them."""
-    subnet_scope = Construct(network.scope, f"{kind}Subnet{index}")
-    subnet = ec2.CfnSubnet(
-        subnet_scope,
-        "Subnet",
-        vpc_id=network.vpc.ref,
-        cidr_block=block,
-        availability_zone=zone,
-        map_public_ip_on_launch=False,
-        tags=[CfnTag(key="Name", value=subnet_scope.node.path)],
-    )
-    _named_zone_is_intended(subnet)
-    table = ec2.CfnRouteTable(subnet_scope, "RouteTable", vpc_id=network.vpc.ref)
-    ec2.CfnSubnetRouteTableAssociation(
-        subnet_scope,
-        "RouteTableAssociation",
-        subnet_id=subnet.ref,
-        route_table_id=table.ref,
-    )
-    return subnet_scope, subnet, table
-
-
-def _worker_image(scope: Construct, workers: FargateWorkers) -> ecs.ContainerImage:
-    """Your image, or the worker program and your job built into one (linux/arm64).
-
-    Exactly one of ``image`` and ``job`` is given (a rule of :func:`_check_workers`).
-    """
-    if workers.job is None:
-        return cast(ecs.ContainerImage, workers.image)
-    return ecs.ContainerImage.from_asset(
-        str(_stage_build(scope, workers.job)),
-        platform=ecr_assets.Platform.LINUX_ARM64,
-        exclude=list(BUILD_EXCLUDE),
-    )
-
-
 @dataclass(frozen=True)
 class _Query:
     id: str
@@ -1338,339 +1100,3 @@ class _Query:
     expression: str | None = None
     label: str | None = None
     return_data: bool = False
-
-
-# -- validation helpers -------------------------------------------------------------------
-
-_FOLDER: Any = str | os.PathLike
-"""A folder option: a path string (or a ``pathlib.Path``)."""
-
-
-def _check_worker_types(problems: Problems, workers: Ec2Workers | FargateWorkers) -> None:
-    """Each field of ``workers`` (and of its job) is of its declared type."""
-    fields: list[tuple[str, object, Any, str | None]] = [
-        ("job", workers.job, WorkerJob | None, "WorkerJob(code_path=..., handler=...)")
-    ]
-    if isinstance(workers, Ec2Workers):
-        fields += [
-            ("code_path", workers.code_path, _FOLDER | None, "a folder path (str)"),
-            ("command", workers.command, str, None),
-            ("instance_type", workers.instance_type, ec2.InstanceType, None),
-            ("machine_image", workers.machine_image, ec2.IMachineImage | None, None),
-            ("packages", workers.packages, Sequence[str], "a tuple of dnf package names"),
-        ]
-    else:
-        fields += [
-            ("image", workers.image, ecs.ContainerImage | None, None),
-            ("cpu", workers.cpu, int, None),
-            ("memory_limit_mib", workers.memory_limit_mib, int, None),
-            ("cluster", workers.cluster, ecs.ICluster | None, None),
-        ]
-    if isinstance(workers.job, WorkerJob):
-        fields += [
-            ("job.code_path", workers.job.code_path, _FOLDER, "a folder path (str)"),
-            ("job.handler", workers.job.handler, str, "a str, module.function"),
-        ]
-    for name, value, hint, what in fields:
-        check_type(problems, f"workers.{name}", value, hint, what)
-
-
-def _check_capacities(problems: Problems, min_capacity: int, max_capacity: int) -> None:
-    problems.check_int("min_capacity", min_capacity, 0, 10_000)
-    problems.check_int("max_capacity", max_capacity, 1, 10_000)
-    if (
-        isinstance(min_capacity, int)
-        and isinstance(max_capacity, int)
-        and not Token.is_unresolved(min_capacity)
-        and not Token.is_unresolved(max_capacity)
-        and min_capacity > max_capacity
-    ):
-        problems.add("min_capacity", min_capacity, f"must not exceed max_capacity ({max_capacity})")
-
-
-def _target_backlog(
-    problems: Problems,
-    acceptable_latency: Duration | None,
-    processing_time: Duration | None,
-    target: float | None,
-) -> float:
-    """The target backlog per worker: given, or ``acceptable_latency / processing_time``
-    (1.0 stands in where a problem was added)."""
-    if target is not None:
-        return _given_target(problems, target, acceptable_latency, processing_time)
-    if acceptable_latency is None or processing_time is None:
-        problems.add(
-            "acceptable_latency" if acceptable_latency is None else "processing_time_per_message",
-            None,
-            "the pool needs acceptable_latency and processing_time_per_message (or "
-            "target_backlog_per_worker) to compute its target backlog per worker",
-        )
-        return 1.0
-    return _computed_target(problems, acceptable_latency, processing_time)
-
-
-def _given_target(
-    problems: Problems,
-    target: float,
-    acceptable_latency: Duration | None,
-    processing_time: Duration | None,
-) -> float:
-    if not problems.check_finite("target_backlog_per_worker", target):
-        return 1.0
-    pair_has_token = (
-        acceptable_latency is not None and known_seconds(acceptable_latency) is None
-    ) or (processing_time is not None and known_seconds(processing_time) is None)
-    given_pair = acceptable_latency is not None or processing_time is not None
-    # With a deploy-time token in the pair the target cannot be computed: then the
-    # target is what counts, and acceptable_latency still sets the latency alarm.
-    if given_pair and not pair_has_token:
-        problems.add(
-            "target_backlog_per_worker",
-            target,
-            "give either target_backlog_per_worker or acceptable_latency with "
-            "processing_time_per_message, not both",
-        )
-        return 1.0
-    if not Token.is_unresolved(target) and target <= 0:
-        problems.add("target_backlog_per_worker", target, "must be greater than 0")
-    return target
-
-
-def _computed_target(
-    problems: Problems, acceptable_latency: Duration, processing_time: Duration
-) -> float:
-    latency = known_seconds(acceptable_latency)
-    per_message = known_seconds(processing_time)
-    if latency is None or per_message is None:
-        option, value = (
-            ("acceptable_latency", acceptable_latency)
-            if latency is None
-            else ("processing_time_per_message", processing_time)
-        )
-        problems.add(
-            option,
-            value,
-            "is a deploy-time token, so the target backlog per worker (acceptable_latency "
-            "/ processing_time_per_message) cannot be computed at synth: also pass "
-            "target_backlog_per_worker (a number, or a token such as "
-            "CfnParameter(...).value_as_number)",
-        )
-        return 1.0
-    if per_message <= 0:
-        problems.add("processing_time_per_message", processing_time, "must be greater than 0")
-        return 1.0
-    if latency < per_message:
-        problems.add(
-            "acceptable_latency",
-            acceptable_latency,
-            f"is shorter than processing_time_per_message "
-            f"({processing_time.to_human_string()}): no number of workers can meet it",
-        )
-        return 1.0
-    return latency / per_message
-
-
-_ZONE_NAME = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$")
-
-
-def _check_zones(
-    problems: Problems, zones: Sequence[str] | None, vpc: ec2.IVpc | None, region: str
-) -> list[str] | None:
-    """``availability_zones`` as a list, checked (tokens skipped); None when not given."""
-    if zones is None:
-        return None
-    listed = list(zones)
-    if vpc is not None:
-        problems.add(
-            "availability_zones",
-            listed,
-            "sets the zones of the default VPC only; with vpc, the workers use that VPC's "
-            "private subnets: give one of the two",
-        )
-        return None
-    if not listed:
-        problems.add("availability_zones", listed, "must name at least one zone")
-        return None
-    known = [zone for zone in listed if not Token.is_unresolved(zone)]
-    if any(not zone for zone in known):
-        problems.add("availability_zones", listed, "must hold zone names (strings)")
-        return None
-    for zone in known:
-        match = _ZONE_NAME.match(zone)
-        if match is None:
-            problems.add(
-                "availability_zones",
-                zone,
-                "is not a zone name such as 'eu-west-1a' (zone ids such as 'euw1-az1' are not "
-                "accepted where a subnet names its zone)",
-            )
-        elif (
-            not Token.is_unresolved(region)
-            and match.group("region") != region
-            and not match.group("region").startswith(f"{region}-")  # a Local Zone
-        ):
-            problems.add(
-                "availability_zones",
-                zone,
-                f"is a zone of {match.group('region')}, but the stack is in {region}",
-            )
-    duplicates = sorted({zone for zone in known if known.count(zone) > 1})
-    if duplicates:
-        problems.add(
-            "availability_zones",
-            listed,
-            f"names {', '.join(duplicates)} more than once; each zone gets one subnet of each kind",
-        )
-    return listed
-
-
-FARGATE_MEMORY = {
-    256: range(512, 2049, 512),
-    512: range(1024, 4097, 1024),
-    1024: range(2048, 8193, 1024),
-    2048: range(4096, 16385, 1024),
-    4096: range(8192, 30721, 1024),
-    8192: range(16384, 61441, 4096),
-    16384: range(32768, 122881, 8192),
-}
-"""The CPU units Fargate offers (Linux) and the memory (MiB) it allows with each."""
-
-
-def _check_fargate_size(problems: Problems, workers: FargateWorkers) -> None:
-    cpu, memory = workers.cpu, workers.memory_limit_mib
-    finite = [
-        problems.check_finite(f"workers.{n}", v)
-        for n, v in (("cpu", cpu), ("memory_limit_mib", memory))
-    ]
-    if not all(finite) or Token.is_unresolved(cpu) or Token.is_unresolved(memory):
-        return
-    if cpu not in FARGATE_MEMORY:
-        problems.add(
-            "workers.cpu",
-            cpu,
-            f"Fargate offers {', '.join(map(str, FARGATE_MEMORY))} CPU units",
-        )
-        return
-    allowed = FARGATE_MEMORY[cpu]
-    if memory not in allowed:
-        problems.add(
-            "workers.memory_limit_mib",
-            memory,
-            f"with cpu={cpu} Fargate allows {allowed.start} to {allowed.stop - 1} MiB in steps "
-            f"of {allowed.step}",
-        )
-
-
-def _check_workers(problems: Problems, workers: Ec2Workers | FargateWorkers) -> None:
-    """Exactly one of job and the own program (``code_path``, ``image``); a usable job."""
-    if isinstance(workers, FargateWorkers):
-        _check_fargate_size(problems, workers)
-    own_name = "code_path" if isinstance(workers, Ec2Workers) else "image"
-    own = workers.code_path if isinstance(workers, Ec2Workers) else workers.image
-    kind = type(workers).__name__
-    if (workers.job is None) == (own is None):
-        problems.add(
-            f"workers.{own_name}" if workers.job is not None else "workers.job",
-            own if workers.job is not None else None,
-            f"{kind} takes exactly one of job=WorkerJob(code_path=..., handler=...) (your "
-            f"job, run by the library's worker program) and {own_name}= (your own "
-            f"{'program' if own_name == 'code_path' else 'image'}); "
-            f"{'both were' if workers.job is not None else 'neither was'} given",
-        )
-        return
-    if workers.job is not None:
-        _check_job(problems, workers.job)
-    elif isinstance(workers, Ec2Workers) and not Path(str(workers.code_path)).is_dir():
-        problems.add("workers.code_path", workers.code_path, "must be a folder")
-
-
-def _check_job(problems: Problems, job: WorkerJob) -> None:
-    folder = Path(job.code_path)
-    if not folder.is_dir():
-        problems.add("workers.job.code_path", job.code_path, "must be a folder holding the job")
-        return
-    if not HANDLER_PATTERN.match(job.handler):
-        problems.add(
-            "workers.job.handler",
-            job.handler,
-            "must be module.function, like 'jobs.handler' (a module of code_path)",
-        )
-        return
-    module = job.handler.rpartition(".")[0].replace(".", "/")
-    if not (folder / f"{module}.py").is_file() and not (folder / module / "__init__.py").is_file():
-        problems.add(
-            "workers.job.handler",
-            job.handler,
-            f"names module {job.handler.rpartition('.')[0]!r}, but code_path {job.code_path} "
-            f"has no {module}.py",
-        )
-    clashes = sorted(
-        name
-        for name in _job_files(folder)
-        if name in PROGRAM_FILES[:2] + PROGRAM_FILES[3:] + (JOB_REQUIREMENTS,)
-    )
-    if clashes:
-        problems.add(
-            "workers.job.code_path",
-            job.code_path,
-            f"holds {', '.join(clashes)}, which the worker program's build folder already "
-            "has: rename them",
-        )
-
-
-def _excluded(relative: Path) -> bool:
-    return any(
-        fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in BUILD_EXCLUDE
-    )
-
-
-def _job_files(folder: Path) -> dict[str, Path]:
-    """The files of ``folder`` by relative path (POSIX), sorted, without caches."""
-    found = {
-        path.relative_to(folder).as_posix(): path
-        for path in folder.rglob("*")
-        if path.is_file() and not _excluded(path.relative_to(folder))
-    }
-    return dict(sorted(found.items()))
-
-
-def _build_files(job: WorkerJob) -> dict[str, Path]:
-    """What the worker's build folder holds: the program, then the job (its requirements.txt
-    as ``job-requirements.txt``)."""
-    files = {name: WORKER_PROGRAM / name for name in PROGRAM_FILES}
-    for name, path in _job_files(Path(job.code_path)).items():
-        files[JOB_REQUIREMENTS if name == "requirements.txt" else name] = path
-    return files
-
-
-def _stage_build(scope: Construct, job: WorkerJob) -> Path:
-    """One folder with the worker program and the job, for an image build or an S3 asset.
-
-    A Docker build has one context, so the packaged program and the user's job folder are
-    copied together. The folder is named by a digest of the files' names and contents (never
-    their times, never ``__pycache__``), so the same sources give the same folder and the
-    same asset hash wherever and whenever the library was installed. It lives under the
-    App's output folder (``cdk.out/queue-worker-builds/``): the asset manifest points at it
-    when asset staging is off, and ``cdk deploy`` builds the image from the staged copy after
-    synth, when a temporary folder could be gone.
-    """
-    files = _build_files(job)
-    digest = hashlib.sha256()
-    for name, path in files.items():
-        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-    stage = Stage.of(scope)
-    root = Path(stage.outdir) if stage is not None else Path(tempfile.gettempdir())
-    target = root / STAGING_FOLDER / digest.hexdigest()[:32]
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-    for name, path in files.items():
-        destination = partial / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, destination)
-    try:
-        os.rename(partial, target)
-    except OSError:  # staged meanwhile by another synth of the same sources
-        shutil.rmtree(partial, ignore_errors=True)
-    return target

@@ -632,7 +632,7 @@ class DeployedWorkerPool:
 
 
 def _worker_program_path() -> str:
-    from constructs_lib.worker_pool import worker_program_path
+    from constructs_lib.workers import worker_program_path
 
     return worker_program_path()
 

@@ -22,9 +22,9 @@ from constructs_lib import (
     FargateWorkers,
     QueueWorkerPool,
     WorkerJob,
-    worker_pool,
     worker_program_path,
 )
+from constructs_lib._private import worker_build
 
 JOB_MODULE = "def handler(body):\n    return {'length': len(body)}\n"
 
@@ -97,7 +97,7 @@ def test_fargate_job_image_is_built_from_the_worker_program_and_the_job(
 def test_fargate_job_build_folder_is_staged_under_the_apps_output_folder(
     fargate: SimpleNamespace,
 ) -> None:
-    builds = fargate.assets["directory"] / worker_pool.STAGING_FOLDER
+    builds = fargate.assets["directory"] / worker_build.STAGING_FOLDER
     (staged,) = builds.iterdir()
     assert (staged / "thumbs.py").read_text() == JOB_MODULE
 
@@ -125,7 +125,7 @@ def test_ec2_job_asset_carries_the_program_and_the_job_and_runs_the_worker(
 
 
 def _fargate_image_hash(program: Path, job: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(worker_pool, "WORKER_PROGRAM", program)
+    monkeypatch.setattr(worker_build, "WORKER_PROGRAM", program)
     stack = Stack(new_app(), "Hashed")
     _pool(stack, FargateWorkers(job=WorkerJob(code_path=str(job), handler="thumbs.handler")))
     ((asset_hash, _),) = _assets(stack)["dockerImages"].items()

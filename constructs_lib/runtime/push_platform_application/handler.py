@@ -431,10 +431,13 @@ def set_attributes(sns: Any, arn: str, attributes: Mapping[str, str]) -> None:
     )
 
 
-def _found(operation: str, arn: str, call: Callable[[], object]) -> bool:
-    """``_sns_call`` on an application: False when SNS answers that it does not exist."""
+def application_exists(sns: Any, arn: str) -> bool:
     try:
-        _sns_call(operation, arn, call)
+        _sns_call(
+            "GetPlatformApplicationAttributes",
+            arn,
+            lambda: sns.get_platform_application_attributes(PlatformApplicationArn=arn),
+        )
     except SnsRejected as error:
         if error.code == "NotFound":
             return False
@@ -442,23 +445,21 @@ def _found(operation: str, arn: str, call: Callable[[], object]) -> bool:
     return True
 
 
-def application_exists(sns: Any, arn: str) -> bool:
-    return _found(
-        "GetPlatformApplicationAttributes",
-        arn,
-        lambda: sns.get_platform_application_attributes(PlatformApplicationArn=arn),
-    )
-
-
 def delete_application(sns: Any, arn: str) -> bool:
     """Deletes the application; False when there was nothing to delete."""
     if not APPLICATION_ARN_PATTERN.fullmatch(arn) or not application_exists(sns, arn):
         return False
-    return _found(
-        "DeletePlatformApplication",
-        arn,
-        lambda: sns.delete_platform_application(PlatformApplicationArn=arn),
-    )
+    try:
+        _sns_call(
+            "DeletePlatformApplication",
+            arn,
+            lambda: sns.delete_platform_application(PlatformApplicationArn=arn),
+        )
+    except SnsRejected as error:
+        if error.code == "NotFound":
+            return False
+        raise
+    return True
 
 
 def find_application(sns: Any, application: Application) -> str | None:
@@ -570,8 +571,12 @@ def _previous_attribute_names(event: Mapping[str, Any]) -> set[str]:
 
 # --- secret rotation ------------------------------------------------------------------------
 
-APPLICATION_KEYS = {field: field for field in RESOURCE_KEYS}
-"""An application in ``APPLICATIONS`` is keyed by the field names themselves."""
+APPLICATION_KEYS = {
+    "name": "name",
+    "platform": "platform",
+    "auth_method": "auth_method",
+    "secret_arn": "secret_arn",
+}
 
 
 @dataclass(frozen=True, slots=True)
