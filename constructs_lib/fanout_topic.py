@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TypedDict, Unpack, cast
 
 from aws_cdk import ArnFormat, Duration, NestedStack, Stack, Token
@@ -336,11 +337,15 @@ class FanoutTopic(Construct):
         the queue's construct (``<id>/Handler``) and inherits ``alarms`` and ``alarm_topic``;
         ``options`` are :class:`LambdaConsumer`'s.
         """
+        if queue_options is not None and not isinstance(queue_options, Mapping):
+            problems = Problems()
+            problems.wrong_type("queue_options", queue_options, "a dict of ConsumerQueue options")
+            problems.raise_if_any(self)
         queue_settings: ConsumerQueueOptions = {**(queue_options or {})}
         if "visibility_timeout" not in queue_settings:
             timeout = options.get("timeout", DEFAULT_TIMEOUT)
             window = options.get("max_batching_window")
-            if _known_durations(timeout, window):
+            if isinstance(timeout, Duration) and _known_durations(timeout, window):
                 queue_settings["visibility_timeout"] = required_visibility_timeout(timeout, window)
         target = self._prepare_consumer(id, "lambda")
         consumer_queue = self._new_consumer(target, id, queue_settings)
@@ -492,5 +497,7 @@ class FanoutTopic(Construct):
         )
 
 
-def _known_durations(*durations: Duration | None) -> bool:
-    return all(d is None or not d.is_unresolved() for d in durations)
+def _known_durations(*durations: object) -> bool:
+    """Every value is None or a Duration known at synth (anything else is left to the
+    consumer's own checks, which name it)."""
+    return all(d is None or (isinstance(d, Duration) and not d.is_unresolved()) for d in durations)

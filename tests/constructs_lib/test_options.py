@@ -16,6 +16,7 @@ import enum
 import importlib
 import inspect
 import re
+import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from aws_cdk import aws_sqs as sqs
 from helpers import new_app
 
 import constructs_lib
-from constructs_lib import FanoutConfigurationError
+from constructs_lib import FanoutConfigurationError, FanoutTopic
 from constructs_lib._private.options import Declared
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -314,3 +315,47 @@ def test_every_public_attribute_is_declared_with_its_type_in_init(name: str) -> 
     }
     undeclared = {a: m for a, m in elsewhere.items() if a not in declared}
     assert not undeclared, f"{name}: set outside __init__ without a declaration: {undeclared}"
+
+
+def _wrong_values(hint: Any) -> list[Any]:
+    from constructs_lib._private.options import conforms
+
+    return [value for value in WRONG_VALUES if not conforms(value, hint)]
+
+
+@pytest.mark.parametrize("name", CONSTRUCTS)
+def test_a_wrong_type_for_a_required_option_is_a_configuration_error(name: str) -> None:
+    cls = getattr(constructs_lib, name)
+    hints = typing.get_type_hints(cls.__init__)
+    for option in _required_keywords(cls):
+        for value in _wrong_values(hints[option]):
+            with pytest.raises(FanoutConfigurationError, match=rf"\b{option}\b"):
+                _build(name)(**{option: value})
+
+
+FANOUT_OPTIONS = {
+    "add_queue_consumer": DECLARED["ConsumerQueue"].hints,
+    "add_lambda_consumer": {
+        **DECLARED["LambdaConsumer"].hints,
+        "queue_options": dict[str, Any] | None,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "option"),
+    [(method, option) for method, hints in FANOUT_OPTIONS.items() for option in sorted(hints)],
+)
+def test_a_fanout_passes_wrong_types_on_as_configuration_errors(method: str, option: str) -> None:
+    hint = FANOUT_OPTIONS[method][option]
+    extra = {"code": CODE, "handler": "index.handler"} if method == "add_lambda_consumer" else {}
+    for value in _wrong_values(hint) + ([None] if not _accepts_none(hint) else []):
+        fanout = FanoutTopic(Stack(new_app(), "Some"), "Fanout")
+        with pytest.raises(FanoutConfigurationError, match=rf"\b{option}\b"):
+            getattr(fanout, method)("Consumer", **extra, **{option: value})
+
+
+def _accepts_none(hint: Any) -> bool:
+    from constructs_lib._private.options import conforms
+
+    return conforms(None, hint)
