@@ -359,3 +359,24 @@ def _accepts_none(hint: Any) -> bool:
     from constructs_lib._private.options import conforms
 
     return conforms(None, hint)
+
+
+def test_no_construct_code_raises_anything_but_the_configuration_error() -> None:
+    """No ``assert`` and no ``raise`` of another exception in the constructs and their
+    machinery (the operator command, runtime code and testing harness are not synth code)."""
+    package = ROOT / "constructs_lib"
+    modules = [
+        *(package / f"{name}.py" for name in (*CONSTRUCT_MODULES, "workers", "errors")),
+        *(package / "_private").glob("*.py"),
+    ]
+    found = []
+    for module in modules:
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Assert):
+                found.append(f"{module.name}:{node.lineno}: assert")
+            elif isinstance(node, ast.Raise) and node.exc is not None:
+                raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                name = getattr(raised, "id", getattr(raised, "attr", ""))
+                if name not in {"FanoutConfigurationError", "AttributeError"}:
+                    found.append(f"{module.name}:{node.lineno}: raise {name}")
+    assert found == []
