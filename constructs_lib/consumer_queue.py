@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict, Unpack, cast
+from typing import Any, TypedDict, Unpack
 
 from aws_cdk import Annotations, ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -25,7 +25,7 @@ from ._private.filter_policy import (
     check_body_policy,
 )
 from ._private.metrics import MetricOptions, metric_of, visible_messages
-from ._private.options import Declared, settle
+from ._private.options import Declared
 from ._private.resources import (
     generated_queue_name,
     new_subscription_dead_letter_queue,
@@ -223,10 +223,7 @@ class ConsumerQueue(Construct):
                 "fanout.add_queue_consumer(...))",
             )
             problems.raise_if_any(self)
-        settings = cast(
-            ConsumerQueueOptions,
-            settle(OPTIONS, options, problems, required={"topic": (topic, sns.ITopic)}),
-        )
+        settings = OPTIONS.settle(self, options, problems, topic=topic)
         problems.raise_if_any(self)
         is_fifo = topic.fifo if settings["fifo"] is None else settings["fifo"]
         retention_period = settings["retention_period"]

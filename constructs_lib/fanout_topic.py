@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TypedDict, Unpack, cast
+from typing import TypedDict, Unpack
 
 from aws_cdk import ArnFormat, Duration, NestedStack, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -19,7 +19,7 @@ from ._private import monitoring
 from ._private.fanout_alarms import FanoutAlarms
 from ._private.functions import DEFAULT_TIMEOUT
 from ._private.metrics import MetricOptions, metric_of, visible_messages
-from ._private.options import Declared, settle
+from ._private.options import Declared
 from ._private.placement import ConsumerStack, Placement, StackLimits
 from ._private.resources import new_subscription_dead_letter_queue, rotating_key
 from ._private.validation import Problems, expect_grantee, with_fifo_suffix
@@ -180,7 +180,7 @@ class FanoutTopic(Construct):
     def _validate(self, options: FanoutTopicOptions) -> FanoutTopicOptions:
         """Every rule on the options, all problems raised together."""
         problems = Problems()
-        settings = cast(FanoutTopicOptions, settle(OPTIONS, options, problems))
+        settings = OPTIONS.settle(self, options, problems)
         problems.raise_if_any(self)
         fifo = settings["fifo"]
         topic_key, queue_key = settings["topic_key"], settings["queue_key"]

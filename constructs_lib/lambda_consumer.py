@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TypedDict, Unpack, cast
+from typing import TypedDict, Unpack
 
 from aws_cdk import Annotations, Duration, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -26,7 +26,7 @@ from ._private.functions import (
     powertools_layer_supported,
 )
 from ._private.metrics import MetricOptions, metric_of
-from ._private.options import Declared, settle
+from ._private.options import Declared
 from ._private.queue_facts import queue_facts
 from ._private.validation import Problems, Range, describe
 from .consumer_queue import ConsumerQueue
@@ -197,19 +197,7 @@ class LambdaConsumer(Construct):
         """Every rule on the options, all problems raised together; the environment with
         ``POWERTOOLS_SERVICE_NAME`` and ``powertools_layer`` decided."""
         problems = Problems()
-        settings = cast(
-            LambdaConsumerOptions,
-            settle(
-                OPTIONS,
-                options,
-                problems,
-                required={
-                    "queue": (queue, ConsumerQueue | sqs.IQueue),
-                    "code": (code, lambda_.Code),
-                    "handler": (handler, str),
-                },
-            ),
-        )
+        settings = OPTIONS.settle(self, options, problems, queue=queue, code=code, handler=handler)
         problems.raise_if_any(self)
         self._facts = queue_facts(queue)  # type: ignore[arg-type]  # checked just above
         self.consumer_queue = self._facts.consumer_queue

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping, Sequence
-from typing import TypedDict, Unpack, cast
+from typing import TypedDict, Unpack
 
 from aws_cdk import (
     Annotations,
@@ -40,7 +40,7 @@ from ._private import monitoring
 from ._private.functions import least_privilege_function, runtime_code
 from ._private.metrics import MetricOptions, metric_of
 from ._private.nag import acknowledge_wildcard_resource
-from ._private.options import Declared, check_type, settle
+from ._private.options import Declared, check_type
 from ._private.validation import Problems, expect_grantee
 from .fanout_topic import FanoutTopic
 from .lambda_consumer import LambdaConsumer
@@ -275,17 +275,8 @@ class PushPlatformApplication(Construct):
     ) -> PushPlatformApplicationOptions:
         """Every rule on the options, all problems raised together."""
         problems = Problems()
-        settings = cast(
-            PushPlatformApplicationOptions,
-            settle(
-                APPLICATION_OPTIONS,
-                options,
-                problems,
-                required={
-                    "platform": (platform, PushPlatform),
-                    "credentials_secret": (credentials_secret, secretsmanager.ISecret),
-                },
-            ),
+        settings = APPLICATION_OPTIONS.settle(
+            self, options, problems, platform=platform, credentials_secret=credentials_secret
         )
         problems.raise_if_any(self)
         success_sample_rate = settings["success_sample_rate"]
@@ -476,16 +467,11 @@ class MobilePush(Construct):
     ) -> MobilePushOptions:
         """Every rule on the options, all problems raised together."""
         problems = Problems()
-        settings = cast(
-            MobilePushOptions,
-            settle(
-                MOBILE_PUSH_OPTIONS,
-                options,
-                problems,
-                required={"credentials": (credentials, Mapping)},
-            ),
-        )
-        if isinstance(credentials, Mapping):
+        settings = MOBILE_PUSH_OPTIONS.settle(self, options, problems)
+        # Checked here, entry by entry, for messages that name the platform.
+        if not isinstance(credentials, Mapping):
+            problems.wrong_type("credentials", credentials, "a dict of PushPlatform to secret")
+        else:
             _check_credential_types(problems, credentials)
         problems.raise_if_any(self)
         if settings["broadcast_topic_fifo"]:

@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict, Unpack, cast
+from typing import Any, TypedDict, Unpack
 
 import jsii
 from aws_cdk import (
@@ -48,7 +48,7 @@ from constructs import Construct
 from ._private import monitoring
 from ._private.metrics import ALARM_PERIOD, SUM, MetricOptions, metric_of
 from ._private.nag import acknowledge_managed_policy, acknowledge_wildcard_resource
-from ._private.options import Declared, settle
+from ._private.options import Declared
 from ._private.queue_facts import SQS_DEFAULT_VISIBILITY_TIMEOUT, QueueFacts, queue_facts
 from ._private.validation import Problems
 from ._private.worker_build import BUILD_EXCLUDE, JOB_REQUIREMENTS, stage_build, worker_image
@@ -298,18 +298,7 @@ class QueueWorkerPool(Construct):
         """Every rule on the options, all problems raised together (wrong types first: the
         value rules read each value as its declared type)."""
         problems = Problems()
-        settings = cast(
-            QueueWorkerPoolOptions,
-            settle(
-                OPTIONS,
-                options,
-                problems,
-                required={
-                    "queue": (queue, ConsumerQueue | sqs.IQueue),
-                    "workers": (workers, Ec2Workers | FargateWorkers),
-                },
-            ),
-        )
+        settings = OPTIONS.settle(self, options, problems, queue=queue, workers=workers)
         if isinstance(workers, Ec2Workers | FargateWorkers):
             check_worker_types(problems, workers)
         problems.raise_if_any(self)

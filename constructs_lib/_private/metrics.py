@@ -9,7 +9,7 @@ checked like any other option.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -18,7 +18,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
-from .options import Declared, settle
+from .options import Declared
 from .validation import Problems
 
 ALARM_PERIOD = Duration.minutes(1)
@@ -71,10 +71,10 @@ def metric_of(
     its default statistic unless ``options`` say otherwise; bad options are ``owner``'s
     configuration problems."""
     problems = Problems()
-    settings = settle(METRIC_OPTIONS, options, problems)
+    settings = METRIC_OPTIONS.settle(owner, options, problems)
     problems.raise_if_any(owner)
     settings["statistic"] = settings["statistic"] or DEFAULT_STATISTICS[metric_name]
-    given = {k: v for k, v in settings.items() if v is not None}
+    given: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
     return resource.metric(metric_name, **given)
 
 

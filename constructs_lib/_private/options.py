@@ -7,7 +7,7 @@ this module does at run time what a type checker would, so that a wrong name or 
 :class:`~constructs_lib.errors.FanoutConfigurationError` naming the option, like every other
 problem (aws-cdk gets the same from jsii's generated type checks).
 
-:func:`settle` merges the defaults under the options given, refuses unknown names (naming
+:meth:`Declared.settle` merges the defaults under the options given, refuses unknown names (naming
 the nearest option) and checks every value given against its declared type. Values only
 known at deploy time (tokens) pass any check of a string or number.
 """
@@ -23,17 +23,21 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from aws_cdk import Token
+from constructs import IConstruct
 
 from .validation import Problems
 
 _SERVICE_ALIASES = {"aws_lambda": "lambda_", "aws_cdk": ""}
 
 
+_Options = TypeVar("_Options", bound=Mapping[str, object])
+
+
 @dataclass(frozen=True)
-class Declared:
+class Declared(Generic[_Options]):
     """One construct's options: the ``TypedDict`` that declares them, their defaults, and
     how to describe an expected type where the declared one would not say enough."""
 
@@ -41,8 +45,8 @@ class Declared:
     """The construct's class name, for messages."""
     options: type
     """The ``TypedDict`` declaring each option's name and type."""
-    defaults: Mapping[str, Any]
-    """Every option's default (None for "not set")."""
+    defaults: _Options
+    """Every option's default (None for "not set"), as an instance of ``options``."""
     expected: Mapping[str, str] = field(default_factory=dict)
     """Option -> what to pass, in the user's words, when the type alone would not say it."""
 
@@ -50,37 +54,54 @@ class Declared:
     def hints(self) -> dict[str, Any]:
         return typing.get_type_hints(self.options)
 
+    def settle(
+        self,
+        construct: IConstruct,
+        given: Mapping[str, Any],
+        problems: Problems,
+        **required: Any,
+    ) -> _Options:
+        """The options in effect: the defaults overlaid with ``given``.
 
-def settle(
-    declared: Declared,
-    given: Mapping[str, Any],
-    problems: Problems,
-    *,
-    required: Mapping[str, tuple[Any, Any]] = types.MappingProxyType({}),
-) -> dict[str, Any]:
-    """The options in effect: ``declared.defaults`` overlaid with ``given``.
+        Adds a problem for each name that is not an option and for each value of the wrong
+        type: of ``given``, by the options type, and of ``required`` (the keyword parameters
+        the constructor declares in its signature), by that signature. The caller raises
+        them before its value rules run, since those rules read the values as their declared
+        types.
+        """
+        for name in given:
+            if name not in self.defaults:
+                nearest = difflib.get_close_matches(name, list(self.defaults), n=1)
+                hint = f"did you mean {nearest[0]!r}? " if nearest else ""
+                problems.add(
+                    name,
+                    given[name],
+                    f"is not an option of {self.construct}; {hint}the options are "
+                    f"{', '.join(sorted(self.defaults))}",
+                )
+        for name, value in required.items():
+            hint = _parameter_hint(type(construct), name)
+            check_type(problems, name, value, hint, self.expected.get(name))
+        for name, value in given.items():
+            if name in self.defaults:
+                check_type(problems, name, value, self.hints[name], self.expected.get(name))
+        known = {k: v for k, v in given.items() if k in self.defaults}
+        return cast(_Options, {**self.defaults, **known})
 
-    Adds a problem for each name that is not an option and for each value (given, or
-    ``required``: name -> (value, type) of the keyword parameters declared in the
-    constructor's signature) of the wrong type. The caller raises them before its value
-    rules run, since those rules read the values as their declared types.
-    """
-    for name in given:
-        if name not in declared.defaults:
-            nearest = difflib.get_close_matches(name, list(declared.defaults), n=1)
-            hint = f"did you mean {nearest[0]!r}? " if nearest else ""
-            problems.add(
-                name,
-                given[name],
-                f"is not an option of {declared.construct}; {hint}the options are "
-                f"{', '.join(sorted(declared.defaults))}",
-            )
-    for name, (value, hint) in required.items():
-        check_type(problems, name, value, hint, declared.expected.get(name))
-    for name, value in given.items():
-        if name in declared.defaults:
-            check_type(problems, name, value, declared.hints[name], declared.expected.get(name))
-    return {**declared.defaults, **{k: v for k, v in given.items() if k in declared.defaults}}
+
+@functools.cache
+def _parameter_hint(cls: type, name: str) -> Any:
+    """The declared type of the constructor parameter ``name``: of the first class in
+    ``cls``'s MRO whose constructor declares it (a user's subclass may take other
+    parameters and pass this one on)."""
+    for owner in cls.__mro__:
+        try:
+            hints = typing.get_type_hints(owner.__init__)  # type: ignore[misc]
+        except Exception:  # a subclass's annotations this module cannot resolve
+            continue
+        if name in hints:
+            return hints[name]
+    return Any
 
 
 def check_type(problems: Problems, option: str, value: Any, hint: Any, what: str | None) -> bool:

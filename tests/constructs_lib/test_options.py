@@ -385,3 +385,16 @@ def test_no_construct_code_raises_anything_but_the_configuration_error() -> None
                 if name not in {"FanoutConfigurationError", "AttributeError"}:
                     found.append(f"{module.name}:{node.lineno}: raise {name}")
     assert found == []
+
+
+def test_a_users_subclass_with_its_own_parameters_is_checked_like_the_construct() -> None:
+    from constructs_lib import ConsumerQueue
+
+    class AuditQueue(ConsumerQueue):
+        def __init__(self, scope: Any, id: str, *, source: Any) -> None:
+            super().__init__(scope, id, topic=source, max_receive_count=3)
+
+    stack = Stack(new_app(), "Some")
+    assert AuditQueue(stack, "Audit", source=sns.Topic(stack, "T")).max_receive_count == 3
+    with pytest.raises(FanoutConfigurationError, match=r"topic='arn:.*': expected an sns.ITopic"):
+        AuditQueue(stack, "Broken", source="arn:aws:sns:eu-west-1:111111111111:t")
