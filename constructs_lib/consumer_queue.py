@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
-from aws_cdk import Annotations, ArnFormat, Duration, Stack, Token
+from aws_cdk import Annotations, ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -40,6 +40,7 @@ from ._private.validation import (
     Range,
     expect_grantee,
     known_seconds,
+    unresolved,
     with_fifo_suffix,
 )
 
@@ -110,6 +111,11 @@ OPTIONS = Declared(
         "topic": "an sns.ITopic",
         "filter_policy": "a dict of attribute name to sns.SubscriptionFilter",
         "filter_policy_with_message_body": "a dict of field name to sns.FilterOrPolicy",
+    },
+    removed={
+        "per_queue_alarms": "a FanoutTopic covers its consumers with its own query alarms, and "
+        "a ConsumerQueue created on its own always has its two alarms; drop the option "
+        "(alarms=False turns them off)",
     },
 )
 
@@ -261,8 +267,9 @@ class ConsumerQueue(Construct):
         _check_filter_policies(
             problems, settings["filter_policy"], settings["filter_policy_with_message_body"]
         )
-        self._regions = _Regions(topic=topic.env.region, own=Stack.of(self).region)
-        _check_subscription_region(problems, self._regions, subscription_dead_letter_queue)
+        _check_subscription_region(
+            problems, self._regions_of(topic), subscription_dead_letter_queue
+        )
         usable = problems.check_ranges(settings, RANGES)
         retention_ok = "retention_period" in usable
         if dead_letter_queue is not None:
@@ -279,7 +286,7 @@ class ConsumerQueue(Construct):
         problems.check_name(
             "queue_name", queue_name, max_length=MAX_QUEUE_NAME_LENGTH, fifo=is_fifo
         )
-        if queue_name is not None and not Token.is_unresolved(queue_name):
+        if queue_name is not None and not unresolved(queue_name):
             problems.check_unique_name(
                 self,
                 "queue_name",
@@ -293,6 +300,9 @@ class ConsumerQueue(Construct):
             )
         problems.raise_if_any(self)
         return settings
+
+    def _regions_of(self, topic: sns.ITopic) -> _Regions:
+        return _Regions(topic=topic.env.region, own=Stack.of(self).region)
 
     # -- build ---------------------------------------------------------------------------
 
@@ -339,7 +349,7 @@ class ConsumerQueue(Construct):
             self, "SubscriptionDeadLetterQueue", fifo=self.topic.fifo
         )
         return _LiteralNames(
-            queue=None if Token.is_unresolved(name) else name,
+            queue=None if unresolved(name) else name,
             dead_letter_queue=dead_letter_name if given_dead_letter_queue is None else None,
         )
 
@@ -408,7 +418,7 @@ class ConsumerQueue(Construct):
             filter_policy=settings["filter_policy"],
             filter_policy_with_message_body=settings["filter_policy_with_message_body"],
             dead_letter_queue=self.subscription_dead_letter_queue,
-            region=self._regions.foreign(),
+            region=self._regions_of(topic).foreign(),
         )
         if queue_policy.policy_dependable is not None:
             subscription.node.add_dependency(queue_policy.policy_dependable)
@@ -548,7 +558,7 @@ def _retention_seconds(queue: sqs.IQueue) -> float | None:
     value = cfn.message_retention_period
     if value is None:
         return SQS_DEFAULT_RETENTION_SECONDS
-    return None if Token.is_unresolved(value) else float(value)
+    return None if unresolved(value) else float(value)
 
 
 def _check_own_dead_letter_queue(
@@ -565,7 +575,7 @@ def _check_own_dead_letter_queue(
         ("region", dead_letter_queue.env.region, stack.region),
         ("account", dead_letter_queue.env.account, stack.account),
     ):
-        if not Token.is_unresolved(theirs) and not Token.is_unresolved(ours) and theirs != ours:
+        if not unresolved(theirs) and not unresolved(ours) and theirs != ours:
             problems.add(
                 "dead_letter_queue",
                 dead_letter_queue.node.path,
@@ -641,7 +651,7 @@ class _Regions:
 
     def foreign(self) -> str | None:
         """The topic's region when it is known and differs from the subscriber's."""
-        if Token.is_unresolved(self.topic) or self.topic == self.own:
+        if unresolved(self.topic) or self.topic == self.own:
             return None
         return self.topic
 
@@ -658,10 +668,10 @@ def _check_subscription_region(
     subscription's account and region. Checked only where both regions are known.
     """
     topic_region, own_region = regions.topic, regions.own
-    if Token.is_unresolved(topic_region):
+    if unresolved(topic_region):
         return
     if subscription_dead_letter_queue is None:
-        if Token.is_unresolved(own_region):
+        if unresolved(own_region):
             problems.add(
                 "subscription_dead_letter_queue",
                 None,
@@ -683,7 +693,7 @@ def _check_subscription_region(
             )
         return
     queue_region = subscription_dead_letter_queue.env.region
-    if not Token.is_unresolved(queue_region) and queue_region != topic_region:
+    if not unresolved(queue_region) and queue_region != topic_region:
         problems.add(
             "subscription_dead_letter_queue",
             subscription_dead_letter_queue.node.path,

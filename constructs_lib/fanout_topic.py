@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import TypedDict, Unpack
 
-from aws_cdk import ArnFormat, Duration, NestedStack, Stack, Token
+from aws_cdk import ArnFormat, Duration, NestedStack, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -17,13 +17,13 @@ from constructs import Construct
 
 from ._private import monitoring
 from ._private.fanout_alarms import FanoutAlarms
-from ._private.functions import DEFAULT_TIMEOUT
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
 from ._private.placement import ConsumerStack, Placement, StackLimits
 from ._private.resources import new_subscription_dead_letter_queue, rotating_key
-from ._private.validation import Problems, expect_grantee, with_fifo_suffix
+from ._private.validation import Problems, expect_grantee, unresolved, with_fifo_suffix
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
+from .lambda_consumer import OPTIONS as LAMBDA_CONSUMER_OPTIONS
 from .lambda_consumer import (
     LambdaConsumer,
     LambdaConsumerOptions,
@@ -213,13 +213,13 @@ class FanoutTopic(Construct):
                 "pass two different keys or let the fanout create them",
             )
         problems.check_name("topic_name", topic_name, max_length=MAX_TOPIC_NAME_LENGTH, fifo=fifo)
-        if topic_name is not None and not Token.is_unresolved(topic_name):
+        if topic_name is not None and not unresolved(topic_name):
             problems.check_unique_name(
                 self, "topic_name", "topic", with_fifo_suffix(topic_name) if fifo else topic_name
             )
         if (
             display_name is not None
-            and not Token.is_unresolved(display_name)
+            and not unresolved(display_name)
             and len(display_name) > MAX_DISPLAY_NAME_LENGTH
         ):
             problems.add(
@@ -315,7 +315,7 @@ class FanoutTopic(Construct):
         or making one bigger (a queue consumer turned Lambda consumer), can move the
         consumers added after it in a full stack, which replaces their queues.
         """
-        target = self._prepare_consumer(id, "queue")
+        target = self._prepare_consumer(id, "queue", options)
         consumer = self._new_consumer(target, id, options)
         self._placement.account(target, "queue", consumer)
         return consumer
@@ -337,17 +337,15 @@ class FanoutTopic(Construct):
         the queue's construct (``<id>/Handler``) and inherits ``alarms`` and ``alarm_topic``;
         ``options`` are :class:`LambdaConsumer`'s.
         """
-        if queue_options is not None and not isinstance(queue_options, Mapping):
-            problems = Problems()
-            problems.wrong_type("queue_options", queue_options, "a dict of ConsumerQueue options")
-            problems.raise_if_any(self)
+        target = self._prepare_consumer(
+            id, "lambda", {} if queue_options is None else queue_options, options
+        )
         queue_settings: ConsumerQueueOptions = {**(queue_options or {})}
         if "visibility_timeout" not in queue_settings:
-            timeout = options.get("timeout", DEFAULT_TIMEOUT)
+            timeout = options.get("timeout", LAMBDA_CONSUMER_OPTIONS.defaults["timeout"])
             window = options.get("max_batching_window")
             if isinstance(timeout, Duration) and _known_durations(timeout, window):
                 queue_settings["visibility_timeout"] = required_visibility_timeout(timeout, window)
-        target = self._prepare_consumer(id, "lambda")
         consumer_queue = self._new_consumer(target, id, queue_settings)
         settings: LambdaConsumerOptions = {
             "alarms": self._alarms,
@@ -361,18 +359,47 @@ class FanoutTopic(Construct):
         self._placement.account(target, "lambda", consumer_queue)
         return consumer
 
-    def _prepare_consumer(self, id: str, kind: str) -> ConsumerStack:
-        """Check the id, create the shared parts (so that the first consumer's stack budget
-        counts them) and pick the consumer's stack."""
-        if id in self._consumers:
-            problems = Problems()
+    def _prepare_consumer(
+        self,
+        id: str,
+        kind: str,
+        queue_options: object,
+        lambda_options: Mapping[str, object] | None = None,
+    ) -> ConsumerStack:
+        """Check the id and the options only the fanout sets, create the shared parts (so
+        that the first consumer's stack budget counts them) and pick the consumer's stack."""
+        problems = Problems()
+        if not isinstance(id, str):
+            problems.wrong_type("id", id, "a str, the consumer's construct id")
+        elif not id:
+            problems.add("id", id, "a consumer's construct id must not be empty")
+        elif id in self._consumers:
             problems.add(
                 "id",
                 id,
                 "this topic already has a consumer with that id; consumer ids must be unique "
                 f"per topic (existing: {sorted(self._consumers)})",
             )
-            problems.raise_if_any(self)
+        if not isinstance(queue_options, Mapping):
+            problems.wrong_type(
+                "queue_options" if lambda_options is not None else "options",
+                queue_options,
+                "a dict of ConsumerQueue options",
+            )
+        elif "topic" in queue_options:
+            problems.add(
+                "topic",
+                queue_options["topic"],
+                "the fanout subscribes its consumers to its own topic; drop the option (or "
+                "create a ConsumerQueue of your own for another topic)",
+            )
+        if lambda_options is not None and "queue" in lambda_options:
+            problems.add(
+                "queue",
+                lambda_options["queue"],
+                "the fanout creates the consumer's queue; pass its settings as queue_options",
+            )
+        problems.raise_if_any(self)
         _ = self.queue_key, self.subscription_dead_letter_queue
         return self._placement.place(kind)
 
@@ -430,7 +457,7 @@ class FanoutTopic(Construct):
         problems = Problems()
         if not isinstance(account, str):
             problems.wrong_type("account", account, "a 12-digit AWS account id (a str)")
-        elif not Token.is_unresolved(account) and not ACCOUNT_ID.fullmatch(account):
+        elif not unresolved(account) and not ACCOUNT_ID.fullmatch(account):
             problems.add("account", account, "grant_subscribe takes a 12-digit AWS account id")
         problems.raise_if_any(self)
         own_queues = Stack.of(self).format_arn(

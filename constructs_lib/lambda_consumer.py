@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TypedDict, Unpack
 
-from aws_cdk import Annotations, Duration, Token
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -27,8 +27,8 @@ from ._private.functions import (
 )
 from ._private.metrics import MetricOptions, metric_of
 from ._private.options import Declared
-from ._private.queue_facts import queue_facts
-from ._private.validation import Problems, Range, describe
+from ._private.queue_facts import QueueFacts, queue_facts
+from ._private.validation import Problems, Range, describe, unresolved
 from .consumer_queue import ConsumerQueue
 
 DEFAULT_MEMORY_SIZE = 256
@@ -180,8 +180,10 @@ class LambdaConsumer(Construct):
         """Any failed invocation (None with ``alarms=False``)."""
         self.throttles_alarm: cloudwatch.Alarm | None = None
         """Any throttled invocation (None with ``alarms=False``)."""
-        settings = self._validate(queue, code, handler, options)
-        self._warn(settings)
+        settings, facts = self._validate(queue, code, handler, options)
+        self.consumer_queue = facts.consumer_queue
+        self.queue = facts.queue
+        self._warn(settings, facts)
         self._build_function(code, handler, settings)
         self._wire(settings)
 
@@ -193,15 +195,14 @@ class LambdaConsumer(Construct):
         code: lambda_.Code,
         handler: str,
         options: LambdaConsumerOptions,
-    ) -> LambdaConsumerOptions:
-        """Every rule on the options, all problems raised together; the environment with
-        ``POWERTOOLS_SERVICE_NAME`` and ``powertools_layer`` decided."""
+    ) -> tuple[LambdaConsumerOptions, QueueFacts]:
+        """Every rule on the options, all problems raised together: the settings (the
+        environment with ``POWERTOOLS_SERVICE_NAME``, ``powertools_layer`` decided) and the
+        facts of the queue."""
         problems = Problems()
         settings = OPTIONS.settle(self, options, problems, queue=queue, code=code, handler=handler)
         problems.raise_if_any(self)
-        self._facts = queue_facts(queue)  # type: ignore[arg-type]  # checked just above
-        self.consumer_queue = self._facts.consumer_queue
-        self.queue = self._facts.queue
+        facts = queue_facts(queue)  # type: ignore[arg-type]  # its type was checked just above
         runtime = settings["runtime"]
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         if settings["powertools_layer"] is None:
@@ -222,14 +223,33 @@ class LambdaConsumer(Construct):
         problems.check_environment("environment", settings["environment"], LAMBDA_ENVIRONMENT)
         timeout = settings["timeout"]
         usable = problems.check_ranges(settings, RANGES)
-        self._check_batching(problems, settings["batch_size"], settings["max_batching_window"])
+        _check_batching(problems, facts, settings["batch_size"], settings["max_batching_window"])
         if "timeout" in usable:
-            self._check_visibility(problems, timeout, settings["max_batching_window"])
+            _check_visibility(problems, facts, timeout, settings["max_batching_window"])
         problems.raise_if_any(self)
-        return settings
+        return settings, facts
 
-    def _warn(self, settings: LambdaConsumerOptions) -> None:
-        """Settings AWS accepts that stop or slow the consumer: synth warnings."""
+    def _warn(self, settings: LambdaConsumerOptions, facts: QueueFacts) -> None:
+        """Settings AWS accepts that stop or slow the consumer, or that cannot be checked at
+        synth: synth warnings."""
+        timeout, window = settings["timeout"], settings["max_batching_window"]
+        if timeout.is_unresolved() or (window is not None and window.is_unresolved()):
+            Annotations.of(self).add_warning_v2(
+                "constructs-lib:deployTimeTimeout",
+                f"timeout or max_batching_window is known only at deploy time, so the "
+                f"visibility timeout of {self.queue.node.path} cannot be checked against it: "
+                "make sure it is at least 6 x timeout + batching window, or messages will be "
+                "processed twice at once (through FanoutTopic.add_lambda_consumer, set "
+                "queue_options={'visibility_timeout': ...}: the queue keeps SQS's 30 s "
+                "otherwise).",
+            )
+        else:
+            required = required_visibility_timeout(timeout, window)
+            facts.warn_if_visibility_unknown(
+                self,
+                f"at least {required.to_seconds()} seconds (6 x timeout + batching window), or "
+                "messages will be processed twice at once",
+            )
         reserved = settings["reserved_concurrent_executions"]
         max_concurrency = settings["max_concurrency"]
         if reserved == 0:
@@ -243,8 +263,8 @@ class LambdaConsumer(Construct):
         if (
             max_concurrency is not None
             and reserved is not None
-            and not Token.is_unresolved(max_concurrency)
-            and not Token.is_unresolved(reserved)
+            and not unresolved(max_concurrency)
+            and not unresolved(reserved)
             and reserved < max_concurrency
         ):
             Annotations.of(self).add_warning_v2(
@@ -317,74 +337,6 @@ class LambdaConsumer(Construct):
                 )
             )
 
-    def _check_batching(
-        self, problems: Problems, batch_size: int, max_batching_window: Duration | None
-    ) -> None:
-        fifo = self.queue.fifo
-        if fifo:
-            problems.check_int("batch_size", batch_size, 1, 10)
-            if max_batching_window is not None:
-                problems.add(
-                    "max_batching_window",
-                    max_batching_window,
-                    "Lambda does not support a batching window on FIFO queues; drop the option",
-                )
-            return
-        problems.check_int("batch_size", batch_size, 1, 10000)
-        window_ok = problems.check_duration(
-            "max_batching_window", max_batching_window, Duration.seconds(0), MAX_BATCHING_WINDOW
-        )
-        if (
-            window_ok
-            and not Token.is_unresolved(batch_size)
-            and batch_size > 10
-            and (
-                max_batching_window is None
-                or (
-                    not max_batching_window.is_unresolved()
-                    and max_batching_window.to_seconds(integral=False) < 1
-                )
-            )
-        ):
-            problems.add(
-                "batch_size",
-                batch_size,
-                "above 10 Lambda requires max_batching_window of at least 1 second; "
-                "set max_batching_window or use batch_size<=10",
-            )
-
-    def _check_visibility(
-        self, problems: Problems, timeout: Duration, max_batching_window: Duration | None
-    ) -> None:
-        if max_batching_window is not None and max_batching_window.is_unresolved():
-            return
-        if timeout.is_unresolved():
-            return
-        visibility = self._facts.visibility_timeout
-        required = required_visibility_timeout(timeout, max_batching_window)
-        self._facts.warn_if_visibility_unknown(
-            self,
-            f"at least {required.to_seconds()} seconds (6 x timeout + batching window), or "
-            "messages will be processed twice at once",
-        )
-        if visibility is None:
-            return
-        if visibility.is_unresolved() or visibility.to_seconds() >= required.to_seconds():
-            return
-        window = (
-            f" + max_batching_window {max_batching_window.to_seconds()} s"
-            if (max_batching_window is not None)
-            else ""
-        )
-        problems.add(
-            "queue",
-            f"{self.queue.node.path} with visibility_timeout={describe(visibility)}",
-            f"a queue drained by Lambda needs a visibility timeout of at least "
-            f"{VISIBILITY_FACTOR} x timeout {timeout.to_seconds()} s{window} = "
-            f"{required.to_seconds()} seconds; raise the queue's visibility_timeout to "
-            f"Duration.seconds({required.to_seconds()}) or lower timeout",
-        )
-
     # -- metrics -------------------------------------------------------------------------
 
     def metric_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
@@ -399,3 +351,77 @@ class LambdaConsumer(Construct):
     def metric_duration(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """How long invocations ran. Default: p99 over 1 minute."""
         return metric_of(self, self.function, "Duration", options)
+
+
+def _check_batching(
+    problems: Problems,
+    facts: QueueFacts,
+    batch_size: int,
+    max_batching_window: Duration | None,
+) -> None:
+    """Lambda's batch limits, which depend on the queue type."""
+    fifo = facts.fifo
+    if fifo:
+        problems.check_int("batch_size", batch_size, 1, 10)
+        if max_batching_window is not None:
+            problems.add(
+                "max_batching_window",
+                max_batching_window,
+                "Lambda does not support a batching window on FIFO queues; drop the option",
+            )
+        return
+    problems.check_int("batch_size", batch_size, 1, 10000)
+    window_ok = problems.check_duration(
+        "max_batching_window", max_batching_window, Duration.seconds(0), MAX_BATCHING_WINDOW
+    )
+    if (
+        window_ok
+        and not unresolved(batch_size)
+        and batch_size > 10
+        and (
+            max_batching_window is None
+            or (
+                not max_batching_window.is_unresolved()
+                and max_batching_window.to_seconds(integral=False) < 1
+            )
+        )
+    ):
+        problems.add(
+            "batch_size",
+            batch_size,
+            "above 10 Lambda requires max_batching_window of at least 1 second; "
+            "set max_batching_window or use batch_size<=10",
+        )
+
+
+def _check_visibility(
+    problems: Problems,
+    facts: QueueFacts,
+    timeout: Duration,
+    max_batching_window: Duration | None,
+) -> None:
+    """The queue's visibility timeout covers 6 x timeout + batching window, where both
+    are known at synth."""
+    if max_batching_window is not None and max_batching_window.is_unresolved():
+        return
+    if timeout.is_unresolved():
+        return
+    visibility = facts.visibility_timeout
+    required = required_visibility_timeout(timeout, max_batching_window)
+    if visibility is None:
+        return
+    if visibility.is_unresolved() or visibility.to_seconds() >= required.to_seconds():
+        return
+    window = (
+        f" + max_batching_window {max_batching_window.to_seconds()} s"
+        if (max_batching_window is not None)
+        else ""
+    )
+    problems.add(
+        "queue",
+        f"{facts.queue.node.path} with visibility_timeout={describe(visibility)}",
+        f"a queue drained by Lambda needs a visibility timeout of at least "
+        f"{VISIBILITY_FACTOR} x timeout {timeout.to_seconds()} s{window} = "
+        f"{required.to_seconds()} seconds; raise the queue's visibility_timeout to "
+        f"Duration.seconds({required.to_seconds()}) or lower timeout",
+    )

@@ -22,7 +22,6 @@ from aws_cdk import (
     Duration,
     Names,
     Stack,
-    Token,
 )
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -41,7 +40,7 @@ from ._private.functions import least_privilege_function, runtime_code
 from ._private.metrics import MetricOptions, metric_of
 from ._private.nag import acknowledge_wildcard_resource
 from ._private.options import Declared, check_type
-from ._private.validation import Problems, expect_grantee
+from ._private.validation import Problems, expect_grantee, unresolved
 from .fanout_topic import FanoutTopic
 from .lambda_consumer import LambdaConsumer
 
@@ -242,6 +241,9 @@ class PushPlatformApplication(Construct):
     ) -> None:
         super().__init__(scope, id)
         settings = self._validate(platform, credentials_secret, options)
+        _warn_if_sampling_without_logging(
+            self, settings["success_sample_rate"], settings["delivery_status_logging"]
+        )
         self.platform: PushPlatform = platform
         """The push service (``platform.value`` is its name in SNS)."""
         self.application_name: str = _application_name(self, settings["application_name"])
@@ -284,7 +286,7 @@ class PushPlatformApplication(Construct):
         credentials_version = settings["credentials_version"]
         if (
             credentials_version is not None
-            and not Token.is_unresolved(credentials_version)
+            and not unresolved(credentials_version)
             and not credentials_version.strip()
         ):
             problems.add(
@@ -293,9 +295,6 @@ class PushPlatformApplication(Construct):
                 "must be a non-empty string (the secret's version id, a date, ...); change it "
                 "to push the secret's current value, or leave it out",
             )
-        _warn_if_sampling_without_logging(
-            self, success_sample_rate, settings["delivery_status_logging"]
-        )
         _check_application_name(problems, self, platform, settings["application_name"])
         problems.raise_if_any(self)
         return settings
@@ -747,7 +746,7 @@ def _endpoints_of(scope: Construct, app: PushPlatformApplication) -> str:
 
 
 def _warn_if_sampling_without_logging(scope: Construct, rate: object, logging: bool) -> None:
-    if logging or rate in (0, None) or Token.is_unresolved(rate):
+    if logging or rate in (0, None) or unresolved(rate):
         return
     Annotations.of(scope).add_warning_v2(
         "constructs-lib:sampleRateWithoutLogging",
@@ -771,7 +770,7 @@ def _check_application_name(
 ) -> None:
     """A name SNS accepts, not already used by another application of the same platform."""
     name = _application_name(application, given)
-    if Token.is_unresolved(name):
+    if unresolved(name):
         return
     if given is not None and not (
         1 <= len(name) <= MAX_APPLICATION_NAME_LENGTH and _APPLICATION_NAME.match(name)

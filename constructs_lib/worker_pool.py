@@ -46,11 +46,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ._private import monitoring
-from ._private.metrics import ALARM_PERIOD, SUM, MetricOptions, metric_of
+from ._private.metrics import SUM, MetricOptions, metric_of, settled_metric_options
 from ._private.nag import acknowledge_managed_policy, acknowledge_wildcard_resource
 from ._private.options import Declared
 from ._private.queue_facts import SQS_DEFAULT_VISIBILITY_TIMEOUT, QueueFacts, queue_facts
-from ._private.validation import Problems
+from ._private.validation import Problems, unresolved
 from ._private.worker_build import BUILD_EXCLUDE, JOB_REQUIREMENTS, stage_build, worker_image
 from ._private.worker_metrics import BACKLOG_PER_WORKER, BacklogMetrics, PoolMetrics
 from ._private.worker_network import (
@@ -350,7 +350,7 @@ class QueueWorkerPool(Construct):
         """The default VPC's zones can be had: the stack is environment-agnostic, or the
         zones are in the context, or the CDK CLI can look them up."""
         stack = Stack.of(self)
-        if Token.is_unresolved(stack.account) or Token.is_unresolved(stack.region):
+        if unresolved(stack.account) or unresolved(stack.region):
             return
         key = AZ_CONTEXT_KEY.format(account=stack.account, region=stack.region)
         # The CDK CLI sets CDK_DEFAULT_ACCOUNT only when it holds credentials; for the
@@ -1017,7 +1017,7 @@ class QueueWorkerPool(Construct):
             capacities.append(n)
             n *= 2
         capacities.append(self.max_capacity)
-        if Token.is_unresolved(self.target_backlog_per_worker):
+        if unresolved(self.target_backlog_per_worker):
             # The target is known at deploy time only: start one worker, and let target
             # tracking size the pool from there.
             return [(0.0, None, 1)]
@@ -1067,12 +1067,22 @@ class QueueWorkerPool(Construct):
     # -- metrics -------------------------------------------------------------------------
 
     def metric_backlog_per_worker(
-        self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
+        self, **options: Unpack[MetricOptions]
     ) -> cloudwatch.MathExpression:
         """The scaling metric: messages visible (``statistic``) per worker in service.
-        Default: the Sum of messages visible over 1 minute."""
+        Default: the Sum of messages visible over 1 minute. A math expression has no unit:
+        ``unit`` is refused."""
+        settings = settled_metric_options(self, options)
+        if settings["unit"] is not None:
+            problems = Problems()
+            problems.add("unit", settings["unit"], "a math expression has no unit; drop it")
+            problems.raise_if_any(self)
         return BacklogMetrics(self.queue).per_worker(
-            self.workers_metric, period=period, statistic=statistic
+            self.workers_metric,
+            period=settings["period"],
+            statistic=settings["statistic"] or SUM,
+            label=settings["label"] or "Backlog per worker",
+            color=settings["color"],
         )
 
     def metric_approximate_age_of_oldest_message(

@@ -13,10 +13,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Token
 from aws_cdk import aws_sns as sns
 
-from .validation import Problems
+from .validation import Problems, unresolved
 
 MAX_FILTER_KEYS = 5
 MAX_FILTER_COMBINATIONS = 150
@@ -109,7 +108,7 @@ def check_body_policy(
 
 
 def _check_conditions(problems: Problems, path: str, conditions: Sequence[Any]) -> None:
-    if Token.is_unresolved(conditions):
+    if unresolved(conditions):
         return
     if not conditions:
         problems.add(
@@ -156,8 +155,8 @@ def _check_numeric(problems: Problems, path: str, operand: list[Any]) -> None:
     if (
         isinstance(lower, int | float)
         and isinstance(upper, int | float)
-        and not Token.is_unresolved(lower)
-        and not Token.is_unresolved(upper)
+        and not unresolved(lower)
+        and not unresolved(upper)
     ):
         inclusive = ">=" in bounds and "<=" in bounds
         if lower > upper or (lower == upper and not inclusive):
@@ -170,7 +169,7 @@ def _check_numeric(problems: Problems, path: str, operand: list[Any]) -> None:
 
 
 def _check_number(problems: Problems, path: str, number: float) -> None:
-    if Token.is_unresolved(number):
+    if unresolved(number):
         return
     if not math.isfinite(number) or abs(number) > MAX_NUMERIC_MAGNITUDE:
         problems.add(

@@ -7,14 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, Token, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from .validation import EnvironmentRules, Problems
+from .validation import EnvironmentRules, Problems, unresolved
 
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 DEFAULT_TIMEOUT = Duration.seconds(30)
@@ -80,7 +80,7 @@ _HANDLER = re.compile(r"^[^\s]+$")
 
 def check_handler(problems: Problems, option: str, handler: str) -> None:
     """A handler string Lambda accepts: 1 to 128 characters, no white space."""
-    if Token.is_unresolved(handler):
+    if unresolved(handler):
         return
     if not isinstance(handler, str) or not (
         len(handler) <= MAX_HANDLER_LENGTH and _HANDLER.match(handler)

@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
 
 from .options import Declared
-from .validation import Problems
+from .validation import Problems, known_seconds, unresolved
 
 ALARM_PERIOD = Duration.minutes(1)
 """The period of every alarm's metric, and the default of every ``metric_*`` method: queue,
@@ -70,19 +70,44 @@ def metric_of(
     """``metric_name`` of ``resource`` (a queue, topic or function), over one minute and with
     its default statistic unless ``options`` say otherwise; bad options are ``owner``'s
     configuration problems."""
+    settings = settled_metric_options(owner, options)
+    if settings["statistic"] is None:
+        settings["statistic"] = DEFAULT_STATISTICS[metric_name]
+    given: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
+    return resource.metric(metric_name, **given)
+
+
+CLOUDWATCH_SHORT_PERIODS = (1, 5, 10, 30)
+"""The periods below a minute CloudWatch accepts (high-resolution metrics); longer ones are
+whole minutes."""
+
+
+def settled_metric_options(owner: IConstruct, options: MetricOptions) -> MetricOptions:
+    """``options`` over the defaults, with the rules CloudWatch has for them; their
+    problems are ``owner``'s configuration problems."""
     problems = Problems()
     settings = METRIC_OPTIONS.settle(owner, options, problems)
     problems.raise_if_any(owner)
-    settings["statistic"] = settings["statistic"] or DEFAULT_STATISTICS[metric_name]
-    given: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
-    return resource.metric(metric_name, **given)
+    seconds = known_seconds(settings["period"])
+    if seconds is not None and not (
+        seconds in CLOUDWATCH_SHORT_PERIODS or (seconds >= 60 and seconds % 60 == 0)
+    ):
+        problems.add(
+            "period",
+            settings["period"],
+            "CloudWatch takes 1, 5, 10 or 30 seconds or a whole number of minutes",
+        )
+    statistic = settings["statistic"]
+    if statistic is not None and not unresolved(statistic) and not statistic.strip():
+        problems.add(
+            "statistic",
+            statistic,
+            "name a statistic (Average, Sum, Maximum, p99, ...) or leave it out",
+        )
+    problems.raise_if_any(owner)
+    return settings
 
 
 def visible_messages(queue: sqs.IQueue) -> cloudwatch.Metric:
     """Messages waiting in ``queue`` (the alarms' view: Maximum over one minute)."""
     return metric_of(queue, queue, "ApproximateNumberOfMessagesVisible", {})
-
-
-def oldest_message_age(queue: sqs.IQueue) -> cloudwatch.Metric:
-    """Seconds the oldest message of ``queue`` has waited (Maximum over one minute)."""
-    return metric_of(queue, queue, "ApproximateAgeOfOldestMessage", {})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Duration, IStableStringProducer, Lazy, Stack, Token
+from aws_cdk import Duration, IStableStringProducer, Lazy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -19,6 +19,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .metrics import ALARM_PERIOD
+from .validation import unresolved
 
 MAX_QUERY_LENGTH = 2048
 """CloudWatch's limit on a metric query expression (``MetricDataQuery.Expression``)."""
@@ -201,7 +202,7 @@ class QueueQueryAlarm:
         self.queue_names.append(queue_name)
 
     def _added_length(self, queue_name: str) -> int:
-        name_length = UNRESOLVED_NAME_LENGTH if Token.is_unresolved(queue_name) else len(queue_name)
+        name_length = UNRESOLVED_NAME_LENGTH if unresolved(queue_name) else len(queue_name)
         return len("QueueName = ''") + name_length + (len(" OR ") if self.queue_names else 0)
 
 

@@ -18,17 +18,15 @@ import collections.abc
 import difflib
 import enum
 import functools
-import math
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
-from aws_cdk import Token
 from constructs import IConstruct
 
-from .validation import Problems
+from .validation import Problems, unresolved
 
 _SERVICE_ALIASES = {"aws_lambda": "lambda_", "aws_cdk": ""}
 
@@ -49,6 +47,8 @@ class Declared(Generic[_Options]):
     """Every option's default (None for "not set"), as an instance of ``options``."""
     expected: Mapping[str, str] = field(default_factory=dict)
     """Option -> what to pass, in the user's words, when the type alone would not say it."""
+    removed: Mapping[str, str] = field(default_factory=dict)
+    """Option the construct no longer takes -> what to do instead."""
 
     @functools.cached_property
     def hints(self) -> dict[str, Any]:
@@ -70,7 +70,9 @@ class Declared(Generic[_Options]):
         types.
         """
         for name in given:
-            if name not in self.defaults:
+            if name in self.removed:
+                problems.add(name, given[name], f"is no longer an option: {self.removed[name]}")
+            elif name not in self.defaults:
                 nearest = difflib.get_close_matches(name, list(self.defaults), n=1)
                 hint = f"did you mean {nearest[0]!r}? " if nearest else ""
                 problems.add(
@@ -85,7 +87,7 @@ class Declared(Generic[_Options]):
         for name, value in given.items():
             if name in self.defaults:
                 check_type(problems, name, value, self.hints[name], self.expected.get(name))
-        known = {k: v for k, v in given.items() if k in self.defaults}
+        known = {k: _plain(v, self.hints[k]) for k, v in given.items() if k in self.defaults}
         return cast(_Options, {**self.defaults, **known})
 
 
@@ -104,13 +106,21 @@ def _parameter_hint(cls: type, name: str) -> Any:
     return Any
 
 
+def _plain(value: Any, hint: Any) -> Any:
+    """A mapping that is not a dict (a ``MappingProxyType``, say) as a dict: the jsii
+    runtime takes only dicts where aws-cdk wants a map."""
+    if isinstance(value, Mapping) and not isinstance(value, dict) and _mapping_hint(hint):
+        return dict(value)
+    return value
+
+
 def check_type(problems: Problems, option: str, value: Any, hint: Any, what: str | None) -> bool:
     """Add a problem unless ``value`` is of type ``hint``; True when it is. In a dict of the
     right kind, each entry of the wrong type is its own problem (``option['key']``)."""
     if conforms(value, hint):
         return True
     mapping = _mapping_hint(hint)
-    if what is None and mapping is not None and isinstance(value, Mapping):
+    if mapping is not None and isinstance(value, Mapping):
         key_hint, item_hint = typing.get_args(mapping) or (Any, Any)
         for key, item in value.items():
             if not conforms(key, key_hint):
@@ -141,8 +151,10 @@ def conforms(value: Any, hint: Any) -> bool:
         return any(conforms(value, member) for member in typing.get_args(hint))
     if hint is None or hint is type(None):
         return value is None
-    if isinstance(value, str | int | float) and not isinstance(value, bool) and _unresolved(value):
-        return hint in (str, int, float)
+    if isinstance(value, str | int | float) and not isinstance(value, bool) and unresolved(value):
+        # A token stands for a value of its own kind: a string token for a str option, a
+        # number token (CDK encodes them as floats) for a number option.
+        return hint is str if isinstance(value, str) else hint in (int, float)
     if hint is bool:
         return isinstance(value, bool)
     if hint is int or hint is float:
@@ -166,6 +178,8 @@ def conforms(value: Any, hint: Any) -> bool:
             and not isinstance(value, str | bytes)
             and all(conforms(v, item) for v in value)
         )
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
     if isinstance(hint, type) and getattr(hint, "_is_protocol", False):
         return _implements(value, hint)
     if isinstance(hint, type):
@@ -177,19 +191,12 @@ def _is(origin: Any, kind: type) -> bool:
     return isinstance(origin, type) and issubclass(origin, kind)
 
 
-def _unresolved(value: str | int | float) -> bool:
-    # NaN and infinity cannot cross into the jsii runtime (JSON has no such numbers), and
-    # no token is one: they are left to the value rules, which name them.
-    if isinstance(value, float) and not math.isfinite(value):
-        return False
-    return Token.is_unresolved(value)
-
-
 def _implements(value: Any, interface: type) -> bool:
     """Whether ``value`` has what a jsii interface promises. Imported resources are often
     jsii proxies that subclass no Python class of the interface, so the check looks at what
-    their class has (its properties and methods), not at what it is, and reads no property
-    (each read would be a call into the jsii runtime)."""
+    their class has (its properties and methods), not at what it is, without reading a
+    property (each read is a call into the jsii runtime). Only jsii's dynamic proxy (one
+    object for several interfaces, which answers by delegation) is asked for each member."""
     if isinstance(value, str | bytes | int | float | bool | Mapping) or value is None:
         return False
     members = _members(interface)

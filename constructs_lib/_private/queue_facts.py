@@ -3,8 +3,8 @@
 A :class:`~constructs_lib.LambdaConsumer` and a :class:`~constructs_lib.QueueWorkerPool`
 both work a queue given as a :class:`~constructs_lib.ConsumerQueue` or any ``sqs.IQueue``;
 both need its visibility timeout (to check their own timeouts against it, or to hand it to
-the workers), its key and whether it is FIFO, and both must say so the same way when a fact
-cannot be read at synth.
+the workers) and whether it is FIFO, and both must say so the same way when a fact cannot be
+read at synth. (Its key needs no fact: ``grant_consume_messages`` grants it.)
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Annotations, Duration
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -33,8 +32,6 @@ class QueueFacts:
     visibility_timeout: Duration | None
     """Its visibility timeout (possibly a deploy-time token), or None when it cannot be
     read: a queue imported by ARN, or one defined by other means than ``sqs.Queue``."""
-    key: kms.IKey | None
-    """The customer-managed key that encrypts it, when known."""
 
     @property
     def fifo(self) -> bool:
@@ -58,7 +55,6 @@ def queue_facts(queue: ConsumerQueue | sqs.IQueue) -> QueueFacts:
             queue=queue.queue,
             consumer_queue=queue,
             visibility_timeout=queue.visibility_timeout,
-            key=queue.encryption_key,
         )
     cfn = queue.node.default_child
     visibility: Duration | None = None
@@ -71,5 +67,4 @@ def queue_facts(queue: ConsumerQueue | sqs.IQueue) -> QueueFacts:
         queue=queue,
         consumer_queue=None,
         visibility_timeout=visibility,
-        key=queue.encryption_master_key,
     )

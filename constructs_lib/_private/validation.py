@@ -28,6 +28,18 @@ FIFO_SUFFIX = ".fifo"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+def unresolved(value: object) -> bool:
+    """Whether ``value`` is a token, known only at deploy time.
+
+    NaN and infinity are never tokens, and must not be asked about: the question crosses
+    into the jsii runtime as JSON, which has no such numbers, and the runtime dies with it
+    (every later construct in the process fails).
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return Token.is_unresolved(value)
+
+
 def describe(value: object) -> str:
     """Render an option value the way the user wrote it."""
     if isinstance(value, Duration):
@@ -48,30 +60,6 @@ def known_seconds(value: Duration) -> float | None:
     return value.to_seconds(integral=False)
 
 
-def implements(value: object, *attributes: str) -> bool:
-    """Whether ``value`` has what a jsii interface promises: a construct ``node`` and
-    ``attributes``. Imported resources are often jsii proxies that subclass no Python class
-    of the interface, so the check looks at what they have, not what they are."""
-    return not isinstance(value, str | bytes | int | float) and all(
-        hasattr(value, name) for name in ("node", *attributes)
-    )
-
-
-def is_topic(value: object) -> bool:
-    """Whether ``value`` is an ``sns.ITopic`` (a Topic, an imported topic, any jsii proxy)."""
-    return implements(value, "topic_arn", "fifo")
-
-
-def is_queue(value: object) -> bool:
-    """Whether ``value`` is an ``sqs.IQueue``."""
-    return implements(value, "queue_arn", "fifo")
-
-
-def is_key(value: object) -> bool:
-    """Whether ``value`` is a ``kms.IKey``."""
-    return implements(value, "key_arn")
-
-
 _NAMES = "_constructs_lib_physical_names"
 _AWS_MANAGED_ALIAS = re.compile(r"(?:^|:)(alias/aws/[A-Za-z0-9/_-]+)$")
 
@@ -84,7 +72,7 @@ def aws_managed_key_alias(key: object) -> str | None:
     """
     for attribute in ("alias_name", "key_arn", "key_id"):
         value = getattr(key, attribute, None)
-        if isinstance(value, str) and not Token.is_unresolved(value):
+        if isinstance(value, str) and not unresolved(value):
             match = _AWS_MANAGED_ALIAS.search(value)
             if match:
                 return match.group(1)
@@ -145,7 +133,7 @@ class Problems:
         )
 
     def check_int(self, option: str, value: int | None, low: int, high: int) -> None:
-        if value is None or not self.check_finite(option, value) or Token.is_unresolved(value):
+        if value is None or not self.check_finite(option, value) or unresolved(value):
             return
         integral = (
             not isinstance(value, bool) and isinstance(value, int | float) and value == int(value)
@@ -200,9 +188,6 @@ class Problems:
         """
         if topic is None:
             return
-        if not is_topic(topic):
-            self.wrong_type(option, topic, "an sns.ITopic (e.g. sns.Topic or Topic.from_topic_arn)")
-            return
         if topic.fifo is True:
             self.add(
                 option,
@@ -239,7 +224,7 @@ class Problems:
 
     def check_name(self, option: str, name: str | None, *, max_length: int, fifo: bool) -> None:
         """Check a queue or topic name; the ``.fifo`` suffix counts towards the limit."""
-        if name is None or Token.is_unresolved(name):
+        if name is None or unresolved(name):
             return
         full = with_fifo_suffix(name) if fifo else name
         base = full.removesuffix(FIFO_SUFFIX) if fifo else full
@@ -275,7 +260,7 @@ class Problems:
             return
         size = 0
         for key, value in environment.items():
-            if Token.is_unresolved(key):
+            if unresolved(key):
                 continue
             if key in rules.reserved:
                 self.add(option, key, rules.reserved_reason)
@@ -284,7 +269,7 @@ class Problems:
             if not isinstance(value, str):
                 self.add(f"{option}[{key!r}]", value, "must be a string")
                 continue
-            literal = "" if Token.is_unresolved(value) else value
+            literal = "" if unresolved(value) else value
             if rules.one_line and ("\n" in literal or "\r" in literal):
                 self.add(
                     f"{option}[{key!r}]",
@@ -304,13 +289,13 @@ class Problems:
         """A physical name you give is unique per account and region among this library's
         resources of ``kind`` in the app (per stack while the stack's environment is unknown):
         CloudFormation would otherwise fail the second create with "already exists"."""
-        if name is None or Token.is_unresolved(name):
+        if name is None or unresolved(name):
             return
         stack = Stack.of(scope)
         account, region = stack.account, stack.region
         where = (
             f"{account}/{region}"
-            if not Token.is_unresolved(account) and not Token.is_unresolved(region)
+            if not unresolved(account) and not unresolved(region)
             else stack.node.path
         )
         root = scope.node.root

@@ -121,6 +121,8 @@ class BacklogMetrics:
         *,
         period: Duration = ALARM_PERIOD,
         statistic: str = SUM,
+        label: str = "Backlog per worker",
+        color: str | None = None,
     ) -> cloudwatch.MathExpression:
         """Messages visible (``statistic``) per worker in ``workers``, over ``period``.
 
@@ -136,7 +138,8 @@ class BacklogMetrics:
                 "workers": workers,
             },
             period=period,
-            label="Backlog per worker",
+            label=label,
+            color=color,
         )
 
     def while_no_worker_is_wanted(

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 
 from ..workers import PROGRAM_FILES, Ec2Workers, FargateWorkers, WorkerJob
 from .options import check_type
-from .validation import EnvironmentRules, Problems, known_seconds
+from .validation import EnvironmentRules, Problems, known_seconds, unresolved
 from .worker_build import JOB_REQUIREMENTS, job_files
 
 HANDLER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -93,13 +93,15 @@ def check_worker_types(problems: Problems, workers: Ec2Workers | FargateWorkers)
 
 
 def check_capacities(problems: Problems, min_capacity: int, max_capacity: int) -> None:
-    problems.check_int("min_capacity", min_capacity, 0, 10_000)
-    problems.check_int("max_capacity", max_capacity, 1, 10_000)
+    """Each capacity in its range, and (both usable) the minimum not above the maximum."""
+    usable = problems.check_ranges(
+        {"min_capacity": min_capacity, "max_capacity": max_capacity},
+        {"min_capacity": (0, 10_000), "max_capacity": (1, 10_000)},
+    )
     if (
-        isinstance(min_capacity, int)
-        and isinstance(max_capacity, int)
-        and not Token.is_unresolved(min_capacity)
-        and not Token.is_unresolved(max_capacity)
+        usable == {"min_capacity", "max_capacity"}
+        and not unresolved(min_capacity)
+        and not unresolved(max_capacity)
         and min_capacity > max_capacity
     ):
         problems.add("min_capacity", min_capacity, f"must not exceed max_capacity ({max_capacity})")
@@ -148,7 +150,7 @@ def given_target(
             "processing_time_per_message, not both",
         )
         return 1.0
-    if not Token.is_unresolved(target) and target <= 0:
+    if not unresolved(target) and target <= 0:
         problems.add("target_backlog_per_worker", target, "must be greater than 0")
     return target
 
@@ -208,7 +210,7 @@ def check_zones(
     if not listed:
         problems.add("availability_zones", listed, "must name at least one zone")
         return None
-    known = [zone for zone in listed if not Token.is_unresolved(zone)]
+    known = [zone for zone in listed if not unresolved(zone)]
     if any(not zone for zone in known):
         problems.add("availability_zones", listed, "must hold zone names (strings)")
         return None
@@ -222,7 +224,7 @@ def check_zones(
                 "accepted where a subnet names its zone)",
             )
         elif (
-            not Token.is_unresolved(region)
+            not unresolved(region)
             and match.group("region") != region
             and not match.group("region").startswith(f"{region}-")  # a Local Zone
         ):
@@ -259,7 +261,7 @@ def check_fargate_size(problems: Problems, workers: FargateWorkers) -> None:
         problems.check_finite(f"workers.{n}", v)
         for n, v in (("cpu", cpu), ("memory_limit_mib", memory))
     ]
-    if not all(finite) or Token.is_unresolved(cpu) or Token.is_unresolved(memory):
+    if not all(finite) or unresolved(cpu) or unresolved(memory):
         return
     if cpu not in FARGATE_MEMORY:
         problems.add(

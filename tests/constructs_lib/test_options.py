@@ -28,7 +28,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from helpers import new_app
+from helpers import Tmpl, new_app
 
 import constructs_lib
 from constructs_lib import FanoutConfigurationError, FanoutTopic
@@ -398,3 +398,133 @@ def test_a_users_subclass_with_its_own_parameters_is_checked_like_the_construct(
     assert AuditQueue(stack, "Audit", source=sns.Topic(stack, "T")).max_receive_count == 3
     with pytest.raises(FanoutConfigurationError, match=r"topic='arn:.*': expected an sns.ITopic"):
         AuditQueue(stack, "Broken", source="arn:aws:sns:eu-west-1:111111111111:t")
+
+
+# -- inputs found by review: each class of problem, not one instance -----------------------
+
+
+def _queue(stack: Stack) -> sqs.Queue:
+    return sqs.Queue(stack, "Worked", visibility_timeout=Duration.hours(1))
+
+
+def _number_token(stack: Stack, name: str = "Number") -> float:
+    from aws_cdk import CfnParameter, Token
+
+    return Token.as_number(CfnParameter(stack, name, type="Number").value_as_number)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda s: constructs_lib.LambdaConsumer(
+            s, "L", queue=_queue(s), code=CODE, handler="h.h", batch_size=float("nan")
+        ),
+        lambda s: constructs_lib.PushPlatformApplication(
+            s,
+            "P",
+            platform=constructs_lib.PushPlatform.APNS,
+            credentials_secret=secretsmanager.Secret.from_secret_name_v2(s, "X", "x"),
+            success_sample_rate=float("inf"),
+        ),
+    ],
+    ids=["batch_size", "success_sample_rate"],
+)
+def test_nan_and_infinity_are_refused_without_breaking_the_jsii_runtime(build: Any) -> None:
+    with pytest.raises(FanoutConfigurationError, match="must be a finite number"):
+        build(Stack(new_app(), "Some"))
+    stack = Stack(new_app(), "Later")  # the runtime still answers
+    assert constructs_lib.ConsumerQueue(stack, "C", topic=sns.Topic(stack, "T")).queue
+
+
+def test_a_token_stands_only_for_a_value_of_its_own_kind() -> None:
+    from aws_cdk import CfnParameter
+
+    stack = Stack(new_app(), "Some")
+    topic = sns.Topic(stack, "T")
+    assert constructs_lib.ConsumerQueue(
+        stack, "Ok", topic=topic, max_receive_count=_number_token(stack)
+    ).queue
+    string = CfnParameter(stack, "TextParameter").value_as_string
+    with pytest.raises(FanoutConfigurationError, match=r"max_receive_count=.*expected an int"):
+        constructs_lib.ConsumerQueue(stack, "Text", topic=topic, max_receive_count=string)
+    with pytest.raises(FanoutConfigurationError, match=r"topic_name=.*expected a str"):
+        FanoutTopic(stack, "F", topic_name=_number_token(stack, "Name"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"period": Duration.seconds(7)}, r"period=Duration\(7 seconds\): CloudWatch takes"),
+        (
+            {"period": Duration.seconds(90)},
+            r"period=Duration\(1 minute 30 seconds\): CloudWatch takes",
+        ),
+        ({"period": 60}, r"period=60: expected a Duration"),
+        ({"statistic": ""}, r"statistic='': name a statistic"),
+        ({"perod": Duration.minutes(5)}, r"perod=.*did you mean 'period'"),
+    ],
+)
+def test_metric_options_cloudwatch_refuses_are_configuration_errors(
+    options: dict[str, Any], message: str
+) -> None:
+    fanout = FanoutTopic(Stack(new_app(), "Some"), "F")
+    with pytest.raises(FanoutConfigurationError, match=message):
+        fanout.metric_number_of_messages_published(**options)
+    assert fanout.metric_number_of_messages_published(period=Duration.seconds(10)).period
+
+
+@pytest.mark.parametrize(
+    ("add", "message"),
+    [
+        (lambda f, s: f.add_queue_consumer(""), r"id='': a consumer's construct id must not"),
+        (lambda f, s: f.add_queue_consumer(None), r"id=None: expected a str"),
+        (
+            lambda f, s: f.add_queue_consumer("Q", topic=sns.Topic(s, "T")),
+            r"topic=.*the fanout subscribes its consumers to its own topic",
+        ),
+        (
+            lambda f, s: f.add_lambda_consumer("Q", code=CODE, handler="h.h", queue=_queue(s)),
+            r"queue=.*the fanout creates the consumer's queue",
+        ),
+        (
+            lambda f, s: f.add_lambda_consumer("Q", code=CODE, handler="h.h", queue_options="x"),
+            r"queue_options='x': expected a dict of ConsumerQueue options",
+        ),
+    ],
+)
+def test_what_only_the_fanout_sets_is_checked_by_its_methods(add: Any, message: str) -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(FanoutConfigurationError, match=message):
+        add(FanoutTopic(stack, "F"), stack)
+
+
+def test_a_read_only_mapping_reaches_aws_cdk_as_a_dict() -> None:
+    from types import MappingProxyType
+
+    stack = Stack(new_app(), "Some")
+    policy = MappingProxyType({"kind": sns.SubscriptionFilter.string_filter(allowlist=["a"])})
+    consumer = constructs_lib.ConsumerQueue(
+        stack, "C", topic=sns.Topic(stack, "T"), filter_policy=policy
+    )
+    assert Tmpl(stack).props(consumer.subscription)["FilterPolicy"] == {"kind": ["a"]}
+
+
+def test_a_removed_option_says_what_to_do_instead() -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(FanoutConfigurationError, match=r"per_queue_alarms=False: is no longer"):
+        constructs_lib.ConsumerQueue(
+            stack, "C", topic=sns.Topic(stack, "T"), per_queue_alarms=False
+        )  # type: ignore[call-arg]
+
+
+def test_a_deploy_time_timeout_warns_that_the_visibility_timeout_cannot_be_checked() -> None:
+    from aws_cdk import assertions
+
+    stack = Stack(new_app(), "Some")
+    FanoutTopic(stack, "F").add_lambda_consumer(
+        "Q", code=CODE, handler="h.h", timeout=Duration.seconds(_number_token(stack))
+    )
+    assertions.Annotations.from_stack(stack).has_warning(
+        "/Some/F/Q/Handler",
+        assertions.Match.string_like_regexp("known only at deploy time.*queue_options"),
+    )

@@ -357,6 +357,20 @@ def test_fails_on_scaling_options_that_cannot_work(
         )
 
 
+def test_an_unusable_max_capacity_is_one_problem_not_two(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    with pytest.raises(FanoutConfigurationError) as error:
+        QueueWorkerPool(
+            stack,
+            "Pool",
+            queue=_queue(stack),
+            workers=Ec2Workers(code_path=str(code)),
+            target_backlog_per_worker=5,
+            max_capacity=-1,
+        )
+    assert error.value.problems == ["max_capacity=-1: must be an integer from 1 to 10000"]
+
+
 def test_fargate_scale_out_waits_for_new_tasks_to_show_in_the_metric(
     fargate_pool: SimpleNamespace,
 ) -> None:
