@@ -570,7 +570,7 @@ def test_deploy_time_durations_with_a_target_synthesize(code: Path) -> None:
         ),
         pytest.param(
             {"SIZE": 3},
-            r"environment=\{'SIZE': 3\}: expected a dict of variable name to string, got dict",
+            r"environment\['SIZE'\]=3: expected a str, got int",
             id="not text",
         ),
         pytest.param(
