@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from .push import PushPlatform as PushPlatform
     from .push import PushPlatformApplication as PushPlatformApplication
     from .push import PushPlatformApplicationOptions as PushPlatformApplicationOptions
+    from .subscribers import HttpSubscriber as HttpSubscriber
+    from .subscribers import HttpSubscriberOptions as HttpSubscriberOptions
+    from .subscribers import LambdaSubscriber as LambdaSubscriber
+    from .subscribers import LambdaSubscriberOptions as LambdaSubscriberOptions
     from .worker_pool import QueueWorkerPool as QueueWorkerPool
     from .worker_pool import QueueWorkerPoolOptions as QueueWorkerPoolOptions
     from .workers import Ec2Workers as Ec2Workers

@@ -15,15 +15,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ._private import monitoring
-from ._private.filter_policy import (
-    MAX_FILTER_COMBINATIONS,
-    MAX_FILTER_KEYS,
-    FilterPolicySize,
-    attribute_policy_size,
-    body_policy_size,
-    check_attribute_policy,
-    check_body_policy,
-)
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
 from ._private.resources import (
@@ -31,6 +22,7 @@ from ._private.resources import (
     new_subscription_dead_letter_queue,
     rotating_key,
 )
+from ._private.subscriptions import Regions, check_filter_policies, check_subscription_region
 from ._private.validation import (
     MAX_QUEUE_NAME_LENGTH,
     MAX_RETENTION,
@@ -264,12 +256,10 @@ class ConsumerQueue(Construct):
                 f"{_kind(topic.fifo)}; SNS requires a subscription dead-letter queue of the "
                 "topic's type",
             )
-        _check_filter_policies(
+        check_filter_policies(
             problems, settings["filter_policy"], settings["filter_policy_with_message_body"]
         )
-        _check_subscription_region(
-            problems, self._regions_of(topic), subscription_dead_letter_queue
-        )
+        check_subscription_region(problems, self._regions_of(topic), subscription_dead_letter_queue)
         usable = problems.check_ranges(settings, RANGES)
         retention_ok = "retention_period" in usable
         if dead_letter_queue is not None:
@@ -301,8 +291,8 @@ class ConsumerQueue(Construct):
         problems.raise_if_any(self)
         return settings
 
-    def _regions_of(self, topic: sns.ITopic) -> _Regions:
-        return _Regions(topic=topic.env.region, own=Stack.of(self).region)
+    def _regions_of(self, topic: sns.ITopic) -> Regions:
+        return Regions(topic=topic.env.region, own=Stack.of(self).region)
 
     # -- build ---------------------------------------------------------------------------
 
@@ -594,112 +584,6 @@ def _check_own_dead_letter_queue(
             f"({retention_period.to_human_string()}): a message keeps its original enqueue "
             "time in a standard dead-letter queue and would expire there early; raise the "
             "dead-letter queue's retention_period (up to 14 days) or lower this queue's",
-        )
-
-
-def _check_filter_policies(
-    problems: Problems,
-    filter_policy: Mapping[str, sns.SubscriptionFilter] | None,
-    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None,
-) -> None:
-    if filter_policy is not None:
-        check_attribute_policy(problems, "filter_policy", filter_policy)
-    if filter_policy_with_message_body is not None:
-        check_body_policy(
-            problems, "filter_policy_with_message_body", filter_policy_with_message_body
-        )
-    if not isinstance(filter_policy, Mapping | None) or not isinstance(
-        filter_policy_with_message_body, Mapping | None
-    ):
-        return
-    if filter_policy and filter_policy_with_message_body:
-        problems.add(
-            "filter_policy_with_message_body",
-            sorted(filter_policy_with_message_body),
-            "a subscription filters on attributes or on the message body, not both; "
-            "drop filter_policy or filter_policy_with_message_body",
-        )
-    sizes: list[tuple[str, FilterPolicySize]] = []
-    if filter_policy:
-        sizes.append(("filter_policy", attribute_policy_size(filter_policy)))
-    if filter_policy_with_message_body:
-        sizes.append(
-            ("filter_policy_with_message_body", body_policy_size(filter_policy_with_message_body))
-        )
-    for option, size in sizes:
-        if len(size.keys) > MAX_FILTER_KEYS:
-            problems.add(
-                option,
-                list(size.keys),
-                f"has {len(size.keys)} keys; SNS allows at most {MAX_FILTER_KEYS}",
-            )
-        if size.combinations > MAX_FILTER_COMBINATIONS:
-            problems.add(
-                option,
-                list(size.keys),
-                f"has {size.combinations} value combinations (the product of each key's "
-                f"number of values); SNS allows at most {MAX_FILTER_COMBINATIONS}",
-            )
-
-
-@dataclass(frozen=True)
-class _Regions:
-    """The topic's region and the subscribing stack's, each read once (tokens when unknown)."""
-
-    topic: str
-    own: str
-
-    def foreign(self) -> str | None:
-        """The topic's region when it is known and differs from the subscriber's."""
-        if unresolved(self.topic) or self.topic == self.own:
-            return None
-        return self.topic
-
-
-def _check_subscription_region(
-    problems: Problems,
-    regions: _Regions,
-    subscription_dead_letter_queue: sqs.IQueue | None,
-) -> None:
-    """A cross-region subscription lives in the topic's region; so must its dead-letter queue.
-
-    SNS creates the subscription in the topic's region (CloudFormation calls Subscribe there,
-    the subscription's ``Region``) and requires the subscription dead-letter queue in the
-    subscription's account and region. Checked only where both regions are known.
-    """
-    topic_region, own_region = regions.topic, regions.own
-    if unresolved(topic_region):
-        return
-    if subscription_dead_letter_queue is None:
-        if unresolved(own_region):
-            problems.add(
-                "subscription_dead_letter_queue",
-                None,
-                f"the topic is in {topic_region} and this stack is region-agnostic: the "
-                f"subscription lives in {topic_region} and SNS requires its dead-letter queue "
-                "there, but a queue created here lands wherever the stack is deployed; pin "
-                f"the stack to {topic_region} (env=Environment(region='{topic_region}')), or "
-                f"pass a queue in {topic_region}, e.g. the FanoutTopic's "
-                "subscription_dead_letter_queue",
-            )
-        elif own_region != topic_region:
-            problems.add(
-                "subscription_dead_letter_queue",
-                None,
-                f"the topic is in {topic_region} and this stack in {own_region}: the "
-                f"subscription lives in {topic_region} and SNS requires its dead-letter queue "
-                f"there; pass a queue in {topic_region}, e.g. the FanoutTopic's "
-                "subscription_dead_letter_queue",
-            )
-        return
-    queue_region = subscription_dead_letter_queue.env.region
-    if not unresolved(queue_region) and queue_region != topic_region:
-        problems.add(
-            "subscription_dead_letter_queue",
-            subscription_dead_letter_queue.node.path,
-            f"is in {queue_region} but the topic, and so the subscription, is in "
-            f"{topic_region}; SNS requires the subscription dead-letter queue in the "
-            "subscription's region",
         )
 
 

@@ -29,6 +29,12 @@ from .lambda_consumer import (
     LambdaConsumerOptions,
     required_visibility_timeout,
 )
+from .subscribers import (
+    HttpSubscriber,
+    HttpSubscriberOptions,
+    LambdaSubscriber,
+    LambdaSubscriberOptions,
+)
 
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
@@ -173,6 +179,7 @@ class FanoutTopic(Construct):
         self._subscription_dead_letter_queue: sqs.Queue | None = None
         self._undelivered_alarm: cloudwatch.Alarm | None = None
         self._consumers: dict[str, ConsumerQueue] = {}
+        self._subscribers: dict[str, LambdaSubscriber | HttpSubscriber] = {}
         self._placement = Placement(self)
         self._consumer_alarms = FanoutAlarms(self.node.path)
         self.node.add_validation(StackLimits(self, self._placement.nested))
@@ -369,17 +376,7 @@ class FanoutTopic(Construct):
         """Check the id and the options only the fanout sets, create the shared parts (so
         that the first consumer's stack budget counts them) and pick the consumer's stack."""
         problems = Problems()
-        if not isinstance(id, str):
-            problems.wrong_type("id", id, "a str, the consumer's construct id")
-        elif not id:
-            problems.add("id", id, "a consumer's construct id must not be empty")
-        elif id in self._consumers:
-            problems.add(
-                "id",
-                id,
-                "this topic already has a consumer with that id; consumer ids must be unique "
-                f"per topic (existing: {sorted(self._consumers)})",
-            )
+        self._check_id(problems, id, "consumer")
         if not isinstance(queue_options, Mapping):
             problems.wrong_type(
                 "queue_options" if lambda_options is not None else "options",
@@ -422,6 +419,89 @@ class FanoutTopic(Construct):
         )
         self._consumers[id] = consumer
         return consumer
+
+    # -- subscribers other than queues ------------------------------------------------------
+
+    @property
+    def subscribers(self) -> dict[str, LambdaSubscriber | HttpSubscriber]:
+        """The subscribers added with :meth:`add_lambda_subscriber` and
+        :meth:`add_http_subscriber`, by id."""
+        return dict(self._subscribers)
+
+    def add_lambda_subscriber(
+        self, id: str, *, function: lambda_.IFunction, **options: Unpack[LambdaSubscriberOptions]
+    ) -> LambdaSubscriber:
+        """Subscribe a Lambda function directly (a :class:`LambdaSubscriber` under this
+        fanout, ``<fanout>/<id>``), sharing the fanout's subscription dead-letter queue and its
+        alarm; ``options`` are :class:`LambdaSubscriber`'s. A FIFO fanout delivers only to
+        queues: there this is a synth error."""
+        self._check_new_subscriber(id, "Lambda", options)
+        settings: LambdaSubscriberOptions = {
+            "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
+            "alarms": self._alarms,
+            "alarm_topic": self.alarm_topic,
+        }
+        settings.update(options)
+        subscriber = self._placement.counted(
+            lambda: LambdaSubscriber(self, id, topic=self.topic, function=function, **settings)
+        )
+        self._subscribers[id] = subscriber
+        return subscriber
+
+    def add_http_subscriber(
+        self, id: str, *, url: str, **options: Unpack[HttpSubscriberOptions]
+    ) -> HttpSubscriber:
+        """Subscribe an HTTP/S endpoint (an :class:`HttpSubscriber` under this fanout,
+        ``<fanout>/<id>``), sharing the fanout's subscription dead-letter queue and its alarm;
+        ``options`` are :class:`HttpSubscriber`'s. A FIFO fanout delivers only to queues:
+        there this is a synth error."""
+        self._check_new_subscriber(id, "HTTP/S", options)
+        settings: HttpSubscriberOptions = {
+            "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
+            "alarms": self._alarms,
+            "alarm_topic": self.alarm_topic,
+        }
+        settings.update(options)
+        subscriber = self._placement.counted(
+            lambda: HttpSubscriber(self, id, topic=self.topic, url=url, **settings)
+        )
+        self._subscribers[id] = subscriber
+        return subscriber
+
+    def _check_new_subscriber(self, id: str, kind: str, options: Mapping[str, object]) -> None:
+        """A usable new id, a standard topic, and no option only the fanout sets."""
+        problems = Problems()
+        if self.fifo:
+            problems.add(
+                "fifo",
+                True,
+                f"SNS delivers FIFO topics only to SQS queues, not to {kind} subscriptions: "
+                "subscribe it to a standard fanout",
+            )
+        if "topic" in options:
+            problems.add(
+                "topic",
+                options["topic"],
+                "the fanout subscribes to its own topic; drop the option",
+            )
+        self._check_id(problems, id, "subscriber")
+        problems.raise_if_any(self)
+
+    def _check_id(self, problems: Problems, id: object, what: str) -> None:
+        """A new consumer's or subscriber's id: a non-empty str no other one of this topic has
+        (they are construct ids side by side)."""
+        taken = sorted({*self._consumers, *self._subscribers})
+        if not isinstance(id, str):
+            problems.wrong_type("id", id, f"a str, the {what}'s construct id")
+        elif not id:
+            problems.add("id", id, f"a {what}'s construct id must not be empty")
+        elif id in taken:
+            problems.add(
+                "id",
+                id,
+                "this topic already has a consumer or subscriber with that id; their ids must "
+                f"be unique per topic (existing: {taken})",
+            )
 
     # -- grants --------------------------------------------------------------------------
 

@@ -38,7 +38,14 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 CODE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 
-CONSTRUCT_MODULES = ("consumer_queue", "fanout_topic", "lambda_consumer", "worker_pool", "push")
+CONSTRUCT_MODULES = (
+    "consumer_queue",
+    "fanout_topic",
+    "lambda_consumer",
+    "subscribers",
+    "worker_pool",
+    "push",
+)
 
 
 def _declared() -> dict[str, Declared]:
@@ -225,6 +232,13 @@ def _required(name: str, stack: Stack) -> dict[str, Any]:
             "credentials_secret": secret,
         },
         "MobilePush": {"credentials": {constructs_lib.PushPlatform.FCM: secret}},
+        "LambdaSubscriber": {
+            "topic": topic,
+            "function": lambda_.Function.from_function_arn(
+                stack, "Function", "arn:aws:lambda:eu-west-1:111111111111:function:audit"
+            ),
+        },
+        "HttpSubscriber": {"topic": topic, "url": "https://hooks.example.com/orders"},
     }[name]
 
 

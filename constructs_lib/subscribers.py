@@ -1,0 +1,448 @@
+"""Subscribers beyond queues: Lambda functions and HTTP/S endpoints, each with a subscription
+dead-letter queue and the rules SNS enforces checked at synth.
+
+A FIFO topic delivers only to SQS queues (SNS refuses other protocols on FIFO topics), so
+every subscriber here needs a standard topic. Like :class:`ConsumerQueue`, each construct
+works on its own against any ``sns.ITopic`` or through a :class:`FanoutTopic`
+(``add_lambda_subscriber``, ``add_http_subscriber``), which shares its subscription
+dead-letter queue and the alarm on it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TypedDict, Unpack
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from ._private import monitoring
+from ._private.metrics import visible_messages
+from ._private.options import Declared
+from ._private.resources import new_subscription_dead_letter_queue
+from ._private.subscriptions import Regions, check_filter_policies, check_subscription_region
+from ._private.validation import Problems, Range, known_seconds, unresolved
+
+SNS_PRINCIPAL = "sns.amazonaws.com"
+MAX_RETRIES = 100
+"""SNS: an HTTP/S delivery policy retries at most 100 times."""
+MAX_DELAY = Duration.seconds(3600)
+"""SNS: a retry delay is 1 s to 3,600 s, and the whole retry policy at most 3,600 s."""
+MIN_DELAY = Duration.seconds(1)
+DEFAULT_MAX_EVENT_AGE = Duration.hours(6)
+DEFAULT_RETRY_ATTEMPTS = 2
+_URL = re.compile(r"^(?P<scheme>https?)://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+class LambdaSubscriberOptions(TypedDict, total=False):
+    """The options of :class:`LambdaSubscriber` other than ``topic`` and ``function``,
+    declared once; see :class:`LambdaSubscriber` for each one's default."""
+
+    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
+    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
+    subscription_dead_letter_queue: sqs.IQueue | None
+    failed_invocations: bool
+    retry_attempts: int
+    max_event_age: Duration
+    alarms: bool
+    alarm_topic: sns.ITopic | None
+
+
+class HttpSubscriberOptions(TypedDict, total=False):
+    """The options of :class:`HttpSubscriber` other than ``topic`` and ``url``, declared
+    once; see :class:`HttpSubscriber` for each one's default."""
+
+    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
+    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
+    subscription_dead_letter_queue: sqs.IQueue | None
+    raw_message_delivery: bool
+    delivery_policy: sns.DeliveryPolicy | None
+    allow_plain_http: bool
+    alarms: bool
+    alarm_topic: sns.ITopic | None
+
+
+_FILTERS = {
+    "filter_policy": "a dict of attribute name to sns.SubscriptionFilter",
+    "filter_policy_with_message_body": "a dict of field name to sns.FilterOrPolicy",
+}
+
+LAMBDA_OPTIONS = Declared(
+    construct="LambdaSubscriber",
+    options=LambdaSubscriberOptions,
+    defaults=LambdaSubscriberOptions(
+        filter_policy=None,
+        filter_policy_with_message_body=None,
+        subscription_dead_letter_queue=None,
+        failed_invocations=True,
+        retry_attempts=DEFAULT_RETRY_ATTEMPTS,
+        max_event_age=DEFAULT_MAX_EVENT_AGE,
+        alarms=True,
+        alarm_topic=None,
+    ),
+    expected={**_FILTERS, "function": "a lambda_.IFunction (a Function, or one imported by ARN)"},
+)
+
+HTTP_OPTIONS = Declared(
+    construct="HttpSubscriber",
+    options=HttpSubscriberOptions,
+    defaults=HttpSubscriberOptions(
+        filter_policy=None,
+        filter_policy_with_message_body=None,
+        subscription_dead_letter_queue=None,
+        raw_message_delivery=False,
+        delivery_policy=None,
+        allow_plain_http=False,
+        alarms=True,
+        alarm_topic=None,
+    ),
+    expected=_FILTERS,
+)
+
+LAMBDA_RANGES: dict[str, Range] = {
+    "retry_attempts": (0, 2),
+    "max_event_age": (Duration.minutes(1), Duration.hours(6)),
+}
+"""What Lambda accepts for an asynchronous invocation's retries and age."""
+
+
+class _Subscriber(Construct):
+    """What every non-queue subscriber has: the subscription, its dead-letter queue and the
+    alarm on that queue when the subscriber owns it."""
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self.topic: sns.ITopic
+        self.subscription: sns.Subscription
+        """The SNS subscription."""
+        self.subscription_dead_letter_queue: sqs.IQueue
+        """Where SNS puts what it could not deliver (given, or a new SSE-SQS queue)."""
+        self.undelivered_alarm: cloudwatch.Alarm | None = None
+        """The alarm on the subscription dead-letter queue when this subscriber owns it."""
+
+    def _check_subscription(
+        self,
+        problems: Problems,
+        topic: sns.ITopic,
+        settings: LambdaSubscriberOptions | HttpSubscriberOptions,
+        protocol: str,
+    ) -> Regions:
+        """The rules of any non-SQS subscription: a standard topic, filters SNS accepts, a
+        subscription dead-letter queue of the topic's type in its region."""
+        if topic.fifo is True:
+            problems.add(
+                "topic",
+                topic.node.path,
+                f"is a FIFO topic; SNS delivers FIFO topics only to SQS queues, not to {protocol} "
+                "subscriptions: subscribe a standard topic",
+            )
+        check_filter_policies(
+            problems, settings["filter_policy"], settings["filter_policy_with_message_body"]
+        )
+        regions = Regions(topic=topic.env.region, own=Stack.of(self).region)
+        dead_letter_queue = settings["subscription_dead_letter_queue"]
+        if dead_letter_queue is not None and dead_letter_queue.fifo:
+            problems.add(
+                "subscription_dead_letter_queue",
+                dead_letter_queue.node.path,
+                "is FIFO; the subscription dead-letter queue of a standard topic is a "
+                "standard queue",
+            )
+        check_subscription_region(problems, regions, dead_letter_queue)
+        problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
+        return regions
+
+    def _dead_letter_queue(self, given: sqs.IQueue | None) -> sqs.IQueue:
+        return given or new_subscription_dead_letter_queue(
+            self, "SubscriptionDeadLetterQueue", fifo=False
+        )
+
+    def _alarm(self, owns_queue: bool, alarms: bool, alarm_topic: sns.ITopic | None) -> None:
+        if owns_queue and alarms:
+            self.undelivered_alarm = monitoring.queue_not_empty_alarm(
+                self,
+                "UndeliveredAlarm",
+                metric=visible_messages(self.subscription_dead_letter_queue),
+                description=f"{self.node.path}: SNS could not deliver messages to the subscriber",
+            )
+            monitoring.notify(self.undelivered_alarm, alarm_topic)
+
+
+class LambdaSubscriber(_Subscriber):
+    """A Lambda function subscribed to a topic: SNS invokes it once per message.
+
+    What you get by default:
+
+    * the subscription, with the topic's filter policies checked as for queues;
+    * a resource-policy statement letting ``sns.amazonaws.com`` invoke the function only on
+      behalf of this topic (``aws:SourceArn``), as its own resource, so imported functions
+      work too;
+    * a subscription dead-letter queue for messages SNS could not hand to Lambda (the
+      function deleted, its policy changed), with an alarm;
+    * the function's asynchronous invocation settings: SNS invokes asynchronously, and
+      Lambda retries a failed invocation ``retry_attempts`` times; what still fails, or waits
+      longer than ``max_event_age``, goes to the same dead-letter queue (an on-failure
+      destination) instead of being dropped.
+
+    For work that needs batching, partial-batch failures and a per-consumer queue, prefer
+    :meth:`FanoutTopic.add_lambda_consumer`; a subscriber suits a small, fast reaction per
+    message.
+
+    :param topic: the standard topic to subscribe to.
+    :param function: the function SNS invokes.
+    :param filter_policy: filter on message attributes. Default: none.
+    :param filter_policy_with_message_body: filter on the message body. Default: none.
+    :param subscription_dead_letter_queue: a standard queue in the topic's region. Default:
+        a new SSE-SQS queue with an alarm (:class:`FanoutTopic` passes its shared one).
+    :param failed_invocations: send invocations that failed every retry to the dead-letter
+        queue (an ``AWS::Lambda::EventInvokeConfig`` of the function's ``$LATEST``; a
+        function has one: turn this off when yours is configured elsewhere). Default: True.
+    :param retry_attempts: Lambda's retries of a failed invocation, 0..2. Default: 2.
+    :param max_event_age: how long Lambda keeps trying, 1 minute..6 hours. Default: 6 hours.
+    :param alarms: alarm on the dead-letter queue this subscriber owns. Default: True.
+    :param alarm_topic: standard topic for alarm and OK notifications. Default: none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic,
+        function: lambda_.IFunction,
+        **options: Unpack[LambdaSubscriberOptions],
+    ) -> None:
+        super().__init__(scope, id)
+        problems = Problems()
+        settings = LAMBDA_OPTIONS.settle(self, options, problems, topic=topic, function=function)
+        problems.raise_if_any(self)
+        regions = self._check_subscription(problems, topic, settings, "Lambda")
+        problems.check_ranges(settings, LAMBDA_RANGES)
+        problems.raise_if_any(self)
+
+        self.topic = topic
+        self.function: lambda_.IFunction = function
+        self.permission: lambda_.CfnPermission
+        """Lets SNS invoke the function for this topic only."""
+        self.invoke_config: lambda_.EventInvokeConfig | None = None
+        """The function's asynchronous invocation settings (``failed_invocations``)."""
+        given_queue = settings["subscription_dead_letter_queue"]
+        self.subscription_dead_letter_queue = self._dead_letter_queue(given_queue)
+        self.permission = lambda_.CfnPermission(
+            self,
+            "InvokePermission",
+            action="lambda:InvokeFunction",
+            function_name=function.function_arn,
+            principal=SNS_PRINCIPAL,
+            source_arn=topic.topic_arn,
+        )
+        self.subscription = sns.Subscription(
+            self,
+            "Subscription",
+            topic=topic,
+            endpoint=function.function_arn,
+            protocol=sns.SubscriptionProtocol.LAMBDA,
+            filter_policy=settings["filter_policy"],
+            filter_policy_with_message_body=settings["filter_policy_with_message_body"],
+            dead_letter_queue=self.subscription_dead_letter_queue,
+            region=regions.foreign(),
+        )
+        self.subscription.node.add_dependency(self.permission)
+        if settings["failed_invocations"]:
+            self.invoke_config = lambda_.EventInvokeConfig(
+                self,
+                "InvokeConfig",
+                function=function,
+                retry_attempts=settings["retry_attempts"],
+                max_event_age=settings["max_event_age"],
+                on_failure=destinations.SqsDestination(self.subscription_dead_letter_queue),
+            )
+        self._alarm(given_queue is None, settings["alarms"], settings["alarm_topic"])
+
+
+class HttpSubscriber(_Subscriber):
+    """An HTTP/S endpoint subscribed to a topic: SNS POSTs each message to ``url``.
+
+    What you get by default:
+
+    * HTTPS only: a plain ``http://`` URL is a synth error unless ``allow_plain_http=True``
+      (SNS then sends messages, and the subscription confirmation, in clear text);
+    * the delivery policy checked against the limits SNS enforces: 0..100 retries, delays of
+      1..3,600 s with the minimum not above the maximum, per-phase retries that add up to no
+      more than the total, retries that fit in SNS's 3,600 s total, an integer throttle of
+      at least 1 message per second;
+    * a subscription dead-letter queue for messages the endpoint did not accept within the
+      delivery policy (SNS drops them otherwise), with an alarm.
+
+    **Confirmation.** SNS sends the endpoint a ``SubscriptionConfirmation`` request
+    (``x-amz-sns-message-type: SubscriptionConfirmation``) holding a ``SubscribeURL``; the
+    subscription delivers nothing until the endpoint (or an operator) visits that URL or
+    calls ``ConfirmSubscription`` with the token. CloudFormation completes the stack while
+    the subscription is still pending. The endpoint should check the message signature
+    (SignatureVersion 2, SHA256) before it confirms or acts on a message.
+
+    :param topic: the standard topic to subscribe to.
+    :param url: the endpoint, ``https://...`` (``http://`` only with ``allow_plain_http``).
+    :param filter_policy: filter on message attributes. Default: none.
+    :param filter_policy_with_message_body: filter on the message body. Default: none.
+    :param subscription_dead_letter_queue: a standard queue in the topic's region. Default:
+        a new SSE-SQS queue with an alarm (:class:`FanoutTopic` passes its shared one).
+    :param raw_message_delivery: POST the bare message body instead of the SNS JSON envelope
+        (``x-amz-sns-rawdelivery: true``). Default: False.
+    :param delivery_policy: ``sns.DeliveryPolicy`` (retries, throttle, content type).
+        Default: none (SNS retries 3 times, 20 seconds apart).
+    :param allow_plain_http: accept an ``http://`` URL. Default: False.
+    :param alarms: alarm on the dead-letter queue this subscriber owns. Default: True.
+    :param alarm_topic: standard topic for alarm and OK notifications. Default: none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic,
+        url: str,
+        **options: Unpack[HttpSubscriberOptions],
+    ) -> None:
+        super().__init__(scope, id)
+        problems = Problems()
+        settings = HTTP_OPTIONS.settle(self, options, problems, topic=topic, url=url)
+        problems.raise_if_any(self)
+        regions = self._check_subscription(problems, topic, settings, "HTTP/S")
+        protocol = _check_url(problems, url, allow_plain_http=settings["allow_plain_http"])
+        if settings["delivery_policy"] is not None:
+            check_delivery_policy(problems, settings["delivery_policy"])
+        problems.raise_if_any(self)
+
+        self.topic = topic
+        self.url: str = url
+        given_queue = settings["subscription_dead_letter_queue"]
+        self.subscription_dead_letter_queue = self._dead_letter_queue(given_queue)
+        self.subscription = sns.Subscription(
+            self,
+            "Subscription",
+            topic=topic,
+            endpoint=url,
+            protocol=protocol,
+            raw_message_delivery=settings["raw_message_delivery"],
+            delivery_policy=settings["delivery_policy"],
+            filter_policy=settings["filter_policy"],
+            filter_policy_with_message_body=settings["filter_policy_with_message_body"],
+            dead_letter_queue=self.subscription_dead_letter_queue,
+            region=regions.foreign(),
+        )
+        self._alarm(given_queue is None, settings["alarms"], settings["alarm_topic"])
+
+
+def _check_url(problems: Problems, url: str, *, allow_plain_http: bool) -> sns.SubscriptionProtocol:
+    """The subscription protocol of ``url``: HTTPS, or HTTP when plain HTTP is allowed."""
+    if unresolved(url):
+        return sns.SubscriptionProtocol.HTTP if allow_plain_http else sns.SubscriptionProtocol.HTTPS
+    match = _URL.match(url)
+    if match is None:
+        problems.add("url", url, "must be an https:// URL (SNS POSTs each message to it)")
+        return sns.SubscriptionProtocol.HTTPS
+    if match.group("scheme").lower() == "http":
+        if not allow_plain_http:
+            problems.add(
+                "url",
+                url,
+                "is plain HTTP: SNS would send every message and the subscription "
+                "confirmation in clear text; use https://, or pass allow_plain_http=True",
+            )
+        return sns.SubscriptionProtocol.HTTP
+    return sns.SubscriptionProtocol.HTTPS
+
+
+def check_delivery_policy(problems: Problems, policy: sns.DeliveryPolicy) -> None:
+    """The limits SNS enforces on an HTTP/S delivery policy (aws-cdk checks a few of them
+    with its own errors; these come first, all together, with the option named)."""
+    retry = policy.healthy_retry_policy
+    if retry is not None:
+        _check_retry_policy(problems, retry)
+    throttle = policy.throttle_policy
+    if throttle is not None and throttle.max_receives_per_second is not None:
+        rate = throttle.max_receives_per_second
+        problems.check_finite("delivery_policy.throttle_policy.max_receives_per_second", rate)
+        if (
+            not unresolved(rate)
+            and isinstance(rate, int | float)
+            and not (rate == int(rate) and rate >= 1)
+        ):
+            problems.add(
+                "delivery_policy.throttle_policy.max_receives_per_second",
+                rate,
+                "must be a whole number of at least 1",
+            )
+
+
+def _check_retry_policy(problems: Problems, retry: sns.HealthyRetryPolicy) -> None:
+    option = "delivery_policy.healthy_retry_policy"
+    counts: dict[str, float | None] = {
+        "num_retries": retry.num_retries,
+        "num_no_delay_retries": retry.num_no_delay_retries,
+        "num_min_delay_retries": retry.num_min_delay_retries,
+        "num_max_delay_retries": retry.num_max_delay_retries,
+    }
+    delays: dict[str, Duration | None] = {
+        "min_delay_target": retry.min_delay_target,
+        "max_delay_target": retry.max_delay_target,
+    }
+    usable = problems.check_ranges(
+        {f"{option}.{name}": value for name, value in {**counts, **delays}.items()},
+        {
+            **{f"{option}.{name}": (0, MAX_RETRIES) for name in counts},
+            **{f"{option}.{name}": (MIN_DELAY, MAX_DELAY) for name in delays},
+        },
+    )
+    number = {
+        name: int(value)
+        for name, value in counts.items()
+        if value is not None and f"{option}.{name}" in usable and not unresolved(value)
+    }
+    seconds = {
+        name: known_seconds(value)
+        for name, value in delays.items()
+        if value is not None and f"{option}.{name}" in usable
+    }
+    low, high = seconds.get("min_delay_target"), seconds.get("max_delay_target")
+    if low is not None and high is not None and low > high:
+        problems.add(
+            f"{option}.min_delay_target",
+            delays["min_delay_target"],
+            f"must not exceed max_delay_target ({int(high)} s)",
+        )
+    total = number.get("num_retries")
+    if total is None:
+        return
+    immediate = number.get("num_no_delay_retries", 0)
+    at_max = number.get("num_max_delay_retries", 0)
+    spent = immediate + number.get("num_min_delay_retries", 0) + at_max
+    if spent > total:
+        problems.add(
+            f"{option}.num_retries",
+            total,
+            f"is the total of all phases, but the immediate, pre-backoff and post-backoff "
+            f"retries alone are {spent}: raise num_retries or lower the phases",
+        )
+        return
+    # Every delayed retry waits at least the minimum delay (SNS's default is 20 s), the
+    # post-backoff ones the maximum: a lower bound on the time the policy takes.
+    at_least = (total - immediate - at_max) * (20.0 if low is None else low) + at_max * (
+        20.0 if high is None else high
+    )
+    if at_least > MAX_DELAY.to_seconds():
+        problems.add(
+            f"{option}.num_retries",
+            total,
+            f"with these delays the retries take at least {int(at_least)} s; SNS allows "
+            f"{MAX_DELAY.to_seconds()} s for a whole HTTP/S retry policy: fewer retries or "
+            "shorter delays",
+        )

@@ -1,0 +1,355 @@
+"""Lambda and HTTP/S subscribers: what the templates hold, and the rules SNS enforces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aws_cdk import Acknowledgment, Duration, Environment, Stack, Validations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import AwsSolutionsChecks
+from helpers import Tmpl, cfn_lint, new_app
+
+from constructs_lib import (
+    FanoutConfigurationError,
+    FanoutTopic,
+    HttpSubscriber,
+    LambdaSubscriber,
+)
+
+CODE = lambda_.Code.from_inline("def handler(event, context):\n    return None\n")
+IMPORTED_TOPIC = "arn:aws:sns:eu-west-1:111111111111:orders"
+string_filter = sns.SubscriptionFilter.string_filter
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = new_app(outdir=str(outdir))
+    stack = Stack(app, "Shop")
+    ops = sns.Topic(stack, "Ops", enforce_ssl=True)
+    orders = FanoutTopic(stack, "Orders", alarm_topic=ops)
+    audit_function = lambda_.Function(
+        stack,
+        "AuditFunction",
+        code=CODE,
+        handler="index.handler",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+    )
+    # The user's own function: its managed policy (cdk-nag IAM4) and CDK's redundant
+    # DependsOn on its role (cfn-lint W3005) are the user's to acknowledge, not the library's.
+    audit_function.node.default_child.add_metadata(  # type: ignore[union-attr]
+        "cfn-lint", {"config": {"ignore_checks": ["W3005"]}}
+    )
+    Validations.of(audit_function).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            reason="The test's own function, with CDK's default role; not library code.",
+        )
+    )
+    audit = orders.add_lambda_subscriber(
+        "Audit",
+        function=audit_function,
+        filter_policy={"kind": string_filter(allowlist=["refund"])},
+    )
+    partner = orders.add_http_subscriber(
+        "Partner",
+        url="https://partner.example.com/orders",
+        raw_message_delivery=True,
+        delivery_policy=sns.DeliveryPolicy(
+            healthy_retry_policy=sns.HealthyRetryPolicy(
+                num_retries=10, min_delay_target=Duration.seconds(5)
+            ),
+            throttle_policy=sns.ThrottlePolicy(max_receives_per_second=20),
+        ),
+    )
+    team = Stack(app, "Team", env=Environment(region="eu-west-1"))
+    imported = sns.Topic.from_topic_arn(team, "Orders", IMPORTED_TOPIC)
+    webhook = HttpSubscriber(team, "Webhook", topic=imported, url="https://hooks.example.com/x")
+    reactor = LambdaSubscriber(
+        team,
+        "Reactor",
+        topic=imported,
+        function=lambda_.Function.from_function_arn(
+            team, "Imported", "arn:aws:lambda:eu-west-1:111111111111:function:react"
+        ),
+        failed_invocations=False,
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
+    return SimpleNamespace(
+        t=Tmpl(stack),
+        team_t=Tmpl(team),
+        outdir=Path(outdir),
+        orders=orders,
+        audit=audit,
+        audit_function=audit_function,
+        partner=partner,
+        webhook=webhook,
+        reactor=reactor,
+    )
+
+
+def _arn_of(t: Tmpl, construct: Any) -> dict[str, Any]:
+    return {"Fn::GetAtt": [t.logical_id(construct), "Arn"]}
+
+
+def test_a_lambda_subscriber_is_invoked_by_the_topic_with_its_filter(
+    built: SimpleNamespace,
+) -> None:
+    t = built.t
+    subscription = t.props(built.audit.subscription)
+    assert subscription["Protocol"] == "lambda"
+    assert subscription["Endpoint"] == _arn_of(t, built.audit_function)
+    assert subscription["TopicArn"] == {"Ref": t.logical_id(built.orders.topic)}
+    assert subscription["FilterPolicy"] == {"kind": ["refund"]}
+
+
+def test_sns_may_invoke_the_function_only_for_this_topic(built: SimpleNamespace) -> None:
+    t = built.t
+    permission = t.props(built.audit.permission)
+    assert permission == {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": _arn_of(t, built.audit_function),
+        "Principal": "sns.amazonaws.com",
+        "SourceArn": {"Ref": t.logical_id(built.orders.topic)},
+    }
+    dependencies = t.resources[t.logical_id(built.audit.subscription)].get("DependsOn", [])
+    assert t.logical_id(built.audit.permission) in dependencies
+
+
+def test_failed_invocations_go_to_the_fanouts_subscription_dead_letter_queue(
+    built: SimpleNamespace,
+) -> None:
+    t = built.t
+    dead_letters = _arn_of(t, built.orders.subscription_dead_letter_queue)
+    assert t.props(built.audit.subscription)["RedrivePolicy"] == {
+        "deadLetterTargetArn": dead_letters
+    }
+    config = t.props(built.audit.invoke_config)
+    assert config["DestinationConfig"] == {"OnFailure": {"Destination": dead_letters}}
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 6 * 3600
+    role = built.audit_function.role
+    sends = [s for s in t.role_statements(role) if s["Resource"] == dead_letters]
+    assert sends and all("sqs:SendMessage" in str(s["Action"]) for s in sends)
+
+
+def test_the_fanouts_one_alarm_watches_what_its_subscribers_could_not_get(
+    built: SimpleNamespace,
+) -> None:
+    assert built.audit.undelivered_alarm is None and built.partner.undelivered_alarm is None
+    assert built.audit.subscription_dead_letter_queue is built.orders.subscription_dead_letter_queue
+    assert built.orders.undelivered_alarm is not None
+
+
+def test_an_http_subscriber_gets_raw_messages_with_its_delivery_policy(
+    built: SimpleNamespace,
+) -> None:
+    subscription = built.t.props(built.partner.subscription)
+    assert subscription["Protocol"] == "https"
+    assert subscription["Endpoint"] == "https://partner.example.com/orders"
+    assert subscription["RawMessageDelivery"] is True
+    policy = subscription["DeliveryPolicy"]
+    assert policy["healthyRetryPolicy"]["numRetries"] == 10
+    assert policy["healthyRetryPolicy"]["minDelayTarget"] == 5
+    assert policy["throttlePolicy"] == {"maxReceivesPerSecond": 20}
+
+
+def test_a_subscriber_of_its_own_gets_its_own_dead_letter_queue_and_alarm(
+    built: SimpleNamespace,
+) -> None:
+    t = built.team_t
+    queue = built.webhook.subscription_dead_letter_queue
+    assert t.props(built.webhook.subscription)["RedrivePolicy"] == {
+        "deadLetterTargetArn": _arn_of(t, queue)
+    }
+    alarm = t.props(built.webhook.undelivered_alarm)
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [t.logical_id(queue), "QueueName"]}}
+    ]
+    statements = t.policies_of_queue(t.logical_id(queue))
+    allow = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow[0]["Condition"] == {"ArnEquals": {"aws:SourceArn": IMPORTED_TOPIC}}
+
+
+def test_an_imported_function_can_subscribe_without_async_settings(
+    built: SimpleNamespace,
+) -> None:
+    t = built.team_t
+    assert built.reactor.invoke_config is None
+    assert t.of_type("AWS::Lambda::EventInvokeConfig") == {}
+    permission = t.props(built.reactor.permission)
+    assert permission["FunctionName"] == "arn:aws:lambda:eu-west-1:111111111111:function:react"
+
+
+def test_the_templates_pass_cfn_lint(built: SimpleNamespace) -> None:
+    code, out, err = cfn_lint(sorted(str(p) for p in built.outdir.glob("*.template.json")))
+    assert code == 0, out + err
+
+
+def test_the_cdk_nag_report_is_clean(built: SimpleNamespace) -> None:
+    """The synth in the fixture raises on any unacknowledged finding; the report it wrote
+    holds no failed plugin either."""
+    report = json.loads((built.outdir / "validation-report.json").read_text())
+    assert [r for r in report["pluginReports"] if r["conclusion"] != "success"] == []
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+
+def _stack() -> Stack:
+    return Stack(new_app(), "Some")
+
+
+@pytest.mark.parametrize("add", ["add_lambda_subscriber", "add_http_subscriber"])
+def test_a_fifo_fanout_refuses_subscribers_other_than_queues(add: str) -> None:
+    stack = _stack()
+    fanout = FanoutTopic(stack, "Ledger", fifo=True)
+    target = (
+        {"function": lambda_.Function.from_function_name(stack, "F", "f")}
+        if add == "add_lambda_subscriber"
+        else {"url": "https://example.com/hook"}
+    )
+    with pytest.raises(FanoutConfigurationError, match=r"fifo=True: SNS delivers FIFO topics only"):
+        getattr(fanout, add)("Other", **target)
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "message"),
+    [
+        ("http://example.com/hook", {}, r"url='http://example.com/hook': is plain HTTP"),
+        ("ftp://example.com", {}, r"url='ftp://example.com': must be an https:// URL"),
+        ("https:// example.com", {}, r"must be an https:// URL"),
+    ],
+)
+def test_fails_on_urls_sns_cannot_or_should_not_post_to(
+    url: str, options: dict[str, Any], message: str
+) -> None:
+    stack = _stack()
+    with pytest.raises(FanoutConfigurationError, match=message):
+        HttpSubscriber(stack, "H", topic=sns.Topic(stack, "T"), url=url, **options)
+
+
+def test_plain_http_is_accepted_when_asked_for() -> None:
+    stack = _stack()
+    hook = HttpSubscriber(
+        stack, "H", topic=sns.Topic(stack, "T"), url="http://10.0.0.5/hook", allow_plain_http=True
+    )
+    assert Tmpl(stack).props(hook.subscription)["Protocol"] == "http"
+
+
+R = sns.HealthyRetryPolicy
+PREFIX = r"delivery_policy\.healthy_retry_policy\."
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (R(num_retries=101), PREFIX + r"num_retries=101: must be an integer from 0 to 100"),
+        (R(num_no_delay_retries=-1), PREFIX + r"num_no_delay_retries=-1: must be an integer"),
+        (R(min_delay_target=Duration.seconds(0)), PREFIX + r"min_delay_target=.*from 1 second"),
+        (R(max_delay_target=Duration.seconds(3601)), PREFIX + r"max_delay_target=.*to 1 hour"),
+        (
+            R(min_delay_target=Duration.seconds(30), max_delay_target=Duration.seconds(10)),
+            PREFIX + r"min_delay_target=.*must not exceed max_delay_target \(10 s\)",
+        ),
+        (
+            R(num_retries=3, num_no_delay_retries=2, num_min_delay_retries=2),
+            PREFIX + r"num_retries=3: is the total of all phases.*are 4",
+        ),
+        (
+            R(num_retries=100, min_delay_target=Duration.seconds(60)),
+            PREFIX + r"num_retries=100: with these delays the retries take at least 6000 s",
+        ),
+        (
+            R(min_delay_target=Duration.millis(1500)),
+            PREFIX + r"min_delay_target=.*whole number of seconds",
+        ),
+    ],
+)
+def test_fails_on_retry_policies_sns_refuses(policy: sns.HealthyRetryPolicy, message: str) -> None:
+    stack = _stack()
+    with pytest.raises(FanoutConfigurationError, match=message):
+        HttpSubscriber(
+            stack,
+            "H",
+            topic=sns.Topic(stack, "T"),
+            url="https://example.com/hook",
+            delivery_policy=sns.DeliveryPolicy(healthy_retry_policy=policy),
+        )
+
+
+@pytest.mark.parametrize("rate", [0, 1.5])
+def test_fails_on_a_throttle_sns_refuses(rate: float) -> None:
+    stack = _stack()
+    with pytest.raises(FanoutConfigurationError, match=r"max_receives_per_second=.*at least 1"):
+        HttpSubscriber(
+            stack,
+            "H",
+            topic=sns.Topic(stack, "T"),
+            url="https://example.com/hook",
+            delivery_policy=sns.DeliveryPolicy(
+                throttle_policy=sns.ThrottlePolicy(max_receives_per_second=rate)
+            ),
+        )
+
+
+def test_a_policy_within_the_limits_is_accepted() -> None:
+    stack = _stack()
+    hook = HttpSubscriber(
+        stack,
+        "H",
+        topic=sns.Topic(stack, "T"),
+        url="https://example.com/hook",
+        delivery_policy=sns.DeliveryPolicy(
+            healthy_retry_policy=R(
+                num_retries=50,
+                num_no_delay_retries=3,
+                num_max_delay_retries=5,
+                min_delay_target=Duration.seconds(10),
+                max_delay_target=Duration.seconds(60),
+            )
+        ),
+    )
+    assert hook.subscription
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"retry_attempts": 3}, r"retry_attempts=3: must be an integer from 0 to 2"),
+        ({"max_event_age": Duration.hours(7)}, r"max_event_age=.*from 1 minute to 6 hours"),
+        ({"subscription_dead_letter_queue": "dlq"}, r"subscription_dead_letter_queue='dlq'"),
+    ],
+)
+def test_fails_on_lambda_subscriber_settings_lambda_refuses(
+    options: dict[str, Any], message: str
+) -> None:
+    stack = _stack()
+    with pytest.raises(FanoutConfigurationError, match=message):
+        LambdaSubscriber(
+            stack,
+            "L",
+            topic=sns.Topic(stack, "T"),
+            function=lambda_.Function.from_function_name(stack, "F", "f"),
+            **options,
+        )
+
+
+def test_a_fifo_subscription_dead_letter_queue_is_refused_for_a_standard_topic() -> None:
+    stack = _stack()
+    with pytest.raises(FanoutConfigurationError, match=r"subscription_dead_letter_queue=.*is FIFO"):
+        HttpSubscriber(
+            stack,
+            "H",
+            topic=sns.Topic(stack, "T"),
+            url="https://example.com/hook",
+            subscription_dead_letter_queue=sqs.Queue(stack, "Q", fifo=True),
+        )
