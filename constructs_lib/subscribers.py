@@ -14,10 +14,9 @@ import re
 from collections.abc import Mapping
 from typing import TypedDict, Unpack
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -201,8 +200,9 @@ class LambdaSubscriber(_Subscriber):
     :param subscription_dead_letter_queue: a standard queue in the topic's region. Default:
         a new SSE-SQS queue with an alarm (:class:`FanoutTopic` passes its shared one).
     :param failed_invocations: send invocations that failed every retry to the dead-letter
-        queue (an ``AWS::Lambda::EventInvokeConfig`` of the function's ``$LATEST``; a
-        function has one: turn this off when yours is configured elsewhere). Default: True.
+        queue (an ``AWS::Lambda::EventInvokeConfig`` of the function's ``$LATEST``, and the
+        grant to send there; a function has one such configuration: turn this off when yours
+        is configured elsewhere). Default: True.
     :param retry_attempts: Lambda's retries of a failed invocation, 0..2. Default: 2.
     :param max_event_age: how long Lambda keeps trying, 1 minute..6 hours. Default: 6 hours.
     :param alarms: alarm on the dead-letter queue this subscriber owns. Default: True.
@@ -230,7 +230,7 @@ class LambdaSubscriber(_Subscriber):
         self.function: lambda_.IFunction = function
         self.permission: lambda_.CfnPermission
         """Lets SNS invoke the function for this topic only."""
-        self.invoke_config: lambda_.EventInvokeConfig | None = None
+        self.invoke_config: lambda_.CfnEventInvokeConfig | None = None
         """The function's asynchronous invocation settings (``failed_invocations``)."""
         given_queue = settings["subscription_dead_letter_queue"]
         self.subscription_dead_letter_queue = self._dead_letter_queue(given_queue)
@@ -255,15 +255,42 @@ class LambdaSubscriber(_Subscriber):
         )
         self.subscription.node.add_dependency(self.permission)
         if settings["failed_invocations"]:
-            self.invoke_config = lambda_.EventInvokeConfig(
-                self,
-                "InvokeConfig",
-                function=function,
-                retry_attempts=settings["retry_attempts"],
-                max_event_age=settings["max_event_age"],
-                on_failure=destinations.SqsDestination(self.subscription_dead_letter_queue),
+            self.invoke_config = self._dead_letter_failed_invocations(
+                function, settings["retry_attempts"], settings["max_event_age"]
             )
         self._alarm(given_queue is None, settings["alarms"], settings["alarm_topic"])
+
+    def _dead_letter_failed_invocations(
+        self, function: lambda_.IFunction, retry_attempts: int, max_event_age: Duration
+    ) -> lambda_.CfnEventInvokeConfig:
+        """The function's asynchronous settings, with the dead-letter queue as on-failure
+        destination; its execution role may send there (a function imported without its
+        role cannot be granted: a synth warning says what to grant)."""
+        queue = self.subscription_dead_letter_queue
+        config = lambda_.CfnEventInvokeConfig(
+            self,
+            "InvokeConfig",
+            function_name=function.function_name,
+            qualifier="$LATEST",
+            maximum_retry_attempts=retry_attempts,
+            maximum_event_age_in_seconds=max_event_age.to_seconds(),
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
+                    destination=queue.queue_arn
+                )
+            ),
+        )
+        if function.role is not None:
+            queue.grant_send_messages(function)
+        else:
+            Annotations.of(self).add_warning_v2(
+                "constructs-lib:failedInvocationsNeedAGrant",
+                f"{function.node.path} is imported without its execution role, so it cannot "
+                f"be granted sqs:SendMessage on {queue.node.path}: grant it there, or failed "
+                "invocations cannot reach the dead-letter queue (or pass "
+                "failed_invocations=False and give the function a destination of its own).",
+            )
+        return config
 
 
 class HttpSubscriber(_Subscriber):

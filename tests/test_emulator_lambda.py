@@ -16,6 +16,7 @@ from itertools import count
 from typing import Any
 
 import pytest
+from helpers import wait_for
 
 from constructs_lib.testing import Emulator, event_sources, lambda_runtime
 from constructs_lib.testing.fanout import queue_counts
@@ -116,16 +117,6 @@ def queue(emulator: Emulator, **attributes: str) -> tuple[str, str]:
         "QueueArn"
     ]
     return url, arn
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def recording_function(

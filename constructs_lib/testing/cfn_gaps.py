@@ -194,7 +194,13 @@ class SnsSubscription(_Resource, CloudFormationModel):
     CloudFormation creates the subscription in the topic's region.
     """
 
-    ATTRIBUTES = ("FilterPolicyScope", "FilterPolicy", "RawMessageDelivery", "RedrivePolicy")
+    ATTRIBUTES = (
+        "FilterPolicyScope",
+        "FilterPolicy",
+        "RawMessageDelivery",
+        "RedrivePolicy",
+        "DeliveryPolicy",
+    )
     """In this order: moto reads a filter policy in the scope set when the policy is set."""
 
     TYPE = "AWS::SNS::Subscription"
@@ -874,6 +880,36 @@ class LambdaPermission(_Resource, CloudFormationModel):
     def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
         function = lambda_backends[account_id][region].get_function(props["FunctionName"])
         function.policy.del_statement(physical_id)
+
+
+@fills(
+    "cloudformation",
+    moto="`AWS::Lambda::EventInvokeConfig` is skipped",
+    aws="`PutFunctionEventInvokeConfig` (retries, maximum event age, on-success and on-failure "
+    "destinations) on the function and qualifier it names",
+)
+class LambdaEventInvokeConfig(_Resource, CloudFormationModel):
+    """AWS::Lambda::EventInvokeConfig: ``PutFunctionEventInvokeConfig`` on its function."""
+
+    TYPE = "AWS::Lambda::EventInvokeConfig"
+    SETTINGS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+
+    @classmethod
+    def create(
+        cls, name: str, props: dict[str, Any], account_id: str, region: str, logical_id: str
+    ) -> tuple[str, str]:
+        config = {key: props[key] for key in cls.SETTINGS if key in props}
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if key in config:
+                config[key] = int(config[key])
+        backend = lambda_backends[account_id][region]
+        backend.put_function_event_invoke_config(props["FunctionName"], config)
+        return f"{props['FunctionName']}:{props.get('Qualifier', '$LATEST')}", ""
+
+    @classmethod
+    def delete(cls, physical_id: str, props: dict[str, Any], account_id: str, region: str) -> None:
+        function = lambda_backends[account_id][region].get_function(props["FunctionName"])
+        function.event_invoke_config = []
 
 
 @fills(

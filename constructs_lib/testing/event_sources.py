@@ -91,6 +91,7 @@ class _State:
     scanner: threading.Thread | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     clock_offset_seconds: float = 0.0
+    on_failure: Callable[[Any, Any, lambda_runtime.Invocation, int], None] | None = None
 
 
 _state = _State()
@@ -107,6 +108,7 @@ def install(endpoint_url: str) -> None:
         _deliver_sns_to_lambda,
         _eventbridge_lambda_targets,
         _asynchronous_invoke,
+        _on_failure_destinations,
         _offset_sqs_clock,
     )
     if _state.scanner is None or not _state.scanner.is_alive():
@@ -371,6 +373,8 @@ def invoke_async(
                 break
             if number < retries:
                 time.sleep(delays[min(number, len(delays) - 1)])
+        if invocation.error is not None and _state.on_failure is not None:
+            _state.on_failure(function, event, invocation, number + 1)
         if on_done is not None:
             on_done(invocation)
 
@@ -402,6 +406,48 @@ def _asynchronous_invoke() -> None:
         event = json.loads(body) if body else {}
         invoke_async(self, event, retries=_retries_of(self))
         return ""
+
+
+@fills(
+    "lambda",
+    moto="an asynchronous invocation that failed every retry is dropped; the function's "
+    "`DestinationConfig.OnFailure` is stored and never used",
+    aws="the invocation record (request and response payloads, `condition` "
+    "`RetriesExhausted`, the invoke count) is sent to the on-failure destination (an SQS "
+    "queue here)",
+)
+def _on_failure_destinations() -> None:
+    _state.on_failure = _send_to_on_failure_destination
+
+
+def _send_to_on_failure_destination(
+    function: Any, event: Any, invocation: lambda_runtime.Invocation, attempts: int
+) -> None:
+    for config in getattr(function, "event_invoke_config", []) or []:
+        target = (
+            getattr(config, "config", {}).get("DestinationConfig", {}).get("OnFailure", {})
+        ).get("Destination")
+        if not target or ":sqs:" not in target:
+            continue
+        record = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {
+                "requestId": invocation.request_id,
+                "functionArn": f"{function.function_arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": invocation.error,
+        }
+        _, _, _, region, account, name = target.split(":", 5)
+        sqs_models.sqs_backends[account][region].send_message(name, json.dumps(record))
 
 
 @fills(

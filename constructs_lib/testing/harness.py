@@ -44,6 +44,7 @@ from . import (
     lambda_runtime,
     moto_fixes,
     push_fixes,
+    sns_http,
 )
 
 ACCOUNT = "123456789012"
@@ -149,6 +150,7 @@ class Emulator:
         event_sources.install(self.endpoint_url)
         custom_resources.install(self.endpoint_url)
         push_fixes.install()
+        sns_http.install(self.endpoint_url)
         self._set_environment(
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -702,6 +704,9 @@ class DeployedStack:
         cfn_type = self.resources[logical_id]["Type"]
         if cfn_type == "AWS::SQS::Queue":
             return self.queue_arn(logical_id)
+        if cfn_type == "AWS::Lambda::Function":
+            name = self.physical_ids[logical_id]
+            return f"arn:aws:lambda:{self.region}:{self.emulator.account}:function:{name}"
         if cfn_type == "AWS::KMS::Key":
             key = self.client("kms").describe_key(KeyId=self.physical_ids[logical_id])
             arn: str = key["KeyMetadata"]["Arn"]

@@ -159,6 +159,8 @@ README_TABLES = {
     "ConsumerQueue": "## `ConsumerQueue`",
     "LambdaConsumer": "## `LambdaConsumer`",
     "QueueWorkerPool": "## `QueueWorkerPool`",
+    "LambdaSubscriber": "### `LambdaSubscriber`",
+    "HttpSubscriber": "### `HttpSubscriber`",
 }
 
 

@@ -353,3 +353,20 @@ def test_a_fifo_subscription_dead_letter_queue_is_refused_for_a_standard_topic()
             url="https://example.com/hook",
             subscription_dead_letter_queue=sqs.Queue(stack, "Q", fifo=True),
         )
+
+
+def test_a_function_imported_without_its_role_gets_a_warning_about_the_grant() -> None:
+    from aws_cdk import assertions
+
+    stack = _stack()
+    LambdaSubscriber(
+        stack,
+        "L",
+        topic=sns.Topic(stack, "T"),
+        function=lambda_.Function.from_function_arn(
+            stack, "F", "arn:aws:lambda:eu-west-1:111111111111:function:f"
+        ),
+    )
+    assertions.Annotations.from_stack(stack).has_warning(
+        "/Some/L", assertions.Match.string_like_regexp("imported without its execution role")
+    )
