@@ -26,10 +26,14 @@ if TYPE_CHECKING:
     from .push import PushPlatform as PushPlatform
     from .push import PushPlatformApplication as PushPlatformApplication
     from .push import PushPlatformApplicationOptions as PushPlatformApplicationOptions
+    from .subscribers import EmailSubscriber as EmailSubscriber
+    from .subscribers import EmailSubscriberOptions as EmailSubscriberOptions
     from .subscribers import HttpSubscriber as HttpSubscriber
     from .subscribers import HttpSubscriberOptions as HttpSubscriberOptions
     from .subscribers import LambdaSubscriber as LambdaSubscriber
     from .subscribers import LambdaSubscriberOptions as LambdaSubscriberOptions
+    from .subscribers import SmsSubscriber as SmsSubscriber
+    from .subscribers import SmsSubscriberOptions as SmsSubscriberOptions
     from .worker_pool import QueueWorkerPool as QueueWorkerPool
     from .worker_pool import QueueWorkerPoolOptions as QueueWorkerPoolOptions
     from .workers import Ec2Workers as Ec2Workers

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import TypedDict, Unpack
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from aws_cdk import ArnFormat, Duration, NestedStack, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -30,11 +30,17 @@ from .lambda_consumer import (
     required_visibility_timeout,
 )
 from .subscribers import (
+    EmailSubscriber,
+    EmailSubscriberOptions,
     HttpSubscriber,
     HttpSubscriberOptions,
     LambdaSubscriber,
     LambdaSubscriberOptions,
+    SmsSubscriber,
+    SmsSubscriberOptions,
 )
+
+_S = TypeVar("_S", bound=Construct)
 
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
@@ -179,7 +185,7 @@ class FanoutTopic(Construct):
         self._subscription_dead_letter_queue: sqs.Queue | None = None
         self._undelivered_alarm: cloudwatch.Alarm | None = None
         self._consumers: dict[str, ConsumerQueue] = {}
-        self._subscribers: dict[str, LambdaSubscriber | HttpSubscriber] = {}
+        self._subscribers: dict[str, Construct] = {}
         self._placement = Placement(self)
         self._consumer_alarms = FanoutAlarms(self.node.path)
         self.node.add_validation(StackLimits(self, self._placement.nested))
@@ -423,9 +429,9 @@ class FanoutTopic(Construct):
     # -- subscribers other than queues ------------------------------------------------------
 
     @property
-    def subscribers(self) -> dict[str, LambdaSubscriber | HttpSubscriber]:
-        """The subscribers added with :meth:`add_lambda_subscriber` and
-        :meth:`add_http_subscriber`, by id."""
+    def subscribers(self) -> dict[str, Construct]:
+        """The subscribers other than queues (``add_lambda_subscriber``,
+        ``add_http_subscriber``, ``add_email_subscriber``, ``add_sms_subscriber``), by id."""
         return dict(self._subscribers)
 
     def add_lambda_subscriber(
@@ -435,36 +441,78 @@ class FanoutTopic(Construct):
         fanout, ``<fanout>/<id>``), sharing the fanout's subscription dead-letter queue and its
         alarm; ``options`` are :class:`LambdaSubscriber`'s. A FIFO fanout delivers only to
         queues: there this is a synth error."""
-        self._check_new_subscriber(id, "Lambda", options)
-        settings: LambdaSubscriberOptions = {
-            "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
-            "alarms": self._alarms,
-            "alarm_topic": self.alarm_topic,
-        }
-        settings.update(options)
-        subscriber = self._placement.counted(
-            lambda: LambdaSubscriber(self, id, topic=self.topic, function=function, **settings)
+        return self._add_subscriber(
+            id,
+            "Lambda",
+            options,
+            lambda shared: LambdaSubscriber(
+                self, id, topic=self.topic, function=function, **{**shared, **options}
+            ),
         )
-        self._subscribers[id] = subscriber
-        return subscriber
 
     def add_http_subscriber(
         self, id: str, *, url: str, **options: Unpack[HttpSubscriberOptions]
     ) -> HttpSubscriber:
-        """Subscribe an HTTP/S endpoint (an :class:`HttpSubscriber` under this fanout,
-        ``<fanout>/<id>``), sharing the fanout's subscription dead-letter queue and its alarm;
-        ``options`` are :class:`HttpSubscriber`'s. A FIFO fanout delivers only to queues:
-        there this is a synth error."""
-        self._check_new_subscriber(id, "HTTP/S", options)
-        settings: HttpSubscriberOptions = {
+        """Subscribe an HTTP/S endpoint (an :class:`HttpSubscriber` under this fanout),
+        sharing the fanout's subscription dead-letter queue and its alarm; ``options`` are
+        :class:`HttpSubscriber`'s. On a FIFO fanout this is a synth error."""
+        return self._add_subscriber(
+            id,
+            "HTTP/S",
+            options,
+            lambda shared: HttpSubscriber(
+                self, id, topic=self.topic, url=url, **{**shared, **options}
+            ),
+        )
+
+    def add_email_subscriber(
+        self, id: str, *, address: str, **options: Unpack[EmailSubscriberOptions]
+    ) -> EmailSubscriber:
+        """Subscribe an email address (an :class:`EmailSubscriber` under this fanout; the
+        recipient must confirm), sharing the fanout's subscription dead-letter queue and its
+        alarm; ``options`` are :class:`EmailSubscriber`'s. On a FIFO fanout this is a synth
+        error."""
+        return self._add_subscriber(
+            id,
+            "email",
+            options,
+            lambda shared: EmailSubscriber(
+                self, id, topic=self.topic, address=address, **{**shared, **options}
+            ),
+        )
+
+    def add_sms_subscriber(
+        self, id: str, *, phone_number: str, **options: Unpack[SmsSubscriberOptions]
+    ) -> SmsSubscriber:
+        """Subscribe a phone number (an :class:`SmsSubscriber` under this fanout; see there
+        what the account needs before texts go out), sharing the fanout's subscription
+        dead-letter queue and its alarm. On a FIFO fanout this is a synth error."""
+        return self._add_subscriber(
+            id,
+            "SMS",
+            options,
+            lambda shared: SmsSubscriber(
+                self, id, topic=self.topic, phone_number=phone_number, **{**shared, **options}
+            ),
+        )
+
+    def _add_subscriber(
+        self,
+        id: str,
+        kind: str,
+        options: Mapping[str, object],
+        build: Callable[[dict[str, Any]], _S],
+    ) -> _S:
+        """Check the new subscriber, build it with the fanout's shared subscription
+        dead-letter queue and alarm settings (``options`` override them), count it in the
+        fanout's own stack."""
+        self._check_new_subscriber(id, kind, options)
+        shared: dict[str, Any] = {
             "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
             "alarms": self._alarms,
             "alarm_topic": self.alarm_topic,
         }
-        settings.update(options)
-        subscriber = self._placement.counted(
-            lambda: HttpSubscriber(self, id, topic=self.topic, url=url, **settings)
-        )
+        subscriber = self._placement.counted(lambda: build(shared))
         self._subscribers[id] = subscriber
         return subscriber
 

@@ -67,6 +67,29 @@ class HttpSubscriberOptions(TypedDict, total=False):
     alarm_topic: sns.ITopic | None
 
 
+class EmailSubscriberOptions(TypedDict, total=False):
+    """The options of :class:`EmailSubscriber` other than ``topic`` and ``address``, declared
+    once; see :class:`EmailSubscriber` for each one's default."""
+
+    json: bool
+    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
+    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
+    subscription_dead_letter_queue: sqs.IQueue | None
+    alarms: bool
+    alarm_topic: sns.ITopic | None
+
+
+class SmsSubscriberOptions(TypedDict, total=False):
+    """The options of :class:`SmsSubscriber` other than ``topic`` and ``phone_number``,
+    declared once; see :class:`SmsSubscriber` for each one's default."""
+
+    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
+    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
+    subscription_dead_letter_queue: sqs.IQueue | None
+    alarms: bool
+    alarm_topic: sns.ITopic | None
+
+
 _FILTERS = {
     "filter_policy": "a dict of attribute name to sns.SubscriptionFilter",
     "filter_policy_with_message_body": "a dict of field name to sns.FilterOrPolicy",
@@ -104,6 +127,37 @@ HTTP_OPTIONS = Declared(
     expected=_FILTERS,
 )
 
+EMAIL_OPTIONS = Declared(
+    construct="EmailSubscriber",
+    options=EmailSubscriberOptions,
+    defaults=EmailSubscriberOptions(
+        json=False,
+        filter_policy=None,
+        filter_policy_with_message_body=None,
+        subscription_dead_letter_queue=None,
+        alarms=True,
+        alarm_topic=None,
+    ),
+    expected=_FILTERS,
+)
+
+SMS_OPTIONS = Declared(
+    construct="SmsSubscriber",
+    options=SmsSubscriberOptions,
+    defaults=SmsSubscriberOptions(
+        filter_policy=None,
+        filter_policy_with_message_body=None,
+        subscription_dead_letter_queue=None,
+        alarms=True,
+        alarm_topic=None,
+    ),
+    expected=_FILTERS,
+)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+"""SNS takes SMS numbers in E.164: a plus sign, the country code, at most 15 digits."""
+
 LAMBDA_RANGES: dict[str, Range] = {
     "retry_attempts": (0, 2),
     "max_event_age": (Duration.minutes(1), Duration.hours(6)),
@@ -129,7 +183,10 @@ class _Subscriber(Construct):
         self,
         problems: Problems,
         topic: sns.ITopic,
-        settings: LambdaSubscriberOptions | HttpSubscriberOptions,
+        settings: LambdaSubscriberOptions
+        | HttpSubscriberOptions
+        | EmailSubscriberOptions
+        | SmsSubscriberOptions,
         protocol: str,
     ) -> Regions:
         """The rules of any non-SQS subscription: a standard topic, filters SNS accepts, a
@@ -156,6 +213,32 @@ class _Subscriber(Construct):
         check_subscription_region(problems, regions, dead_letter_queue)
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         return regions
+
+    def _subscribe_to(
+        self,
+        topic: sns.ITopic,
+        protocol: sns.SubscriptionProtocol,
+        endpoint: str,
+        settings: EmailSubscriberOptions | SmsSubscriberOptions,
+        regions: Regions,
+    ) -> None:
+        """The subscription of a message subscriber (email, SMS), its dead-letter queue and
+        the alarm on a queue it owns."""
+        self.topic = topic
+        given_queue = settings["subscription_dead_letter_queue"]
+        self.subscription_dead_letter_queue = self._dead_letter_queue(given_queue)
+        self.subscription = sns.Subscription(
+            self,
+            "Subscription",
+            topic=topic,
+            endpoint=endpoint,
+            protocol=protocol,
+            filter_policy=settings["filter_policy"],
+            filter_policy_with_message_body=settings["filter_policy_with_message_body"],
+            dead_letter_queue=self.subscription_dead_letter_queue,
+            region=regions.foreign(),
+        )
+        self._alarm(given_queue is None, settings["alarms"], settings["alarm_topic"])
 
     def _dead_letter_queue(self, given: sqs.IQueue | None) -> sqs.IQueue:
         return given or new_subscription_dead_letter_queue(
@@ -366,6 +449,103 @@ class HttpSubscriber(_Subscriber):
             region=regions.foreign(),
         )
         self._alarm(given_queue is None, settings["alarms"], settings["alarm_topic"])
+
+
+class EmailSubscriber(_Subscriber):
+    """An email address subscribed to a topic: each message as an email (plain text, or the
+    SNS JSON envelope with ``json=True``).
+
+    **Outside the template:** SNS emails the address a confirmation link, and nothing is sent
+    until the recipient follows it (CloudFormation completes the stack while the subscription
+    is pending, and a subscription left unconfirmed expires after three days). Email suits
+    people (an on-call inbox), not programs: use a queue or HTTPS for those. Filter on what
+    a person should read, e.g. only failures.
+
+    :param topic: the standard topic to subscribe to.
+    :param address: the email address.
+    :param json: deliver the SNS JSON envelope (protocol ``email-json``) instead of the
+        message text. Default: False.
+    :param filter_policy: filter on message attributes. Default: none.
+    :param filter_policy_with_message_body: filter on the message body. Default: none.
+    :param subscription_dead_letter_queue: a standard queue in the topic's region. Default:
+        a new SSE-SQS queue with an alarm (:class:`FanoutTopic` passes its shared one).
+    :param alarms: alarm on the dead-letter queue this subscriber owns. Default: True.
+    :param alarm_topic: standard topic for alarm and OK notifications. Default: none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic,
+        address: str,
+        **options: Unpack[EmailSubscriberOptions],
+    ) -> None:
+        super().__init__(scope, id)
+        problems = Problems()
+        settings = EMAIL_OPTIONS.settle(self, options, problems, topic=topic, address=address)
+        problems.raise_if_any(self)
+        regions = self._check_subscription(problems, topic, settings, "email")
+        if not unresolved(address) and not _EMAIL.match(address):
+            problems.add("address", address, "must be an email address, e.g. oncall@example.com")
+        problems.raise_if_any(self)
+        self.address: str = address
+        protocol = (
+            sns.SubscriptionProtocol.EMAIL_JSON
+            if settings["json"]
+            else sns.SubscriptionProtocol.EMAIL
+        )
+        self._subscribe_to(topic, protocol, address, settings, regions)
+
+
+class SmsSubscriber(_Subscriber):
+    """A phone number subscribed to a topic: each message as a text message.
+
+    **Outside the template:** a new account's SMS is in the *SMS sandbox*: it can text only
+    phone numbers verified in the account (AWS End User Messaging SMS) until AWS moves it to
+    production on request. Many countries need an *origination identity* registered before
+    any text reaches them (in the US a toll-free number or a 10DLC campaign), and the
+    account's monthly SMS spend limit (1 USD by default) caps what is sent. Each message is
+    cut into 140-byte parts, each billed: keep what a topic sends to phones short, with a
+    filter policy if the topic carries more.
+
+    :param topic: the standard topic to subscribe to.
+    :param phone_number: in E.164 form, e.g. ``+14155550100``.
+    :param filter_policy: filter on message attributes. Default: none.
+    :param filter_policy_with_message_body: filter on the message body. Default: none.
+    :param subscription_dead_letter_queue: a standard queue in the topic's region. Default:
+        a new SSE-SQS queue with an alarm (:class:`FanoutTopic` passes its shared one).
+    :param alarms: alarm on the dead-letter queue this subscriber owns. Default: True.
+    :param alarm_topic: standard topic for alarm and OK notifications. Default: none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic,
+        phone_number: str,
+        **options: Unpack[SmsSubscriberOptions],
+    ) -> None:
+        super().__init__(scope, id)
+        problems = Problems()
+        settings = SMS_OPTIONS.settle(
+            self, options, problems, topic=topic, phone_number=phone_number
+        )
+        problems.raise_if_any(self)
+        regions = self._check_subscription(problems, topic, settings, "SMS")
+        if not unresolved(phone_number) and not _E164.match(phone_number):
+            problems.add(
+                "phone_number",
+                phone_number,
+                "SNS takes E.164 numbers: '+', the country code and the number, at most 15 "
+                "digits, no spaces (e.g. '+14155550100')",
+            )
+        problems.raise_if_any(self)
+        self.phone_number: str = phone_number
+        self._subscribe_to(topic, sns.SubscriptionProtocol.SMS, phone_number, settings, regions)
 
 
 def _check_url(problems: Problems, url: str, *, allow_plain_http: bool) -> sns.SubscriptionProtocol:

@@ -161,6 +161,7 @@ README_TABLES = {
     "QueueWorkerPool": "## `QueueWorkerPool`",
     "LambdaSubscriber": "### `LambdaSubscriber`",
     "HttpSubscriber": "### `HttpSubscriber`",
+    "EmailSubscriber": "### `EmailSubscriber` and `SmsSubscriber`",
 }
 
 
@@ -241,6 +242,8 @@ def _required(name: str, stack: Stack) -> dict[str, Any]:
             ),
         },
         "HttpSubscriber": {"topic": topic, "url": "https://hooks.example.com/orders"},
+        "EmailSubscriber": {"topic": topic, "address": "oncall@example.com"},
+        "SmsSubscriber": {"topic": topic, "phone_number": "+14155550100"},
     }[name]
 
 
@@ -354,7 +357,7 @@ def test_a_wrong_type_for_a_required_option_is_a_configuration_error(name: str) 
                 _build(name)(**{option: value})
 
 
-FANOUT_OPTIONS = {
+FANOUT_OPTIONS: dict[str, dict[str, Any]] = {
     "add_queue_consumer": DECLARED["ConsumerQueue"].hints,
     "add_lambda_consumer": {
         **DECLARED["LambdaConsumer"].hints,

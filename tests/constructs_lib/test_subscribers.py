@@ -370,3 +370,58 @@ def test_a_function_imported_without_its_role_gets_a_warning_about_the_grant() -
     assertions.Annotations.from_stack(stack).has_warning(
         "/Some/L", assertions.Match.string_like_regexp("imported without its execution role")
     )
+
+
+# -- email and SMS ---------------------------------------------------------------------------
+
+
+def test_email_and_sms_subscribers_share_the_fanouts_dead_letter_queue() -> None:
+    stack = _stack()
+    fanout = FanoutTopic(stack, "Ops")
+    oncall = fanout.add_email_subscriber("OnCall", address="oncall@example.com", json=True)
+    pager = fanout.add_sms_subscriber(
+        "Pager",
+        phone_number="+14155550100",
+        filter_policy={"severity": string_filter(allowlist=["critical"])},
+    )
+    t = Tmpl(stack)
+    dead_letters = _arn_of(t, fanout.subscription_dead_letter_queue)
+    email = t.props(oncall.subscription)
+    assert (email["Protocol"], email["Endpoint"]) == ("email-json", "oncall@example.com")
+    sms = t.props(pager.subscription)
+    assert (sms["Protocol"], sms["Endpoint"]) == ("sms", "+14155550100")
+    assert sms["FilterPolicy"] == {"severity": ["critical"]}
+    for props in (email, sms):
+        assert props["RedrivePolicy"] == {"deadLetterTargetArn": dead_letters}
+    assert fanout.subscribers == {"OnCall": oncall, "Pager": pager}
+
+
+@pytest.mark.parametrize(
+    ("add", "message"),
+    [
+        (lambda f: f.add_email_subscriber("E", address="not-an-address"), r"address=.*email"),
+        (lambda f: f.add_sms_subscriber("S", phone_number="0415 555 0100"), r"E\.164"),
+        (lambda f: f.add_sms_subscriber("S", phone_number="+1"), r"phone_number='\+1'"),
+        (
+            lambda f: f.add_email_subscriber("Ops", address="a@example.com"),
+            r"id='Ops': this topic already has",
+        ),
+    ],
+)
+def test_fails_on_addresses_and_numbers_sns_refuses(add: Any, message: str) -> None:
+    fanout = FanoutTopic(_stack(), "F")
+    fanout.add_queue_consumer("Ops")
+    with pytest.raises(FanoutConfigurationError, match=message):
+        add(fanout)
+
+
+@pytest.mark.parametrize(
+    "add",
+    [
+        lambda f: f.add_email_subscriber("E", address="oncall@example.com"),
+        lambda f: f.add_sms_subscriber("S", phone_number="+14155550100"),
+    ],
+)
+def test_a_fifo_fanout_refuses_email_and_sms(add: Any) -> None:
+    with pytest.raises(FanoutConfigurationError, match=r"fifo=True: SNS delivers FIFO topics"):
+        add(FanoutTopic(_stack(), "Ledger", fifo=True))
