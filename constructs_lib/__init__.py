@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .subscribers import LambdaSubscriberOptions as LambdaSubscriberOptions
     from .subscribers import SmsSubscriber as SmsSubscriber
     from .subscribers import SmsSubscriberOptions as SmsSubscriberOptions
+    from .subscribers import SubscriptionOptions as SubscriptionOptions
     from .worker_pool import QueueWorkerPool as QueueWorkerPool
     from .worker_pool import QueueWorkerPoolOptions as QueueWorkerPoolOptions
     from .workers import Ec2Workers as Ec2Workers

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, TypedDict, TypeVar, Unpack
+from collections.abc import Mapping
+from typing import Any, TypedDict, Unpack, cast
 
 from aws_cdk import ArnFormat, Duration, NestedStack, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -39,8 +39,6 @@ from .subscribers import (
     SmsSubscriber,
     SmsSubscriberOptions,
 )
-
-_S = TypeVar("_S", bound=Construct)
 
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
@@ -437,82 +435,62 @@ class FanoutTopic(Construct):
     def add_lambda_subscriber(
         self, id: str, *, function: lambda_.IFunction, **options: Unpack[LambdaSubscriberOptions]
     ) -> LambdaSubscriber:
-        """Subscribe a Lambda function directly (a :class:`LambdaSubscriber` under this
-        fanout, ``<fanout>/<id>``), sharing the fanout's subscription dead-letter queue and its
-        alarm; ``options`` are :class:`LambdaSubscriber`'s. A FIFO fanout delivers only to
-        queues: there this is a synth error."""
-        return self._add_subscriber(
-            id,
-            "Lambda",
-            options,
-            lambda shared: LambdaSubscriber(
-                self, id, topic=self.topic, function=function, **{**shared, **options}
-            ),
+        """Subscribe a Lambda function directly: a :class:`LambdaSubscriber` under this
+        fanout (``<fanout>/<id>``) with ``options``."""
+        return cast(
+            LambdaSubscriber,
+            self._add_subscriber(LambdaSubscriber, id, "Lambda", options, function=function),
         )
 
     def add_http_subscriber(
         self, id: str, *, url: str, **options: Unpack[HttpSubscriberOptions]
     ) -> HttpSubscriber:
-        """Subscribe an HTTP/S endpoint (an :class:`HttpSubscriber` under this fanout),
-        sharing the fanout's subscription dead-letter queue and its alarm; ``options`` are
-        :class:`HttpSubscriber`'s. On a FIFO fanout this is a synth error."""
-        return self._add_subscriber(
-            id,
-            "HTTP/S",
-            options,
-            lambda shared: HttpSubscriber(
-                self, id, topic=self.topic, url=url, **{**shared, **options}
-            ),
+        """Subscribe an HTTP/S endpoint: an :class:`HttpSubscriber` with ``options``."""
+        return cast(
+            HttpSubscriber, self._add_subscriber(HttpSubscriber, id, "HTTP/S", options, url=url)
         )
 
     def add_email_subscriber(
         self, id: str, *, address: str, **options: Unpack[EmailSubscriberOptions]
     ) -> EmailSubscriber:
-        """Subscribe an email address (an :class:`EmailSubscriber` under this fanout; the
-        recipient must confirm), sharing the fanout's subscription dead-letter queue and its
-        alarm; ``options`` are :class:`EmailSubscriber`'s. On a FIFO fanout this is a synth
-        error."""
-        return self._add_subscriber(
-            id,
-            "email",
-            options,
-            lambda shared: EmailSubscriber(
-                self, id, topic=self.topic, address=address, **{**shared, **options}
-            ),
+        """Subscribe an email address (the recipient must confirm): an
+        :class:`EmailSubscriber` with ``options``."""
+        return cast(
+            EmailSubscriber,
+            self._add_subscriber(EmailSubscriber, id, "email", options, address=address),
         )
 
     def add_sms_subscriber(
         self, id: str, *, phone_number: str, **options: Unpack[SmsSubscriberOptions]
     ) -> SmsSubscriber:
-        """Subscribe a phone number (an :class:`SmsSubscriber` under this fanout; see there
-        what the account needs before texts go out), sharing the fanout's subscription
-        dead-letter queue and its alarm. On a FIFO fanout this is a synth error."""
-        return self._add_subscriber(
-            id,
-            "SMS",
-            options,
-            lambda shared: SmsSubscriber(
-                self, id, topic=self.topic, phone_number=phone_number, **{**shared, **options}
-            ),
+        """Subscribe a phone number: an :class:`SmsSubscriber` (see there what the account
+        needs before texts go out)."""
+        return cast(
+            SmsSubscriber,
+            self._add_subscriber(SmsSubscriber, id, "SMS", options, phone_number=phone_number),
         )
 
     def _add_subscriber(
         self,
+        cls: type[Construct],
         id: str,
         kind: str,
         options: Mapping[str, object],
-        build: Callable[[dict[str, Any]], _S],
-    ) -> _S:
-        """Check the new subscriber, build it with the fanout's shared subscription
-        dead-letter queue and alarm settings (``options`` override them), count it in the
-        fanout's own stack."""
+        **target: object,
+    ) -> Any:
+        """A new subscriber of this fanout's topic, under the fanout, counted in its own
+        stack: it shares the fanout's subscription dead-letter queue (and so its
+        ``undelivered_alarm``) and alarm settings, which ``options`` override. On a FIFO fanout
+        it is a synth error: SNS delivers FIFO topics only to queues."""
         self._check_new_subscriber(id, kind, options)
         shared: dict[str, Any] = {
             "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
             "alarms": self._alarms,
             "alarm_topic": self.alarm_topic,
         }
-        subscriber = self._placement.counted(lambda: build(shared))
+        subscriber = self._placement.counted(
+            lambda: cls(self, id, topic=self.topic, **target, **{**shared, **options})  # type: ignore[call-arg]
+        )
         self._subscribers[id] = subscriber
         return subscriber
 

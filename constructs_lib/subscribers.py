@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -39,58 +39,65 @@ DEFAULT_RETRY_ATTEMPTS = 2
 _URL = re.compile(r"^(?P<scheme>https?)://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
-class LambdaSubscriberOptions(TypedDict, total=False):
+class SubscriptionOptions(TypedDict, total=False):
+    """The options every subscriber other than a queue takes.
+
+    :param filter_policy: filter on message attributes (checked as for queues). Default: none.
+    :param filter_policy_with_message_body: filter on the message body. Default: none.
+    :param subscription_dead_letter_queue: where SNS puts what it could not deliver: a
+        standard queue in the topic's region. Default: a new SSE-SQS queue with an alarm
+        (:class:`FanoutTopic` passes its shared one, which its ``undelivered_alarm`` watches).
+    :param alarms: alarm on the dead-letter queue the subscriber owns. Default: True.
+    :param alarm_topic: standard topic for alarm and OK notifications. Default: none.
+    """
+
+    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
+    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
+    subscription_dead_letter_queue: sqs.IQueue | None
+    alarms: bool
+    alarm_topic: sns.ITopic | None
+
+
+class LambdaSubscriberOptions(SubscriptionOptions, total=False):
     """The options of :class:`LambdaSubscriber` other than ``topic`` and ``function``,
     declared once; see :class:`LambdaSubscriber` for each one's default."""
 
-    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
-    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
-    subscription_dead_letter_queue: sqs.IQueue | None
     failed_invocations: bool
     retry_attempts: int
     max_event_age: Duration
-    alarms: bool
-    alarm_topic: sns.ITopic | None
 
 
-class HttpSubscriberOptions(TypedDict, total=False):
+class HttpSubscriberOptions(SubscriptionOptions, total=False):
     """The options of :class:`HttpSubscriber` other than ``topic`` and ``url``, declared
     once; see :class:`HttpSubscriber` for each one's default."""
 
-    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
-    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
-    subscription_dead_letter_queue: sqs.IQueue | None
     raw_message_delivery: bool
     delivery_policy: sns.DeliveryPolicy | None
     allow_plain_http: bool
-    alarms: bool
-    alarm_topic: sns.ITopic | None
 
 
-class EmailSubscriberOptions(TypedDict, total=False):
+class EmailSubscriberOptions(SubscriptionOptions, total=False):
     """The options of :class:`EmailSubscriber` other than ``topic`` and ``address``, declared
     once; see :class:`EmailSubscriber` for each one's default."""
 
     json: bool
-    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
-    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
-    subscription_dead_letter_queue: sqs.IQueue | None
-    alarms: bool
-    alarm_topic: sns.ITopic | None
 
 
-class SmsSubscriberOptions(TypedDict, total=False):
-    """The options of :class:`SmsSubscriber` other than ``topic`` and ``phone_number``,
-    declared once; see :class:`SmsSubscriber` for each one's default."""
-
-    filter_policy: Mapping[str, sns.SubscriptionFilter] | None
-    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None
-    subscription_dead_letter_queue: sqs.IQueue | None
-    alarms: bool
-    alarm_topic: sns.ITopic | None
+class SmsSubscriberOptions(SubscriptionOptions, total=False):
+    """The options of :class:`SmsSubscriber` other than ``topic`` and ``phone_number``:
+    those of every subscriber."""
 
 
-_FILTERS = {
+SUBSCRIPTION_DEFAULTS = SubscriptionOptions(
+    filter_policy=None,
+    filter_policy_with_message_body=None,
+    subscription_dead_letter_queue=None,
+    alarms=True,
+    alarm_topic=None,
+)
+"""The defaults every subscriber shares: no filter, a new dead-letter queue, alarms on."""
+
+_EXPECTED = {
     "filter_policy": "a dict of attribute name to sns.SubscriptionFilter",
     "filter_policy_with_message_body": "a dict of field name to sns.FilterOrPolicy",
 }
@@ -99,59 +106,35 @@ LAMBDA_OPTIONS = Declared(
     construct="LambdaSubscriber",
     options=LambdaSubscriberOptions,
     defaults=LambdaSubscriberOptions(
-        filter_policy=None,
-        filter_policy_with_message_body=None,
-        subscription_dead_letter_queue=None,
+        **SUBSCRIPTION_DEFAULTS,
         failed_invocations=True,
         retry_attempts=DEFAULT_RETRY_ATTEMPTS,
         max_event_age=DEFAULT_MAX_EVENT_AGE,
-        alarms=True,
-        alarm_topic=None,
     ),
-    expected={**_FILTERS, "function": "a lambda_.IFunction (a Function, or one imported by ARN)"},
+    expected={**_EXPECTED, "function": "a lambda_.IFunction (a Function, or one imported by ARN)"},
 )
-
 HTTP_OPTIONS = Declared(
     construct="HttpSubscriber",
     options=HttpSubscriberOptions,
     defaults=HttpSubscriberOptions(
-        filter_policy=None,
-        filter_policy_with_message_body=None,
-        subscription_dead_letter_queue=None,
+        **SUBSCRIPTION_DEFAULTS,
         raw_message_delivery=False,
         delivery_policy=None,
         allow_plain_http=False,
-        alarms=True,
-        alarm_topic=None,
     ),
-    expected=_FILTERS,
+    expected=_EXPECTED,
 )
-
 EMAIL_OPTIONS = Declared(
     construct="EmailSubscriber",
     options=EmailSubscriberOptions,
-    defaults=EmailSubscriberOptions(
-        json=False,
-        filter_policy=None,
-        filter_policy_with_message_body=None,
-        subscription_dead_letter_queue=None,
-        alarms=True,
-        alarm_topic=None,
-    ),
-    expected=_FILTERS,
+    defaults=EmailSubscriberOptions(**SUBSCRIPTION_DEFAULTS, json=False),
+    expected=_EXPECTED,
 )
-
 SMS_OPTIONS = Declared(
     construct="SmsSubscriber",
     options=SmsSubscriberOptions,
-    defaults=SmsSubscriberOptions(
-        filter_policy=None,
-        filter_policy_with_message_body=None,
-        subscription_dead_letter_queue=None,
-        alarms=True,
-        alarm_topic=None,
-    ),
-    expected=_FILTERS,
+    defaults=SmsSubscriberOptions(**SUBSCRIPTION_DEFAULTS),
+    expected=_EXPECTED,
 )
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -183,10 +166,7 @@ class _Subscriber(Construct):
         self,
         problems: Problems,
         topic: sns.ITopic,
-        settings: LambdaSubscriberOptions
-        | HttpSubscriberOptions
-        | EmailSubscriberOptions
-        | SmsSubscriberOptions,
+        settings: SubscriptionOptions,
         protocol: str,
     ) -> Regions:
         """The rules of any non-SQS subscription: a standard topic, filters SNS accepts, a
@@ -214,12 +194,35 @@ class _Subscriber(Construct):
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         return regions
 
+    def _validate_message(
+        self,
+        declared: Declared[Any],
+        topic: sns.ITopic,
+        options: Mapping[str, Any],
+        endpoint_option: str,
+        endpoint: str,
+        pattern: re.Pattern[str],
+        allowed: str,
+    ) -> tuple[Any, Regions]:
+        """The settings of a message subscriber (email, SMS) whose endpoint must match
+        ``pattern``, every problem raised together; and the regions of its subscription."""
+        problems = Problems()
+        settings = declared.settle(
+            self, options, problems, topic=topic, **{endpoint_option: endpoint}
+        )
+        problems.raise_if_any(self)
+        regions = self._check_subscription(problems, topic, settings, declared.construct)
+        if not unresolved(endpoint) and not pattern.match(endpoint):
+            problems.add(endpoint_option, endpoint, allowed)
+        problems.raise_if_any(self)
+        return settings, regions
+
     def _subscribe_to(
         self,
         topic: sns.ITopic,
         protocol: sns.SubscriptionProtocol,
         endpoint: str,
-        settings: EmailSubscriberOptions | SmsSubscriberOptions,
+        settings: SubscriptionOptions,
         regions: Regions,
     ) -> None:
         """The subscription of a message subscriber (email, SMS), its dead-letter queue and
@@ -278,18 +281,14 @@ class LambdaSubscriber(_Subscriber):
 
     :param topic: the standard topic to subscribe to.
     :param function: the function SNS invokes.
-    :param filter_policy: filter on message attributes. Default: none.
-    :param filter_policy_with_message_body: filter on the message body. Default: none.
-    :param subscription_dead_letter_queue: a standard queue in the topic's region. Default:
-        a new SSE-SQS queue with an alarm (:class:`FanoutTopic` passes its shared one).
     :param failed_invocations: send invocations that failed every retry to the dead-letter
         queue (an ``AWS::Lambda::EventInvokeConfig`` of the function's ``$LATEST``, and the
         grant to send there; a function has one such configuration: turn this off when yours
         is configured elsewhere). Default: True.
     :param retry_attempts: Lambda's retries of a failed invocation, 0..2. Default: 2.
     :param max_event_age: how long Lambda keeps trying, 1 minute..6 hours. Default: 6 hours.
-    :param alarms: alarm on the dead-letter queue this subscriber owns. Default: True.
-    :param alarm_topic: standard topic for alarm and OK notifications. Default: none.
+
+    It also takes the options of every subscriber: :class:`SubscriptionOptions`.
     """
 
     def __init__(
@@ -399,17 +398,13 @@ class HttpSubscriber(_Subscriber):
 
     :param topic: the standard topic to subscribe to.
     :param url: the endpoint, ``https://...`` (``http://`` only with ``allow_plain_http``).
-    :param filter_policy: filter on message attributes. Default: none.
-    :param filter_policy_with_message_body: filter on the message body. Default: none.
-    :param subscription_dead_letter_queue: a standard queue in the topic's region. Default:
-        a new SSE-SQS queue with an alarm (:class:`FanoutTopic` passes its shared one).
     :param raw_message_delivery: POST the bare message body instead of the SNS JSON envelope
         (``x-amz-sns-rawdelivery: true``). Default: False.
     :param delivery_policy: ``sns.DeliveryPolicy`` (retries, throttle, content type).
         Default: none (SNS retries 3 times, 20 seconds apart).
     :param allow_plain_http: accept an ``http://`` URL. Default: False.
-    :param alarms: alarm on the dead-letter queue this subscriber owns. Default: True.
-    :param alarm_topic: standard topic for alarm and OK notifications. Default: none.
+
+    It also takes the options of every subscriber: :class:`SubscriptionOptions`.
     """
 
     def __init__(
@@ -465,12 +460,8 @@ class EmailSubscriber(_Subscriber):
     :param address: the email address.
     :param json: deliver the SNS JSON envelope (protocol ``email-json``) instead of the
         message text. Default: False.
-    :param filter_policy: filter on message attributes. Default: none.
-    :param filter_policy_with_message_body: filter on the message body. Default: none.
-    :param subscription_dead_letter_queue: a standard queue in the topic's region. Default:
-        a new SSE-SQS queue with an alarm (:class:`FanoutTopic` passes its shared one).
-    :param alarms: alarm on the dead-letter queue this subscriber owns. Default: True.
-    :param alarm_topic: standard topic for alarm and OK notifications. Default: none.
+
+    It also takes the options of every subscriber: :class:`SubscriptionOptions`.
     """
 
     def __init__(
@@ -483,13 +474,15 @@ class EmailSubscriber(_Subscriber):
         **options: Unpack[EmailSubscriberOptions],
     ) -> None:
         super().__init__(scope, id)
-        problems = Problems()
-        settings = EMAIL_OPTIONS.settle(self, options, problems, topic=topic, address=address)
-        problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, "email")
-        if not unresolved(address) and not _EMAIL.match(address):
-            problems.add("address", address, "must be an email address, e.g. oncall@example.com")
-        problems.raise_if_any(self)
+        settings, regions = self._validate_message(
+            EMAIL_OPTIONS,
+            topic,
+            options,
+            "address",
+            address,
+            _EMAIL,
+            "must be an email address, e.g. oncall@example.com",
+        )
         self.address: str = address
         protocol = (
             sns.SubscriptionProtocol.EMAIL_JSON
@@ -512,12 +505,8 @@ class SmsSubscriber(_Subscriber):
 
     :param topic: the standard topic to subscribe to.
     :param phone_number: in E.164 form, e.g. ``+14155550100``.
-    :param filter_policy: filter on message attributes. Default: none.
-    :param filter_policy_with_message_body: filter on the message body. Default: none.
-    :param subscription_dead_letter_queue: a standard queue in the topic's region. Default:
-        a new SSE-SQS queue with an alarm (:class:`FanoutTopic` passes its shared one).
-    :param alarms: alarm on the dead-letter queue this subscriber owns. Default: True.
-    :param alarm_topic: standard topic for alarm and OK notifications. Default: none.
+
+    It also takes the options of every subscriber: :class:`SubscriptionOptions`.
     """
 
     def __init__(
@@ -530,20 +519,16 @@ class SmsSubscriber(_Subscriber):
         **options: Unpack[SmsSubscriberOptions],
     ) -> None:
         super().__init__(scope, id)
-        problems = Problems()
-        settings = SMS_OPTIONS.settle(
-            self, options, problems, topic=topic, phone_number=phone_number
+        settings, regions = self._validate_message(
+            SMS_OPTIONS,
+            topic,
+            options,
+            "phone_number",
+            phone_number,
+            _E164,
+            "SNS takes E.164 numbers: '+', the country code and the number, at most 15 digits, "
+            "no spaces (e.g. '+14155550100')",
         )
-        problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, "SMS")
-        if not unresolved(phone_number) and not _E164.match(phone_number):
-            problems.add(
-                "phone_number",
-                phone_number,
-                "SNS takes E.164 numbers: '+', the country code and the number, at most 15 "
-                "digits, no spaces (e.g. '+14155550100')",
-            )
-        problems.raise_if_any(self)
         self.phone_number: str = phone_number
         self._subscribe_to(topic, sns.SubscriptionProtocol.SMS, phone_number, settings, regions)
 

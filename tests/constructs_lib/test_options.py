@@ -126,11 +126,25 @@ def test_the_constructor_takes_the_declared_options(name: str) -> None:
     assert not set(_required_keywords(cls)) & set(declared.defaults)
 
 
+def _option_docs(options: type) -> dict[str, str]:
+    """``:param:`` lines of the options types of ``options``' module that it extends: their
+    keys are among its own (options several constructs share are documented once, where they
+    are declared)."""
+    module = importlib.import_module(options.__module__)
+    keys = set(options.__annotations__)
+    docs: dict[str, str] = {}
+    for value in vars(module).values():
+        shared = getattr(value, "__annotations__", None)
+        if value is not options and hasattr(value, "__total__") and shared and set(shared) <= keys:
+            docs.update(_param_docs(value))
+    return docs
+
+
 @pytest.mark.parametrize("name", CONSTRUCTS)
 def test_each_option_has_a_param_line_with_its_real_default(name: str) -> None:
     declared = DECLARED[name]
     cls = getattr(constructs_lib, name)
-    docs = _param_docs(cls)
+    docs = {**_option_docs(declared.options), **_param_docs(cls)}
     assert set(docs) == {*_required_keywords(cls), *declared.defaults}
     for option, default in declared.defaults.items():
         text = docs[option]

@@ -83,17 +83,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
-    return SimpleNamespace(
-        t=Tmpl(stack),
-        team_t=Tmpl(team),
-        outdir=Path(outdir),
-        orders=orders,
-        audit=audit,
-        audit_function=audit_function,
-        partner=partner,
-        webhook=webhook,
-        reactor=reactor,
-    )
+    built = {"orders": orders, "audit": audit, "audit_function": audit_function}
+    built |= {"partner": partner, "webhook": webhook, "reactor": reactor}
+    return SimpleNamespace(t=Tmpl(stack), team_t=Tmpl(team), outdir=Path(outdir), **built)
 
 
 def _arn_of(t: Tmpl, construct: Any) -> dict[str, Any]:
@@ -208,6 +200,12 @@ def _stack() -> Stack:
     return Stack(new_app(), "Some")
 
 
+def _hook(url: str = "https://example.com/hook", **options: Any) -> HttpSubscriber:
+    """An HttpSubscriber of a topic of its own, in a stack of its own."""
+    stack = _stack()
+    return HttpSubscriber(stack, "H", topic=sns.Topic(stack, "T"), url=url, **options)
+
+
 @pytest.mark.parametrize("add", ["add_lambda_subscriber", "add_http_subscriber"])
 def test_a_fifo_fanout_refuses_subscribers_other_than_queues(add: str) -> None:
     stack = _stack()
@@ -232,17 +230,13 @@ def test_a_fifo_fanout_refuses_subscribers_other_than_queues(add: str) -> None:
 def test_fails_on_urls_sns_cannot_or_should_not_post_to(
     url: str, options: dict[str, Any], message: str
 ) -> None:
-    stack = _stack()
     with pytest.raises(FanoutConfigurationError, match=message):
-        HttpSubscriber(stack, "H", topic=sns.Topic(stack, "T"), url=url, **options)
+        _hook(url, **options)
 
 
 def test_plain_http_is_accepted_when_asked_for() -> None:
-    stack = _stack()
-    hook = HttpSubscriber(
-        stack, "H", topic=sns.Topic(stack, "T"), url="http://10.0.0.5/hook", allow_plain_http=True
-    )
-    assert Tmpl(stack).props(hook.subscription)["Protocol"] == "http"
+    hook = _hook("http://10.0.0.5/hook", allow_plain_http=True)
+    assert Tmpl(Stack.of(hook)).props(hook.subscription)["Protocol"] == "http"
 
 
 R = sns.HealthyRetryPolicy
@@ -275,26 +269,16 @@ PREFIX = r"delivery_policy\.healthy_retry_policy\."
     ],
 )
 def test_fails_on_retry_policies_sns_refuses(policy: sns.HealthyRetryPolicy, message: str) -> None:
-    stack = _stack()
     with pytest.raises(FanoutConfigurationError, match=message):
-        HttpSubscriber(
-            stack,
-            "H",
-            topic=sns.Topic(stack, "T"),
-            url="https://example.com/hook",
+        _hook(
             delivery_policy=sns.DeliveryPolicy(healthy_retry_policy=policy),
         )
 
 
 @pytest.mark.parametrize("rate", [0, 1.5])
 def test_fails_on_a_throttle_sns_refuses(rate: float) -> None:
-    stack = _stack()
     with pytest.raises(FanoutConfigurationError, match=r"max_receives_per_second=.*at least 1"):
-        HttpSubscriber(
-            stack,
-            "H",
-            topic=sns.Topic(stack, "T"),
-            url="https://example.com/hook",
+        _hook(
             delivery_policy=sns.DeliveryPolicy(
                 throttle_policy=sns.ThrottlePolicy(max_receives_per_second=rate)
             ),
@@ -302,12 +286,7 @@ def test_fails_on_a_throttle_sns_refuses(rate: float) -> None:
 
 
 def test_a_policy_within_the_limits_is_accepted() -> None:
-    stack = _stack()
-    hook = HttpSubscriber(
-        stack,
-        "H",
-        topic=sns.Topic(stack, "T"),
-        url="https://example.com/hook",
+    hook = _hook(
         delivery_policy=sns.DeliveryPolicy(
             healthy_retry_policy=R(
                 num_retries=50,
@@ -344,14 +323,9 @@ def test_fails_on_lambda_subscriber_settings_lambda_refuses(
 
 
 def test_a_fifo_subscription_dead_letter_queue_is_refused_for_a_standard_topic() -> None:
-    stack = _stack()
     with pytest.raises(FanoutConfigurationError, match=r"subscription_dead_letter_queue=.*is FIFO"):
-        HttpSubscriber(
-            stack,
-            "H",
-            topic=sns.Topic(stack, "T"),
-            url="https://example.com/hook",
-            subscription_dead_letter_queue=sqs.Queue(stack, "Q", fifo=True),
+        _hook(
+            subscription_dead_letter_queue=sqs.Queue(Stack(new_app(), "Other"), "Q", fifo=True),
         )
 
 
