@@ -58,18 +58,7 @@ def _variety(outdir: Path, work: Path) -> None:
     from aws_cdk import aws_sns as sns
     from aws_cdk import aws_sqs as sqs
 
-    from constructs_lib import (
-        ConsumerQueue,
-        Ec2Workers,
-        FanoutTopic,
-        FargateWorkers,
-        LambdaConsumer,
-        MobilePush,
-        PushPlatform,
-        PushPlatformApplication,
-        QueueWorkerPool,
-        WorkerJob,
-    )
+    import constructs_lib as lib
 
     handlers = work / "handlers"
     handlers.mkdir()
@@ -81,15 +70,15 @@ def _variety(outdir: Path, work: Path) -> None:
     def code() -> lambda_.Code:  # one Code per stack, as CDK requires
         return lambda_.Code.from_asset(str(handlers))
 
-    job = WorkerJob(code_path=str(jobs), handler="resize.handler")
+    job = lib.WorkerJob(code_path=str(jobs), handler="resize.handler")
 
     env = Environment(account=ACCOUNT, region=REGION)
     zones = [f"{REGION}a", f"{REGION}b"]
     app = App(outdir=str(outdir), context=_context())
 
     shop = Stack(app, "Shop", env=env)
-    ops = FanoutTopic(shop, "Ops", display_name="Operations alarms")
-    orders = FanoutTopic(shop, "Orders", topic_name="orders", alarm_topic=ops.topic)
+    ops = lib.FanoutTopic(shop, "Ops", display_name="Operations alarms")
+    orders = lib.FanoutTopic(shop, "Orders", topic_name="orders", alarm_topic=ops.topic)
     orders.add_queue_consumer(
         "Billing",
         filter_policy={"kind": sns.SubscriptionFilter.string_filter(allowlist=["order"])},
@@ -109,7 +98,7 @@ def _variety(outdir: Path, work: Path) -> None:
         reserved_concurrent_executions=10,
         environment={"TABLE": "invoices"},
     )
-    ledger = FanoutTopic(
+    ledger = lib.FanoutTopic(
         shop,
         "Ledger",
         fifo=True,
@@ -120,14 +109,14 @@ def _variety(outdir: Path, work: Path) -> None:
     ledger.add_queue_consumer("Balances", queue_name="balances")
     ledger.add_queue_consumer("Audit", fifo=False)
     ledger.add_lambda_consumer("Posting", code=code(), handler="handler.handler", batch_size=5)
-    work_topic = FanoutTopic(shop, "Work", alarm_topic=ops.topic)
+    work_topic = lib.FanoutTopic(shop, "Work", alarm_topic=ops.topic)
     resize = work_topic.add_queue_consumer("Resize", visibility_timeout=Duration.minutes(2))
     reports = work_topic.add_queue_consumer("Reports", visibility_timeout=Duration.minutes(2))
     pools = (
         (
             "Resizers",
             resize,
-            FargateWorkers(job=job),
+            lib.FargateWorkers(job=job),
             {
                 "acceptable_latency": Duration.minutes(2),
                 "processing_time_per_message": Duration.seconds(1),
@@ -136,12 +125,12 @@ def _variety(outdir: Path, work: Path) -> None:
         (
             "Reporters",
             reports,
-            Ec2Workers(job=job),
+            lib.Ec2Workers(job=job),
             {"target_backlog_per_worker": 50, "min_capacity": 1, "max_capacity": 4},
         ),
     )
     for pool_id, queue, workers, sizing in pools:
-        QueueWorkerPool(
+        lib.QueueWorkerPool(
             shop,
             pool_id,
             queue=queue,
@@ -153,12 +142,12 @@ def _variety(outdir: Path, work: Path) -> None:
     secret = secretsmanager.Secret.from_secret_complete_arn(
         shop, "Apns", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:push/apns-AbCdEf"
     )
-    MobilePush(
+    lib.MobilePush(
         shop,
         "Push",
         credentials={
-            PushPlatform.APNS: secret,
-            PushPlatform.FCM: secretsmanager.Secret.from_secret_complete_arn(
+            lib.PushPlatform.APNS: secret,
+            lib.PushPlatform.FCM: secretsmanager.Secret.from_secret_complete_arn(
                 shop, "Fcm", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:push/fcm-AbCdEf"
             ),
         },
@@ -167,17 +156,17 @@ def _variety(outdir: Path, work: Path) -> None:
         success_sample_rate=10,
         alarm_topic=ops.topic,
     )
-    PushPlatformApplication(
+    lib.PushPlatformApplication(
         shop,
         "Sandbox",
-        platform=PushPlatform.APNS_SANDBOX,
+        platform=lib.PushPlatform.APNS_SANDBOX,
         credentials_secret=secret,
         application_name="sandbox-app",
         credentials_version="v2",
     )
 
     big = Stack(app, "Big", env=env)
-    many = FanoutTopic(big, "Many")
+    many = lib.FanoutTopic(big, "Many")
     for number in range(70):
         many.add_queue_consumer(f"Consumer{number}")
     for number in range(3):
@@ -186,16 +175,18 @@ def _variety(outdir: Path, work: Path) -> None:
     team = Stack(app, "Team", env=env)
     imported = sns.Topic.from_topic_arn(team, "Orders", f"arn:aws:sns:{REGION}:{ACCOUNT}:orders")
     own_dlq = sqs.Queue(team, "OwnDlq", retention_period=Duration.days(14))
-    ConsumerQueue(team, "Fraud", topic=imported, dead_letter_queue=own_dlq)
-    LambdaConsumer(
+    lib.ConsumerQueue(team, "Fraud", topic=imported, dead_letter_queue=own_dlq)
+    lib.LambdaConsumer(
         team,
         "Scorer",
-        queue=ConsumerQueue(team, "Scores", topic=imported, visibility_timeout=Duration.minutes(3)),
+        queue=lib.ConsumerQueue(
+            team, "Scores", topic=imported, visibility_timeout=Duration.minutes(3)
+        ),
         code=code(),
         handler="handler.handler",
         powertools_layer=False,
     )
-    LambdaConsumer(
+    lib.LambdaConsumer(
         team,
         "Raw",
         queue=sqs.Queue(team, "RawQueue", visibility_timeout=Duration.minutes(5)),

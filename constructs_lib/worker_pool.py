@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import jsii
 from aws_cdk import (
@@ -70,6 +70,8 @@ from ._private.worker_rules import (
 )
 from .consumer_queue import ConsumerQueue
 from .workers import Ec2Workers, FargateWorkers
+
+_Adjustment = TypeVar("_Adjustment")
 
 AZ_CONTEXT_KEY = "availability-zones:account={account}:region={region}"
 FLOW_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -776,14 +778,7 @@ class QueueWorkerPool(Construct):
             auto_scaling_group_name=asg.auto_scaling_group_name,
             policy_type="StepScaling",
             adjustment_type="ExactCapacity",
-            step_adjustments=[
-                scaling.StepAdjustmentProperty(
-                    metric_interval_lower_bound=lower,
-                    metric_interval_upper_bound=upper,
-                    scaling_adjustment=capacity,
-                )
-                for lower, upper, capacity in self._from_zero_steps()
-            ],
+            step_adjustments=self._from_zero_adjustments(scaling.StepAdjustmentProperty),
         )
         self.from_zero_policy = from_zero
         self._from_zero_alarm(metrics.desired_workers(), from_zero.attr_arn)
@@ -941,14 +936,7 @@ class QueueWorkerPool(Construct):
             step_scaling_policy_configuration=scaling.StepScalingPolicyConfigurationProperty(
                 adjustment_type="ExactCapacity",
                 cooldown=60,
-                step_adjustments=[
-                    scaling.StepAdjustmentProperty(
-                        metric_interval_lower_bound=lower,
-                        metric_interval_upper_bound=upper,
-                        scaling_adjustment=capacity,
-                    )
-                    for lower, upper, capacity in self._from_zero_steps()
-                ],
+                step_adjustments=self._from_zero_adjustments(scaling.StepAdjustmentProperty),
             ),
         )
 
@@ -1002,6 +990,18 @@ class QueueWorkerPool(Construct):
                 ),
             )
             for query in self._backlog_queries()
+        ]
+
+    def _from_zero_adjustments(self, adjustment: Callable[..., _Adjustment]) -> list[_Adjustment]:
+        """The from-zero steps as ``adjustment`` properties (EC2 Auto Scaling's and
+        Application Auto Scaling's ``StepAdjustmentProperty`` take the same fields)."""
+        return [
+            adjustment(
+                metric_interval_lower_bound=lower,
+                metric_interval_upper_bound=upper,
+                scaling_adjustment=capacity,
+            )
+            for lower, upper, capacity in self._from_zero_steps()
         ]
 
     def _from_zero_steps(self) -> list[tuple[float, float | None, int]]:

@@ -94,6 +94,10 @@ class Tmpl:
                 statements += policy["Properties"]["PolicyDocument"]["Statement"]
         return statements
 
+    def arn_of(self, construct: Any) -> dict[str, Any]:
+        """``Fn::GetAtt [<logical id>, Arn]`` of ``construct``, as the template references it."""
+        return {"Fn::GetAtt": [self.logical_id(construct), "Arn"]}
+
     def role_statements(self, role: Any) -> list[dict[str, Any]]:
         """Statements of every AWS::IAM::Policy attached to ``role`` (a construct or a
         logical id)."""

@@ -241,12 +241,9 @@ def test_grant_consume_messages_is_scoped_to_the_queue_and_its_key(
 ) -> None:
     t = built.t
     statements = t.role_statements(built.worker)
-    queue_arn = {"Fn::GetAtt": [t.logical_id(built.billing.queue), "Arn"]}
-    key_arn = {"Fn::GetAtt": [t.logical_id(built.billing.encryption_key), "Arn"]}
-    assert {s["Resource"]["Fn::GetAtt"][0] for s in statements} == {  # type: ignore[index]
-        queue_arn["Fn::GetAtt"][0],
-        key_arn["Fn::GetAtt"][0],
-    }
+    queue_arn = t.arn_of(built.billing.queue)
+    key_arn = t.arn_of(built.billing.encryption_key)
+    assert [s["Resource"] for s in statements if s["Resource"] not in (queue_arn, key_arn)] == []
     consume = next(s for s in statements if s["Resource"] == queue_arn)
     assert "sqs:DeleteMessage" in consume["Action"]  # type: ignore[operator]
     assert "sqs:ReceiveMessage" in consume["Action"]  # type: ignore[operator]
@@ -259,10 +256,10 @@ def test_grant_redrive_allows_moving_dead_letters_back_to_the_source(
 ) -> None:
     t = built.t
     statements = t.role_statements(built.operator)
-    dlq_arn = {"Fn::GetAtt": [t.logical_id(built.billing.dead_letter_queue), "Arn"]}
+    dlq_arn = t.arn_of(built.billing.dead_letter_queue)
     on_dlq = next(s for s in statements if s["Resource"] == dlq_arn)
     assert "sqs:StartMessageMoveTask" in on_dlq["Action"]  # type: ignore[operator]
-    queue_arn = {"Fn::GetAtt": [t.logical_id(built.billing.queue), "Arn"]}
+    queue_arn = t.arn_of(built.billing.queue)
     on_source = next(s for s in statements if s["Resource"] == queue_arn)
     assert "sqs:SendMessage" in on_source["Action"]  # type: ignore[operator]
     assert all("*" not in str(s["Action"]) for s in statements)

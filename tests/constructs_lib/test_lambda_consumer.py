@@ -218,6 +218,11 @@ def _stack() -> Stack:
     return Stack(new_app(), "Some")
 
 
+def _consumer(stack: Stack, queue: sqs.IQueue, **options: Any) -> LambdaConsumer:
+    """A LambdaConsumer of ``queue`` with the test code and ``options``."""
+    return LambdaConsumer(stack, "C", queue=queue, code=CODE, handler="index.handler", **options)
+
+
 def test_fails_when_an_existing_consumer_queue_is_not_invisible_long_enough() -> None:
     stack = _stack()
     queue = ConsumerQueue(stack, "Q", topic=sns.Topic(stack, "T"))  # 30 s visibility
@@ -281,22 +286,14 @@ def test_fails_on_limits_lambda_enforces(options: dict[str, Any], message: str) 
     stack = _stack()
     queue = sqs.Queue(stack, "Q", visibility_timeout=Duration.hours(12))
     with pytest.raises(FanoutConfigurationError, match=re.escape(message)):
-        LambdaConsumer(stack, "C", queue=queue, code=CODE, handler="index.handler", **options)
+        _consumer(stack, queue, **options)
 
 
 def test_fails_on_a_batching_window_or_large_batch_on_a_fifo_queue() -> None:
     stack = _stack()
     queue = sqs.Queue(stack, "Q", fifo=True, visibility_timeout=Duration.hours(12))
     with pytest.raises(FanoutConfigurationError) as err:
-        LambdaConsumer(
-            stack,
-            "C",
-            queue=queue,
-            code=CODE,
-            handler="index.handler",
-            batch_size=11,
-            max_batching_window=Duration.seconds(5),
-        )
+        _consumer(stack, queue, batch_size=11, max_batching_window=Duration.seconds(5))
     assert err.value.problems == [
         "batch_size=11: must be an integer from 1 to 10",
         "max_batching_window=Duration(5 seconds): Lambda does not support a batching window "
@@ -307,15 +304,7 @@ def test_fails_on_a_batching_window_or_large_batch_on_a_fifo_queue() -> None:
 def test_warns_when_reserved_concurrency_is_below_max_concurrency() -> None:
     stack = _stack()
     queue = sqs.Queue(stack, "Q", visibility_timeout=Duration.hours(12))
-    LambdaConsumer(
-        stack,
-        "C",
-        queue=queue,
-        code=CODE,
-        handler="index.handler",
-        max_concurrency=10,
-        reserved_concurrent_executions=2,
-    )
+    _consumer(stack, queue, max_concurrency=10, reserved_concurrent_executions=2)
     assertions.Annotations.from_stack(stack).has_warning(
         "/Some/C",
         assertions.Match.string_like_regexp("reserved_concurrent_executions=2 is below"),

@@ -88,17 +88,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     return SimpleNamespace(t=Tmpl(stack), team_t=Tmpl(team), outdir=Path(outdir), **built)
 
 
-def _arn_of(t: Tmpl, construct: Any) -> dict[str, Any]:
-    return {"Fn::GetAtt": [t.logical_id(construct), "Arn"]}
-
-
 def test_a_lambda_subscriber_is_invoked_by_the_topic_with_its_filter(
     built: SimpleNamespace,
 ) -> None:
     t = built.t
     subscription = t.props(built.audit.subscription)
     assert subscription["Protocol"] == "lambda"
-    assert subscription["Endpoint"] == _arn_of(t, built.audit_function)
+    assert subscription["Endpoint"] == t.arn_of(built.audit_function)
     assert subscription["TopicArn"] == {"Ref": t.logical_id(built.orders.topic)}
     assert subscription["FilterPolicy"] == {"kind": ["refund"]}
 
@@ -108,7 +104,7 @@ def test_sns_may_invoke_the_function_only_for_this_topic(built: SimpleNamespace)
     permission = t.props(built.audit.permission)
     assert permission == {
         "Action": "lambda:InvokeFunction",
-        "FunctionName": _arn_of(t, built.audit_function),
+        "FunctionName": t.arn_of(built.audit_function),
         "Principal": "sns.amazonaws.com",
         "SourceArn": {"Ref": t.logical_id(built.orders.topic)},
     }
@@ -120,7 +116,7 @@ def test_failed_invocations_go_to_the_fanouts_subscription_dead_letter_queue(
     built: SimpleNamespace,
 ) -> None:
     t = built.t
-    dead_letters = _arn_of(t, built.orders.subscription_dead_letter_queue)
+    dead_letters = t.arn_of(built.orders.subscription_dead_letter_queue)
     assert t.props(built.audit.subscription)["RedrivePolicy"] == {
         "deadLetterTargetArn": dead_letters
     }
@@ -160,7 +156,7 @@ def test_a_subscriber_of_its_own_gets_its_own_dead_letter_queue_and_alarm(
     t = built.team_t
     queue = built.webhook.subscription_dead_letter_queue
     assert t.props(built.webhook.subscription)["RedrivePolicy"] == {
-        "deadLetterTargetArn": _arn_of(t, queue)
+        "deadLetterTargetArn": t.arn_of(queue)
     }
     alarm = t.props(built.webhook.undelivered_alarm)
     assert alarm["Dimensions"] == [
@@ -359,7 +355,7 @@ def test_email_and_sms_subscribers_share_the_fanouts_dead_letter_queue() -> None
         filter_policy={"severity": string_filter(allowlist=["critical"])},
     )
     t = Tmpl(stack)
-    dead_letters = _arn_of(t, fanout.subscription_dead_letter_queue)
+    dead_letters = t.arn_of(fanout.subscription_dead_letter_queue)
     email = t.props(oncall.subscription)
     assert (email["Protocol"], email["Endpoint"]) == ("email-json", "oncall@example.com")
     sms = t.props(pager.subscription)
