@@ -104,6 +104,17 @@ class Tmpl:
         role_lid = role if isinstance(role, str) else self.logical_id(role)
         return self._statements("AWS::IAM::Policy", "Roles", role_lid)
 
+    def actions_on(self, role: Any, resource: Any) -> list[str]:
+        """The actions ``role``'s policies allow on ``resource`` (a construct whose ARN they
+        name)."""
+        arn = self.arn_of(resource)
+        actions: list[str] = []
+        for statement in self.role_statements(role):
+            if statement["Resource"] == arn:
+                action = statement["Action"]
+                actions += [action] if isinstance(action, str) else action
+        return actions
+
     def topic_policy_statements(self, topic_lid: str) -> list[dict[str, Any]]:
         """Statements of every AWS::SNS::TopicPolicy attached to the topic."""
         return self._statements("AWS::SNS::TopicPolicy", "Topics", topic_lid)

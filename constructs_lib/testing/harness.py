@@ -236,16 +236,9 @@ class Emulator:
         if config["AuthType"] == "AWS_IAM" and caller_arn is None:
             return {"status": 403, "headers": {}, "body": '{"Message":"Forbidden"}'}
         url_id = config["FunctionUrl"].split("//", 1)[1].split(".", 1)[0]
-        event = function_url_event(
-            method=method,
-            path=path,
-            body=body,
-            headers=headers,
-            url_id=url_id,
-            region=region,
-            account=self.account,
-            caller_arn=caller_arn,
-        )
+        request: dict[str, Any] = {"method": method, "path": path, "body": body, "headers": headers}
+        caller: dict[str, Any] = {"account": self.account, "caller_arn": caller_arn}
+        event = function_url_event(**request, url_id=url_id, region=region, **caller)
         answer = lambda_.invoke(FunctionName=function_name, Payload=json.dumps(event))
         payload = answer["Payload"].read()
         if answer.get("FunctionError"):

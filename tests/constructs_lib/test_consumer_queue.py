@@ -239,30 +239,22 @@ def test_standalone_message_age_alarm_watches_its_queue(built: SimpleNamespace) 
 def test_grant_consume_messages_is_scoped_to_the_queue_and_its_key(
     built: SimpleNamespace,
 ) -> None:
-    t = built.t
-    statements = t.role_statements(built.worker)
-    queue_arn = t.arn_of(built.billing.queue)
-    key_arn = t.arn_of(built.billing.encryption_key)
-    assert [s["Resource"] for s in statements if s["Resource"] not in (queue_arn, key_arn)] == []
-    consume = next(s for s in statements if s["Resource"] == queue_arn)
-    assert "sqs:DeleteMessage" in consume["Action"]  # type: ignore[operator]
-    assert "sqs:ReceiveMessage" in consume["Action"]  # type: ignore[operator]
-    decrypt = next(s for s in statements if s["Resource"] == key_arn)
-    assert decrypt["Action"] == "kms:Decrypt"
+    t, billing = built.t, built.billing
+    named = [t.arn_of(billing.queue), t.arn_of(billing.encryption_key)]
+    assert [s for s in t.role_statements(built.worker) if s["Resource"] not in named] == []
+    assert {"sqs:DeleteMessage", "sqs:ReceiveMessage"} <= set(
+        t.actions_on(built.worker, billing.queue)
+    )
+    assert t.actions_on(built.worker, billing.encryption_key) == ["kms:Decrypt"]
 
 
 def test_grant_redrive_allows_moving_dead_letters_back_to_the_source(
     built: SimpleNamespace,
 ) -> None:
-    t = built.t
-    statements = t.role_statements(built.operator)
-    dlq_arn = t.arn_of(built.billing.dead_letter_queue)
-    on_dlq = next(s for s in statements if s["Resource"] == dlq_arn)
-    assert "sqs:StartMessageMoveTask" in on_dlq["Action"]  # type: ignore[operator]
-    queue_arn = t.arn_of(built.billing.queue)
-    on_source = next(s for s in statements if s["Resource"] == queue_arn)
-    assert "sqs:SendMessage" in on_source["Action"]  # type: ignore[operator]
-    assert all("*" not in str(s["Action"]) for s in statements)
+    t, operator = built.t, built.operator
+    assert "sqs:StartMessageMoveTask" in t.actions_on(operator, built.billing.dead_letter_queue)
+    assert "sqs:SendMessage" in t.actions_on(operator, built.billing.queue)
+    assert all("*" not in str(s["Action"]) for s in t.role_statements(operator))
 
 
 def test_standalone_consumer_subscribes_to_an_imported_topic(built: SimpleNamespace) -> None:

@@ -23,6 +23,11 @@ from constructs_lib import (
 )
 
 CODE = lambda_.Code.from_inline("def handler(event, context):\n    return None\n")
+TEST_FUNCTION: dict[str, Any] = {
+    "code": CODE,
+    "handler": "index.handler",
+    "runtime": lambda_.Runtime.PYTHON_3_14,
+}
 IMPORTED_TOPIC = "arn:aws:sns:eu-west-1:111111111111:orders"
 string_filter = sns.SubscriptionFilter.string_filter
 
@@ -34,13 +39,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     stack = Stack(app, "Shop")
     ops = sns.Topic(stack, "Ops", enforce_ssl=True)
     orders = FanoutTopic(stack, "Orders", alarm_topic=ops)
-    audit_function = lambda_.Function(
-        stack,
-        "AuditFunction",
-        code=CODE,
-        handler="index.handler",
-        runtime=lambda_.Runtime.PYTHON_3_14,
-    )
+    audit_function = lambda_.Function(stack, "AuditFunction", **TEST_FUNCTION)
     # The user's own function: its managed policy (cdk-nag IAM4) and CDK's redundant
     # DependsOn on its role (cfn-lint W3005) are the user's to acknowledge, not the library's.
     audit_function.node.default_child.add_metadata(  # type: ignore[union-attr]

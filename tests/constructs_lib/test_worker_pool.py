@@ -278,15 +278,14 @@ def _queue(stack: Stack) -> Any:
 
 
 def _ec2_pool(stack: Stack, code: Path, **options: Any) -> QueueWorkerPool:
-    """An EC2 pool running ``code`` on a fresh fanout queue, target 5, plus ``options``."""
-    return QueueWorkerPool(
-        stack,
-        "Pool",
-        queue=_queue(stack),
-        workers=Ec2Workers(code_path=str(code)),
-        target_backlog_per_worker=5,
-        **options,
-    )
+    """An EC2 pool running ``code`` on a fresh fanout queue, target 5, with ``options`` (the
+    queue and workers included) over those."""
+    settings: dict[str, Any] = {"target_backlog_per_worker": 5, **options}
+    if "queue" not in settings:
+        settings["queue"] = _queue(stack)
+    if "workers" not in settings:
+        settings["workers"] = Ec2Workers(code_path=str(code))
+    return QueueWorkerPool(stack, "Pool", **settings)
 
 
 @pytest.mark.parametrize(
@@ -415,13 +414,7 @@ def test_queue_that_is_not_a_queue_is_refused_naming_queue(wrong: str, code: Pat
         + ("FanoutTopic" if wrong == "topic" else "str")
         + "$",
     ):
-        QueueWorkerPool(
-            stack,
-            "Pool",
-            queue=queue,
-            workers=Ec2Workers(code_path=str(code)),
-            target_backlog_per_worker=5,
-        )
+        _ec2_pool(stack, code, queue=queue)
 
 
 def test_workers_that_are_not_ec2_or_fargate_workers_are_refused(code: Path) -> None:
@@ -431,13 +424,7 @@ def test_workers_that_are_not_ec2_or_fargate_workers_are_refused(code: Path) -> 
         match=r"\n  - workers='.*': expected Ec2Workers\(job=WorkerJob\(...\)\) or "
         r"FargateWorkers\(job=WorkerJob\(...\)\), got str$",
     ):
-        QueueWorkerPool(
-            stack,
-            "Pool",
-            queue=_queue(stack),
-            workers=str(code),  # type: ignore[arg-type]
-            target_backlog_per_worker=5,
-        )
+        _ec2_pool(stack, code, workers=str(code))
 
 
 def test_an_unknown_option_is_refused_naming_the_nearest_option(code: Path) -> None:
