@@ -57,6 +57,8 @@ class FanoutTopicOptions(TypedDict, total=False):
     topic_key: kms.IKey | None
     queue_key: kms.IKey | None
     archive_retention_days: int | None
+    fifo_throughput_scope: sns.FifoThroughputScope | None
+    tracing: bool
     alarms: bool
     alarm_topic: sns.ITopic | None
 
@@ -72,6 +74,8 @@ OPTIONS = Declared(
         topic_key=None,
         queue_key=None,
         archive_retention_days=None,
+        fifo_throughput_scope=None,
+        tracing=False,
         alarms=True,
         alarm_topic=None,
     ),
@@ -150,6 +154,12 @@ class FanoutTopic(Construct):
     :param archive_retention_days: FIFO only; keep published messages in the topic's
         archive for this many days (1..365) so they can be replayed to subscriptions.
         Default: no archive.
+    :param fifo_throughput_scope: FIFO only; ``sns.FifoThroughputScope.MESSAGE_GROUP`` is
+        SNS's high-throughput mode (deduplication and throughput quotas per message group,
+        for many groups publishing at once); ``TOPIC`` deduplicates across the whole topic,
+        within the topic's lower quota. Default: none (SNS's default, topic scope).
+    :param tracing: active AWS X-Ray tracing of published messages (SNS samples and sends
+        trace segments; subscribers that trace continue them). Default: False.
     :param alarms: create alarms on this fanout and, unless a consumer says otherwise,
         cover each consumer with the fanout-level dead-letter and message-age alarms.
         Default: True.
@@ -178,6 +188,8 @@ class FanoutTopic(Construct):
             enforce_ssl=True,
             signature_version="2",
             message_retention_period_in_days=settings["archive_retention_days"],
+            fifo_throughput_scope=settings["fifo_throughput_scope"],
+            tracing_config=sns.TracingConfig.ACTIVE if settings["tracing"] else None,
         )
         self._queue_key: kms.IKey | None = settings["queue_key"]
         self._subscription_dead_letter_queue: sqs.Queue | None = None
@@ -204,6 +216,13 @@ class FanoutTopic(Construct):
                 "content_based_deduplication",
                 settings["content_based_deduplication"],
                 "only FIFO topics deduplicate; set fifo=True or drop the option",
+            )
+        scope = settings["fifo_throughput_scope"]
+        if scope is not None and not fifo:
+            problems.add(
+                "fifo_throughput_scope",
+                scope.name,
+                "only FIFO topics have a throughput scope; set fifo=True or drop the option",
             )
         if archive_retention_days is not None:
             if not fifo:

@@ -344,3 +344,35 @@ def test_cloudwatch_may_use_the_key_of_an_alarm_topic_encrypted_in_this_app() ->
     assert statements[0]["Condition"] == {
         "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     }
+
+
+def test_a_fifo_fanout_can_run_in_high_throughput_mode_with_tracing() -> None:
+    stack = Stack(new_app(), "Some")
+    fanout = FanoutTopic(
+        stack,
+        "Ledger",
+        fifo=True,
+        fifo_throughput_scope=sns.FifoThroughputScope.MESSAGE_GROUP,
+        tracing=True,
+    )
+    topic = Tmpl(stack).props(fanout.topic)
+    assert topic["FifoThroughputScope"] == "MessageGroup"
+    assert topic["TracingConfig"] == "Active"
+
+
+def test_by_default_a_fanout_sets_no_throughput_scope_and_no_tracing() -> None:
+    stack = Stack(new_app(), "Some")
+    fanout = FanoutTopic(stack, "Orders")
+    topic = Tmpl(stack).props(fanout.topic)
+    assert "FifoThroughputScope" not in topic and "TracingConfig" not in topic
+
+
+def test_a_throughput_scope_on_a_standard_topic_is_refused() -> None:
+    with pytest.raises(
+        FanoutConfigurationError, match=r"fifo_throughput_scope='MESSAGE_GROUP': only FIFO"
+    ):
+        FanoutTopic(
+            Stack(new_app(), "Some"),
+            "Orders",
+            fifo_throughput_scope=sns.FifoThroughputScope.MESSAGE_GROUP,
+        )
