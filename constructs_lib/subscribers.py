@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypedDict, Unpack
+from typing import Any, ClassVar, TypedDict, Unpack
 
 from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -152,6 +152,9 @@ class _Subscriber(Construct):
     """What every non-queue subscriber has: the subscription, its dead-letter queue and the
     alarm on that queue when the subscriber owns it."""
 
+    KIND: ClassVar[str]
+    """The protocol in the user's words, for messages ("Lambda", "HTTP/S", ...)."""
+
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         self.topic: sns.ITopic
@@ -211,7 +214,7 @@ class _Subscriber(Construct):
             self, options, problems, topic=topic, **{endpoint_option: endpoint}
         )
         problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, declared.construct)
+        regions = self._check_subscription(problems, topic, settings, self.KIND)
         if not unresolved(endpoint) and not pattern.match(endpoint):
             problems.add(endpoint_option, endpoint, allowed)
         problems.raise_if_any(self)
@@ -291,6 +294,8 @@ class LambdaSubscriber(_Subscriber):
     It also takes the options of every subscriber: :class:`SubscriptionOptions`.
     """
 
+    KIND = "Lambda"
+
     def __init__(
         self,
         scope: Construct,
@@ -304,7 +309,7 @@ class LambdaSubscriber(_Subscriber):
         problems = Problems()
         settings = LAMBDA_OPTIONS.settle(self, options, problems, topic=topic, function=function)
         problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, "Lambda")
+        regions = self._check_subscription(problems, topic, settings, self.KIND)
         problems.check_ranges(settings, LAMBDA_RANGES)
         problems.raise_if_any(self)
 
@@ -407,6 +412,8 @@ class HttpSubscriber(_Subscriber):
     It also takes the options of every subscriber: :class:`SubscriptionOptions`.
     """
 
+    KIND = "HTTP/S"
+
     def __init__(
         self,
         scope: Construct,
@@ -420,7 +427,7 @@ class HttpSubscriber(_Subscriber):
         problems = Problems()
         settings = HTTP_OPTIONS.settle(self, options, problems, topic=topic, url=url)
         problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, "HTTP/S")
+        regions = self._check_subscription(problems, topic, settings, self.KIND)
         protocol = _check_url(problems, url, allow_plain_http=settings["allow_plain_http"])
         if settings["delivery_policy"] is not None:
             check_delivery_policy(problems, settings["delivery_policy"])
@@ -463,6 +470,8 @@ class EmailSubscriber(_Subscriber):
 
     It also takes the options of every subscriber: :class:`SubscriptionOptions`.
     """
+
+    KIND = "email"
 
     def __init__(
         self,
@@ -508,6 +517,8 @@ class SmsSubscriber(_Subscriber):
 
     It also takes the options of every subscriber: :class:`SubscriptionOptions`.
     """
+
+    KIND = "SMS"
 
     def __init__(
         self,

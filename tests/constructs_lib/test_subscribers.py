@@ -16,6 +16,7 @@ from cdk_nag import AwsSolutionsChecks
 from helpers import Tmpl, cfn_lint, new_app
 
 from constructs_lib import (
+    EmailSubscriber,
     FanoutConfigurationError,
     FanoutTopic,
     HttpSubscriber,
@@ -394,3 +395,11 @@ def test_fails_on_addresses_and_numbers_sns_refuses(add: Any, message: str) -> N
 def test_a_fifo_fanout_refuses_email_and_sms(add: Any) -> None:
     with pytest.raises(FanoutConfigurationError, match=r"fifo=True: SNS delivers FIFO topics"):
         add(FanoutTopic(_stack(), "Ledger", fifo=True))
+
+
+def test_a_fifo_topic_refuses_a_standalone_email_subscriber_naming_the_protocol() -> None:
+    stack = _stack()
+    with pytest.raises(FanoutConfigurationError, match=r"topic=.*not to email subscriptions"):
+        EmailSubscriber(
+            stack, "E", topic=sns.Topic(stack, "T", fifo=True), address="oncall@example.com"
+        )
