@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
-from aws_cdk import Annotations, ArnFormat, Duration, Stack
+from aws_cdk import Annotations, ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -45,6 +45,8 @@ DEFAULT_DEAD_LETTER_RETENTION = MAX_RETENTION
 DEFAULT_MAX_MESSAGE_AGE = Duration.minutes(15)
 MIN_MAX_MESSAGE_AGE = Duration.minutes(1)
 MIN_VISIBILITY_TIMEOUT = Duration.seconds(0)
+MAX_DELIVERY_DELAY = Duration.minutes(15)
+"""SQS: a queue delays new messages by at most 15 minutes."""
 
 SNS_PRINCIPAL = "sns.amazonaws.com"
 
@@ -70,12 +72,15 @@ class ConsumerQueueOptions(TypedDict, total=False):
     alarms: bool
     alarm_topic: sns.ITopic | None
     max_message_age: Duration
+    delivery_delay: Duration | None
+    removal_policy: RemovalPolicy | None
 
 
 RANGES: dict[str, Range] = {
     "max_receive_count": (1, 1000),
     "visibility_timeout": (MIN_VISIBILITY_TIMEOUT, MAX_VISIBILITY_TIMEOUT),
     "retention_period": (MIN_RETENTION, MAX_RETENTION),
+    "delivery_delay": (Duration.seconds(0), MAX_DELIVERY_DELAY),
 }
 """What SQS accepts for the numeric options with fixed bounds."""
 
@@ -98,6 +103,8 @@ OPTIONS = Declared(
         alarms=True,
         alarm_topic=None,
         max_message_age=DEFAULT_MAX_MESSAGE_AGE,
+        delivery_delay=None,
+        removal_policy=None,
     ),
     expected={
         "topic": "an sns.ITopic",
@@ -167,6 +174,15 @@ class ConsumerQueue(Construct):
     :param alarm_topic: send alarm and OK notifications to this topic. Default: none.
     :param max_message_age: alarm when the oldest message is older than this, 1 minute up
         to ``retention_period``. Default: 15 minutes.
+    :param delivery_delay: hold each new message this long before consumers may receive it,
+        0 s..15 minutes (SQS's ``DelaySeconds``; the dead-letter queue gets none). Default:
+        none (delivered at once).
+    :param removal_policy: what ``cdk destroy`` (or removing the consumer) does with the
+        queue, its dead-letter queue and the key this consumer created. Default: none, which
+        is aws-cdk's: the queues are deleted with every message they hold, the key is
+        retained (a key keeps encrypted data readable; delete it by hand, after its waiting
+        period, when nothing needs it). ``RemovalPolicy.RETAIN`` keeps the queues too;
+        ``DESTROY`` also schedules the key's deletion.
     """
 
     def __init__(
@@ -329,6 +345,7 @@ class ConsumerQueue(Construct):
             name,
             retention_period=settings["retention_period"],
             visibility_timeout=self.visibility_timeout,
+            delivery_delay=settings["delivery_delay"],
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=self.max_receive_count
             ),
@@ -338,6 +355,18 @@ class ConsumerQueue(Construct):
         ] or new_subscription_dead_letter_queue(
             self, "SubscriptionDeadLetterQueue", fifo=self.topic.fifo
         )
+        removal = settings["removal_policy"]
+        if removal is not None:
+            # What this consumer created, never a queue or key it was given (a fanout's
+            # shared key among them).
+            owned: list[object] = [self.queue]
+            if given_dead_letter_queue is None:
+                owned.append(self.dead_letter_queue)
+            if settings["encryption_key"] is None:
+                owned.append(self.encryption_key)
+            for resource in owned:
+                if isinstance(resource, sqs.Queue | kms.Key):
+                    resource.apply_removal_policy(removal)
         return _LiteralNames(
             queue=None if unresolved(name) else name,
             dead_letter_queue=dead_letter_name if given_dead_letter_queue is None else None,

@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from helpers import Tmpl, alarm_query, new_app, queues_in_query, ref_or_arn
 
-from constructs_lib import ConsumerQueue, FanoutTopic
+from constructs_lib import ConsumerQueue, FanoutConfigurationError, FanoutTopic
 
 IMPORTED_TOPIC_ARN = "arn:aws:sns:eu-west-1:111122223333:orders"
 
@@ -340,3 +340,31 @@ def test_an_imported_key_is_used_and_a_warning_says_what_its_policy_needs() -> N
         "/Imported/C",
         assertions.Match.string_like_regexp("encryption_key is imported.*sns.amazonaws.com"),
     )
+
+
+def test_a_removal_policy_applies_to_what_the_consumer_created_only() -> None:
+    from aws_cdk import RemovalPolicy
+
+    stack = Stack(new_app(), "Some")
+    fanout = FanoutTopic(stack, "Orders")
+    kept = fanout.add_queue_consumer("Ledger", removal_policy=RemovalPolicy.RETAIN)
+    own = ConsumerQueue(stack, "Own", topic=fanout.topic, removal_policy=RemovalPolicy.DESTROY)
+    t = Tmpl(stack)
+    for queue in (kept.queue, kept.dead_letter_queue):
+        assert t.resources[t.logical_id(queue)]["DeletionPolicy"] == "Retain"
+    assert t.resources[t.logical_id(fanout.queue_key)]["DeletionPolicy"] == "Retain"  # shared
+    assert t.resources[t.logical_id(own.encryption_key)]["DeletionPolicy"] == "Delete"
+
+
+def test_a_delivery_delay_holds_new_messages_on_the_queue_only() -> None:
+    stack = Stack(new_app(), "Some")
+    consumer = FanoutTopic(stack, "Orders").add_queue_consumer(
+        "Batch", delivery_delay=Duration.minutes(2)
+    )
+    t = Tmpl(stack)
+    assert t.props(consumer.queue)["DelaySeconds"] == 120
+    assert "DelaySeconds" not in t.props(consumer.dead_letter_queue)
+    with pytest.raises(FanoutConfigurationError, match=r"delivery_delay=.*to 15 minutes"):
+        FanoutTopic(Stack(new_app(), "Other"), "O").add_queue_consumer(
+            "Late", delivery_delay=Duration.minutes(16)
+        )
