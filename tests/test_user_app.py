@@ -35,6 +35,7 @@ from constructs_lib import (
     Ec2Workers,
     FanoutTopic,
     FargateWorkers,
+    HttpSubscriber,
     LambdaConsumer,
     MobilePush,
     PushPlatform,
@@ -61,6 +62,14 @@ orders.add_lambda_consumer(
     handler="handler.handler",
     timeout=Duration.seconds(20),
 )
+orders.add_http_subscriber("Partner", url="https://partner.example.com/orders")
+orders.add_lambda_subscriber(
+    "Audit",
+    function=lambda_.Function.from_function_arn(
+        shop, "AuditFunction", "arn:aws:lambda:{REGION}:{ACCOUNT}:function:audit"
+    ),
+)
+ops.add_email_subscriber("OnCall", address="oncall@example.com")
 refunds = FanoutTopic(shop, "Refunds", fifo=True, alarm_topic=ops.topic)
 refunds.add_queue_consumer("Ledger")
 work = FanoutTopic(shop, "Work", alarm_topic=ops.topic)
@@ -106,6 +115,7 @@ MobilePush(
 team = Stack(app, "Fraud", env=ENV)
 imported = sns.Topic.from_topic_arn(team, "Orders", "arn:aws:sns:{REGION}:{ACCOUNT}:orders")
 fraud = ConsumerQueue(team, "Fraud", topic=imported)
+HttpSubscriber(team, "Webhook", topic=imported, url="https://hooks.example.com/orders")
 LambdaConsumer(
     team,
     "Scorer",
@@ -203,6 +213,19 @@ def test_pinned_app_passes_cfn_lint(synthesized: list[dict[str, Any]]) -> None:
     templates = _templates(synthesized[0]["outdir"])
     assert {t.name.split(".")[0] for t in templates} >= {"Shop", "Fraud"}
     assert cfn_lint(templates) == (0, "", "")
+
+
+def test_pinned_app_subscribes_every_kind_of_subscriber(
+    synthesized: list[dict[str, Any]],
+) -> None:
+    protocols = {
+        (template.name.split(".")[0], resource["Properties"]["Protocol"])
+        for template in _templates(synthesized[0]["outdir"])
+        for resource in json.loads(template.read_text())["Resources"].values()
+        if resource["Type"] == "AWS::SNS::Subscription"
+    }
+    assert {("Shop", p) for p in ("sqs", "https", "lambda", "email")} <= protocols
+    assert ("Fraud", "https") in protocols
 
 
 def _asset_hashes(outdir: Path) -> dict[str, str]:
