@@ -22,7 +22,12 @@ from ._private.resources import (
     new_subscription_dead_letter_queue,
     rotating_key,
 )
-from ._private.subscriptions import Regions, check_filter_policies, check_subscription_region
+from ._private.subscriptions import (
+    Regions,
+    check_filter_policies,
+    check_subscription_dead_letter_queue_type,
+    check_subscription_region,
+)
 from ._private.validation import (
     MAX_QUEUE_NAME_LENGTH,
     MAX_RETENTION,
@@ -261,17 +266,7 @@ class ConsumerQueue(Construct):
                 f"is {_kind(dead_letter_queue.fifo)} but the queue is {_kind(is_fifo)}; "
                 "a dead-letter queue must be the same type as its source queue",
             )
-        if (
-            subscription_dead_letter_queue is not None
-            and subscription_dead_letter_queue.fifo != topic.fifo
-        ):
-            problems.add(
-                "subscription_dead_letter_queue",
-                subscription_dead_letter_queue.node.path,
-                f"is {_kind(subscription_dead_letter_queue.fifo)} but the topic is "
-                f"{_kind(topic.fifo)}; SNS requires a subscription dead-letter queue of the "
-                "topic's type",
-            )
+        check_subscription_dead_letter_queue_type(problems, topic, subscription_dead_letter_queue)
         check_filter_policies(
             problems, settings["filter_policy"], settings["filter_policy_with_message_body"]
         )

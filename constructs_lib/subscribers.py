@@ -25,7 +25,12 @@ from ._private import monitoring
 from ._private.metrics import visible_messages
 from ._private.options import Declared
 from ._private.resources import new_subscription_dead_letter_queue
-from ._private.subscriptions import Regions, check_filter_policies, check_subscription_region
+from ._private.subscriptions import (
+    Regions,
+    check_filter_policies,
+    check_subscription_dead_letter_queue_type,
+    check_subscription_region,
+)
 from ._private.validation import Problems, Range, known_seconds, unresolved
 
 SNS_PRINCIPAL = "sns.amazonaws.com"
@@ -186,13 +191,7 @@ class _Subscriber(Construct):
         )
         regions = Regions(topic=topic.env.region, own=Stack.of(self).region)
         dead_letter_queue = settings["subscription_dead_letter_queue"]
-        if dead_letter_queue is not None and dead_letter_queue.fifo:
-            problems.add(
-                "subscription_dead_letter_queue",
-                dead_letter_queue.node.path,
-                "is FIFO; the subscription dead-letter queue of a standard topic is a "
-                "standard queue",
-            )
+        check_subscription_dead_letter_queue_type(problems, topic, dead_letter_queue)
         check_subscription_region(problems, regions, dead_letter_queue)
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         return regions

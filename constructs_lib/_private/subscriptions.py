@@ -125,3 +125,18 @@ def check_subscription_region(
             f"{topic_region}; SNS requires the subscription dead-letter queue in the "
             "subscription's region",
         )
+
+
+def check_subscription_dead_letter_queue_type(
+    problems: Problems, topic: sns.ITopic, dead_letter_queue: sqs.IQueue | None
+) -> None:
+    """SNS requires a subscription dead-letter queue of the topic's type (FIFO or standard)."""
+    if dead_letter_queue is None or dead_letter_queue.fifo == topic.fifo:
+        return
+    kinds = {True: "FIFO", False: "standard"}
+    problems.add(
+        "subscription_dead_letter_queue",
+        dead_letter_queue.node.path,
+        f"is {kinds[dead_letter_queue.fifo]} but the topic is {kinds[topic.fifo]}; SNS "
+        "requires a subscription dead-letter queue of the topic's type",
+    )

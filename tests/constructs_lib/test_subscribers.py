@@ -319,7 +319,10 @@ def test_fails_on_lambda_subscriber_settings_lambda_refuses(
 
 
 def test_a_fifo_subscription_dead_letter_queue_is_refused_for_a_standard_topic() -> None:
-    with pytest.raises(FanoutConfigurationError, match=r"subscription_dead_letter_queue=.*is FIFO"):
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"subscription_dead_letter_queue=.*is FIFO but the topic is standard",
+    ):
         _hook(
             subscription_dead_letter_queue=sqs.Queue(Stack(new_app(), "Other"), "Q", fifo=True),
         )
