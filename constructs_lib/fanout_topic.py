@@ -11,11 +11,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ._private import monitoring
+from ._private.delivery_status import LOGGED_PROTOCOLS, DeliveryStatusLogging
 from ._private.fanout_alarms import FanoutAlarms
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
@@ -43,6 +45,7 @@ from .subscribers import (
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
 MAX_ARCHIVE_DAYS = 365
+MAX_SAMPLE_RATE = 100
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
@@ -59,6 +62,9 @@ class FanoutTopicOptions(TypedDict, total=False):
     archive_retention_days: int | None
     fifo_throughput_scope: sns.FifoThroughputScope | None
     tracing: bool
+    delivery_status_logging: bool
+    delivery_success_sample_rate: int
+    delivery_log_retention: logs.RetentionDays
     alarms: bool
     alarm_topic: sns.ITopic | None
 
@@ -76,6 +82,9 @@ OPTIONS = Declared(
         archive_retention_days=None,
         fifo_throughput_scope=None,
         tracing=False,
+        delivery_status_logging=True,
+        delivery_success_sample_rate=0,
+        delivery_log_retention=logs.RetentionDays.ONE_MONTH,
         alarms=True,
         alarm_topic=None,
     ),
@@ -160,6 +169,16 @@ class FanoutTopic(Construct):
         within the topic's lower quota. Default: none (SNS's default, topic scope).
     :param tracing: active AWS X-Ray tracing of published messages (SNS samples and sends
         trace segments; subscribers that trace continue them). Default: False.
+    :param delivery_status_logging: log the delivery status of the protocols this fanout
+        delivers to (``sqs`` with the first consumer, ``lambda`` and ``http/s`` with the first
+        subscriber of that kind) to CloudWatch Logs: every delivery SNS gives up on goes to
+        ``sns/<region>/<account>/<topic name>/Failure``, through one role per fanout that can
+        write only to the topic's own log groups. Email and SMS subscribers have no topic
+        delivery logging. Default: True.
+    :param delivery_success_sample_rate: percentage (0..100) of successful deliveries also
+        logged, to ``sns/<region>/<account>/<topic name>``. Default: 0 (failures only).
+    :param delivery_log_retention: how long the delivery status log groups keep events.
+        Default: ``logs.RetentionDays.ONE_MONTH``.
     :param alarms: create alarms on this fanout and, unless a consumer says otherwise,
         cover each consumer with the fanout-level dead-letter and message-age alarms.
         Default: True.
@@ -174,6 +193,7 @@ class FanoutTopic(Construct):
         self.fifo: bool = settings["fifo"]
         self.alarm_topic: sns.ITopic | None = settings["alarm_topic"]
         self._alarms: bool = settings["alarms"]
+        self._delivery_settings = settings
         self.topic_key: kms.IKey = settings["topic_key"] or rotating_key(
             self, "TopicKey", description=f"Encrypts messages at rest in the {self.node.path} topic"
         )
@@ -196,6 +216,7 @@ class FanoutTopic(Construct):
         self._undelivered_alarm: cloudwatch.Alarm | None = None
         self._consumers: dict[str, ConsumerQueue] = {}
         self._subscribers: dict[str, Construct] = {}
+        self._delivery_status: DeliveryStatusLogging | None = None
         self._placement = Placement(self)
         self._consumer_alarms = FanoutAlarms(self.node.path)
         self.node.add_validation(StackLimits(self, self._placement.nested))
@@ -210,6 +231,21 @@ class FanoutTopic(Construct):
         topic_name, display_name = settings["topic_name"], settings["display_name"]
         archive_retention_days = settings["archive_retention_days"]
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
+        problems.check_int(
+            "delivery_success_sample_rate",
+            settings["delivery_success_sample_rate"],
+            0,
+            MAX_SAMPLE_RATE,
+        )
+        if not settings["delivery_status_logging"]:
+            given: Mapping[str, object] = options
+            for option in ("delivery_success_sample_rate", "delivery_log_retention"):
+                if option in given:
+                    problems.add(
+                        option,
+                        given[option],
+                        "only applies with delivery_status_logging=True; drop one of the two",
+                    )
         problems.check_queue_key("queue_key", queue_key)
         if settings["content_based_deduplication"] and not fifo:
             problems.add(
@@ -421,6 +457,7 @@ class FanoutTopic(Construct):
             )
         problems.raise_if_any(self)
         _ = self.queue_key, self.subscription_dead_letter_queue
+        self._log_deliveries("SQS")
         return self._placement.place(kind)
 
     def _new_consumer(
@@ -442,6 +479,45 @@ class FanoutTopic(Construct):
         )
         self._consumers[id] = consumer
         return consumer
+
+    # -- delivery status logging ----------------------------------------------------------
+
+    @property
+    def delivery_status_role(self) -> iam.IRole | None:
+        """The role SNS writes delivery status logs through; None until the first consumer
+        or subscriber whose protocol is logged (and with ``delivery_status_logging=False``)."""
+        return None if self._delivery_status is None else self._delivery_status.role
+
+    @property
+    def delivery_status_log_groups(self) -> list[logs.ILogGroup]:
+        """The delivery status log groups: failures, then successes when sampled."""
+        if self._delivery_status is None:
+            return []
+        groups = [self._delivery_status.failure_log_group, self._delivery_status.success_log_group]
+        return [group for group in groups if group is not None]
+
+    @property
+    def logged_protocols(self) -> list[sns.LoggingProtocol]:
+        """The protocols whose delivery status the topic logs, in the order they were added."""
+        return [] if self._delivery_status is None else self._delivery_status.protocols
+
+    def _log_deliveries(self, kind: str) -> None:
+        """Log deliveries to subscribers of ``kind`` unless the fanout does not log, creating
+        the role and log groups (charged to the fanout's own stack) on first need."""
+        settings = self._delivery_settings
+        if not settings["delivery_status_logging"] or kind not in LOGGED_PROTOCOLS:
+            return
+        if self._delivery_status is None:
+            self._delivery_status = self._placement.counted(
+                lambda: DeliveryStatusLogging(
+                    self,
+                    "DeliveryStatusLogging",
+                    topic=self.topic,
+                    success_sample_rate=settings["delivery_success_sample_rate"],
+                    retention=settings["delivery_log_retention"],
+                )
+            )
+        self._delivery_status.cover(kind)
 
     # -- subscribers other than queues ------------------------------------------------------
 
@@ -502,6 +578,7 @@ class FanoutTopic(Construct):
         ``undelivered_alarm``) and alarm settings, which ``options`` override. On a FIFO fanout
         it is a synth error: SNS delivers FIFO topics only to queues."""
         self._check_new_subscriber(id, kind, options)
+        self._log_deliveries(kind)
         shared: dict[str, Any] = {
             "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
             "alarms": self._alarms,
