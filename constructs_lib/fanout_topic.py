@@ -178,7 +178,7 @@ class FanoutTopic(Construct):
     :param delivery_success_sample_rate: percentage (0..100) of successful deliveries also
         logged, to ``sns/<region>/<account>/<topic name>``. Default: 0 (failures only).
     :param delivery_log_retention: how long the delivery status log groups keep events.
-        Default: ``logs.RetentionDays.ONE_MONTH``.
+        Default: one month.
     :param alarms: create alarms on this fanout and, unless a consumer says otherwise,
         cover each consumer with the fanout-level dead-letter and message-age alarms.
         Default: True.
