@@ -14,7 +14,7 @@ from typing import Any
 from moto.cloudformation import models, responses
 from moto.cloudformation.exceptions import CloudFormationError
 
-from . import sqs_fixes
+from . import sns_fixes, sqs_fixes
 from .gaps import Original, apply_once, fills, patch
 
 _APPLIED = "_constructs_lib_fixed"
@@ -32,8 +32,10 @@ class ChangeSetNotFoundException(CloudFormationError):
 
 
 def apply() -> None:
-    """Apply every fix (idempotent), the SQS and SNS ones of ``sqs_fixes`` included."""
+    """Apply every fix (idempotent), the SQS and SNS ones of ``sqs_fixes`` and ``sns_fixes``
+    included."""
     sqs_fixes.apply()
+    sns_fixes.apply()
     apply_once(
         models.CloudFormationBackend,
         _APPLIED,
