@@ -45,14 +45,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     mail_only.add_email_subscriber("Readers", address="readers@example.com")
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
-    return SimpleNamespace(
-        t=Tmpl(stack),
-        outdir=Path(outdir),
-        orders=orders,
-        sampled=sampled,
-        quiet=quiet,
-        mail_only=mail_only,
-    )
+    fanouts = {"orders": orders, "sampled": sampled, "quiet": quiet, "mail_only": mail_only}
+    return SimpleNamespace(t=Tmpl(stack), outdir=Path(outdir), **fanouts)
 
 
 def _logging_of(t: Tmpl, fanout: FanoutTopic) -> dict[str, dict[str, Any]]:
@@ -65,17 +59,17 @@ def _group_name(t: Tmpl, group: Any) -> Any:
     return t.props(group)["LogGroupName"]
 
 
+def _joined(*parts: Any, suffix: str = "") -> dict[str, Any]:
+    return {"Fn::Join": ["", [*parts, suffix] if suffix else list(parts)]}
+
+
+REGION, ACCOUNT = {"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"}
+
+
 def _sns_name(t: Tmpl, fanout: FanoutTopic, suffix: str = "") -> dict[str, Any]:
     """The log group name SNS writes to for ``fanout``'s topic, as the template spells it."""
-    parts: list[Any] = [
-        "sns/",
-        {"Ref": "AWS::Region"},
-        "/",
-        {"Ref": "AWS::AccountId"},
-        "/",
-        {"Fn::GetAtt": [t.logical_id(fanout.topic), "TopicName"]},
-    ]
-    return {"Fn::Join": ["", [*parts, suffix] if suffix else parts]}
+    topic_name = {"Fn::GetAtt": [t.logical_id(fanout.topic), "TopicName"]}
+    return _joined("sns/", REGION, "/", ACCOUNT, "/", topic_name, suffix=suffix)
 
 
 def test_failures_of_the_protocols_in_use_are_logged_through_the_fanouts_role(
@@ -129,17 +123,10 @@ def test_the_role_is_assumable_by_sns_only(built: SimpleNamespace) -> None:
 
 
 def _group_arn(t: Tmpl, group: Any, suffix: str = "") -> dict[str, Any]:
-    parts: list[Any] = [
-        "arn:",
-        {"Ref": "AWS::Partition"},
-        ":logs:",
-        {"Ref": "AWS::Region"},
-        ":",
-        {"Ref": "AWS::AccountId"},
-        ":log-group:",
-        {"Ref": t.logical_id(group)},
-    ]
-    return {"Fn::Join": ["", [*parts, suffix] if suffix else parts]}
+    partition, name = {"Ref": "AWS::Partition"}, {"Ref": t.logical_id(group)}
+    return _joined(
+        "arn:", partition, ":logs:", REGION, ":", ACCOUNT, ":log-group:", name, suffix=suffix
+    )
 
 
 def test_the_role_writes_only_to_the_topics_own_log_groups(built: SimpleNamespace) -> None:
