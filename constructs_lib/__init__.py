@@ -14,6 +14,13 @@ from ._private.lazy import lazy_exports
 if TYPE_CHECKING:
     from .consumer_queue import ConsumerQueue as ConsumerQueue
     from .consumer_queue import ConsumerQueueOptions as ConsumerQueueOptions
+    from .data_protection import Audit as Audit
+    from .data_protection import AuditDestination as AuditDestination
+    from .data_protection import CustomDataIdentifier as CustomDataIdentifier
+    from .data_protection import DataProtection as DataProtection
+    from .data_protection import Deidentify as Deidentify
+    from .data_protection import DenyInbound as DenyInbound
+    from .data_protection import DenyOutbound as DenyOutbound
     from .errors import FanoutConfigurationError as FanoutConfigurationError
     from .fanout_topic import FanoutTopic as FanoutTopic
     from .fanout_topic import FanoutTopicOptions as FanoutTopicOptions

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack, cast
 
-from aws_cdk import ArnFormat, Duration, NestedStack, Stack
+from aws_cdk import Annotations, ArnFormat, Duration, Names, NestedStack, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,6 +25,8 @@ from ._private.placement import ConsumerStack, Placement, StackLimits
 from ._private.resources import new_subscription_dead_letter_queue, rotating_key
 from ._private.validation import Problems, expect_grantee, unresolved, with_fifo_suffix
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
+from .data_protection import DataProtection
+from .data_protection import check as check_data_protection
 from .lambda_consumer import OPTIONS as LAMBDA_CONSUMER_OPTIONS
 from .lambda_consumer import (
     LambdaConsumer,
@@ -65,6 +67,7 @@ class FanoutTopicOptions(TypedDict, total=False):
     delivery_status_logging: bool
     delivery_success_sample_rate: int
     delivery_log_retention: logs.RetentionDays
+    data_protection: DataProtection | None
     alarms: bool
     alarm_topic: sns.ITopic | None
 
@@ -85,6 +88,7 @@ OPTIONS = Declared(
         delivery_status_logging=True,
         delivery_success_sample_rate=0,
         delivery_log_retention=logs.RetentionDays.ONE_MONTH,
+        data_protection=None,
         alarms=True,
         alarm_topic=None,
     ),
@@ -179,6 +183,11 @@ class FanoutTopic(Construct):
         logged, to ``sns/<region>/<account>/<topic name>``. Default: 0 (failures only).
     :param delivery_log_retention: how long the delivery status log groups keep events.
         Default: one month.
+    :param data_protection: a :class:`~constructs_lib.data_protection.DataProtection` policy
+        (audit, de-identify and deny statements over SNS's data identifiers), checked at synth
+        and set as the topic's ``DataProtectionPolicy``; an audit that names no destination
+        writes to a log group the fanout creates (``audit_log_group``). Standard topics only;
+        SNS closed the feature to new customers on 30 April 2026. Default: none.
     :param alarms: create alarms on this fanout and, unless a consumer says otherwise,
         cover each consumer with the fanout-level dead-letter and message-age alarms.
         Default: True.
@@ -211,6 +220,9 @@ class FanoutTopic(Construct):
             fifo_throughput_scope=settings["fifo_throughput_scope"],
             tracing_config=sns.TracingConfig.ACTIVE if settings["tracing"] else None,
         )
+        self.audit_log_group: logs.ILogGroup | None = None
+        if settings["data_protection"] is not None:
+            self._protect_data(settings["data_protection"])
         self._queue_key: kms.IKey | None = settings["queue_key"]
         self._subscription_dead_letter_queue: sqs.Queue | None = None
         self._undelivered_alarm: cloudwatch.Alarm | None = None
@@ -270,6 +282,14 @@ class FanoutTopic(Construct):
             problems.check_int(
                 "archive_retention_days", archive_retention_days, 1, MAX_ARCHIVE_DAYS
             )
+        if settings["data_protection"] is not None:
+            check_data_protection(
+                problems,
+                "data_protection",
+                settings["data_protection"],
+                fifo=fifo,
+                region=Stack.of(self).region,
+            )
         if topic_key is not None and topic_key is queue_key:
             problems.add(
                 "queue_key",
@@ -295,6 +315,26 @@ class FanoutTopic(Construct):
             )
         problems.raise_if_any(self)
         return settings
+
+    def _protect_data(self, policy: DataProtection) -> None:
+        """Set ``policy`` on the topic, with the log group an audit without destination
+        writes its findings to."""
+        if policy.needs_findings_log_group:
+            name = Names.unique_resource_name(self.topic, max_length=200, separator="-")
+            self.audit_log_group = logs.LogGroup(
+                self,
+                "AuditLogGroup",
+                log_group_name=f"/aws/vendedlogs/sns/{name}",
+                retention=logs.RetentionDays.ONE_YEAR,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+        document = policy.to_policy(findings_log_group=self.audit_log_group)
+        cast(sns.CfnTopic, self.topic.node.default_child).data_protection_policy = document
+        Annotations.of(self).add_warning_v2(
+            "constructs_lib:dataProtectionClosedToNewCustomers",
+            "SNS message data protection is closed to new customers since 30 April 2026: "
+            "deploying this policy fails in an account that has not used it before.",
+        )
 
     @property
     def consumer_stacks(self) -> list[NestedStack]:

@@ -313,8 +313,12 @@ class Problems:
             )
 
     def raise_if_any(self, construct: IConstruct) -> None:
+        self.raise_for(construct.node.path)
+
+    def raise_for(self, what: str) -> None:
+        """Raise the problems of ``what`` (a construct's path, or a value checked on its own)."""
         if self._items:
-            raise FanoutConfigurationError(construct.node.path, self._items)
+            raise FanoutConfigurationError(what, self._items)
 
 
 def with_fifo_suffix(name: str) -> str:
