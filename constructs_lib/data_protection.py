@@ -351,13 +351,20 @@ def check(
     _check_custom_names(problems, option, policy)
 
 
+def _listed(problems: Problems, where: str, value: object, what: str) -> Sequence[object]:
+    """``value`` as the non-empty list of ``what`` a statement needs (empty when it is not)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        problems.wrong_type(where, value, f"a list of {what}")
+        return ()
+    if not value:
+        problems.add(where, [], f"a statement needs at least one of its {what}")
+    return value
+
+
 def _check_identifiers(problems: Problems, where: str, identifiers: object) -> None:
-    if isinstance(identifiers, str | bytes) or not isinstance(identifiers, Sequence):
-        problems.wrong_type(where, identifiers, "a list of data identifiers")
-        return
-    if not identifiers:
-        problems.add(where, [], "a statement needs at least one data identifier")
-    for position, identifier in enumerate(identifiers):
+    for position, identifier in enumerate(
+        _listed(problems, where, identifiers, "data identifiers")
+    ):
         at = f"{where}[{position}]"
         if isinstance(identifier, CustomDataIdentifier):
             _check_custom(problems, at, identifier)
@@ -427,12 +434,9 @@ def _check_custom_names(problems: Problems, option: str, policy: DataProtection)
 
 
 def _check_principals(problems: Problems, where: str, principals: object) -> None:
-    if isinstance(principals, str | bytes) or not isinstance(principals, Sequence):
-        problems.wrong_type(where, principals, 'a list of principals, such as ["*"]')
-        return
-    if not principals:
-        problems.add(where, [], 'a statement needs at least one principal ("*" for all)')
-    for position, principal in enumerate(principals):
+    for position, principal in enumerate(
+        _listed(problems, where, principals, 'principals ("*" for all)')
+    ):
         if not isinstance(principal, str):
             problems.wrong_type(f"{where}[{position}]", principal, "a str")
         elif not (

@@ -273,6 +273,15 @@ def cfn_lint(templates: Sequence[str | Path]) -> tuple[int, str, str]:
     return result.returncode, result.stdout, result.stderr
 
 
+def assert_synth_checks_clean(outdir: Path) -> None:
+    """cfn-lint reports nothing on the templates in ``outdir``, and the cdk-nag report the
+    synth wrote there holds no failed plugin."""
+    code, out, err = cfn_lint(sorted(str(p) for p in outdir.glob("*.template.json")))
+    assert code == 0, out + err
+    report = json.loads((outdir / "validation-report.json").read_text())
+    assert [r for r in report["pluginReports"] if r["conclusion"] != "success"] == []
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 20) -> Any:
     """``condition()``'s first truthy value, polled every 50 ms; fails after ``timeout`` s."""
     deadline = time.monotonic() + timeout
