@@ -4,6 +4,8 @@
   ``<Protocol>FailureFeedbackRoleArn`` / ``...SuccessFeedbackRoleArn`` /
   ``...SuccessFeedbackSampleRate`` attributes ``SetTopicAttributes`` sets, but
   ``GetTopicAttributes`` returns none of them; here it returns them as SNS does.
+* Data protection: ``GetDataProtectionPolicy`` and ``PutDataProtectionPolicy`` (moto has
+  neither); a CloudFormation topic's ``DataProtectionPolicy`` is what the first returns.
 
 Each fix is registered with :func:`~constructs_lib.testing.gaps.fills`; :func:`apply` installs
 them once per process (``moto_fixes.apply`` calls it, so every ``Emulator`` has them).
@@ -11,10 +13,11 @@ them once per process (``moto_fixes.apply`` calls it, so every ``Emulator`` has 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, cast
 
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import camelcase_to_underscores
 from moto.sns.models import SNSBackend, Topic
 from moto.sns.responses import SNSResponse
@@ -41,7 +44,7 @@ FEEDBACK_PROPERTIES = {
 
 def apply() -> None:
     """Apply every fix (idempotent)."""
-    apply_once(SNSBackend, _APPLIED, _fix_delivery_status_attributes)
+    apply_once(SNSBackend, _APPLIED, _fix_delivery_status_attributes, _fix_data_protection_policy)
 
 
 def _feedback_attributes() -> Iterator[str]:
@@ -90,3 +93,31 @@ def _fix_delivery_status_attributes() -> None:
             if value is not None:
                 attributes[name] = str(value)
         return result
+
+
+@fills(
+    "sns",
+    moto="`GetDataProtectionPolicy` and `PutDataProtectionPolicy` are not implemented; a "
+    "CloudFormation topic's `DataProtectionPolicy` is stored and never shown",
+    aws="`PutDataProtectionPolicy` (or CloudFormation) sets a topic's data protection policy, "
+    "`GetDataProtectionPolicy` returns it as a JSON string",
+)
+def _fix_data_protection_policy() -> None:
+    """The policy is kept where CloudFormation's property lands (``data_protection_policy``,
+    a document or a JSON string); nothing checks it, as nothing in moto enforces it."""
+
+    def get_data_protection_policy(self: SNSResponse) -> ActionResult:
+        topic = self.backend.get_topic(self._get_param("ResourceArn"))
+        policy = getattr(topic, "data_protection_policy", None)
+        if policy is None:
+            return ActionResult({})
+        text = policy if isinstance(policy, str) else json.dumps(policy)
+        return ActionResult({"DataProtectionPolicy": text})
+
+    def put_data_protection_policy(self: SNSResponse) -> EmptyResult:
+        topic = self.backend.get_topic(self._get_param("ResourceArn"))
+        topic.data_protection_policy = self._get_param("DataProtectionPolicy")  # type: ignore[attr-defined]
+        return EmptyResult()
+
+    SNSResponse.get_data_protection_policy = get_data_protection_policy  # type: ignore[attr-defined]
+    SNSResponse.put_data_protection_policy = put_data_protection_policy  # type: ignore[attr-defined]
