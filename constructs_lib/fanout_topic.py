@@ -541,12 +541,34 @@ class FanoutTopic(Construct):
         """The protocols whose delivery status the topic logs, in the order they were added."""
         return [] if self._delivery_status is None else self._delivery_status.protocols
 
+    def log_delivery_status(self, protocol: sns.LoggingProtocol) -> None:
+        """Log the delivery status of ``protocol`` too: for subscriptions the fanout does not
+        make itself (a ``ConsumerQueue(topic=fanout.topic)`` in another stack, a Firehose or
+        platform application subscription of your own). The fanout's methods call it for the
+        protocols they subscribe, and ``grant_subscribe`` for ``SQS``; once per protocol."""
+        problems = Problems()
+        if not isinstance(protocol, sns.LoggingProtocol):
+            problems.wrong_type("protocol", protocol, "an sns.LoggingProtocol")
+        elif not self._delivery_settings["delivery_status_logging"]:
+            problems.add(
+                "protocol",
+                protocol.name,
+                "this fanout was created with delivery_status_logging=False; turn it on to log",
+            )
+        problems.raise_if_any(self)
+        self._delivery_status_logging().cover(protocol)
+
     def _log_deliveries(self, kind: str) -> None:
-        """Log deliveries to subscribers of ``kind`` unless the fanout does not log, creating
-        the role and log groups (charged to the fanout's own stack) on first need."""
+        """Log deliveries to subscribers of ``kind`` (a key of ``LOGGED_PROTOCOLS``; other kinds
+        have no delivery status logging) unless the fanout does not log."""
+        protocol = LOGGED_PROTOCOLS.get(kind)
+        if protocol is not None and self._delivery_settings["delivery_status_logging"]:
+            self._delivery_status_logging().cover(protocol)
+
+    def _delivery_status_logging(self) -> DeliveryStatusLogging:
+        """The role and log groups, created (and charged to the fanout's own stack) on first
+        need."""
         settings = self._delivery_settings
-        if not settings["delivery_status_logging"] or kind not in LOGGED_PROTOCOLS:
-            return
         if self._delivery_status is None:
             self._delivery_status = self._placement.counted(
                 lambda: DeliveryStatusLogging(
@@ -557,7 +579,7 @@ class FanoutTopic(Construct):
                     retention=settings["delivery_log_retention"],
                 )
             )
-        self._delivery_status.cover(kind)
+        return self._delivery_status
 
     # -- subscribers other than queues ------------------------------------------------------
 
@@ -690,7 +712,9 @@ class FanoutTopic(Construct):
         policies then decide which of its principals may use it), only with protocol ``sqs``
         and only for endpoints that are queues of that account (``sns:Endpoint`` like
         ``arn:<partition>:sqs:*:<account>:*``). Nothing else: not publish, not the topic
-        key, which SNS does not need to deliver to a queue.
+        key, which SNS does not need to deliver to a queue. The topic logs the delivery
+        status of ``sqs`` (unless ``delivery_status_logging=False``), so that failed
+        deliveries to those queues are logged too.
 
         The consumer account then creates the subscription in its own stack, with
         ``ConsumerQueue(stack, id, topic=sns.Topic.from_topic_arn(stack, id, arn))``; SNS
@@ -702,6 +726,7 @@ class FanoutTopic(Construct):
         elif not unresolved(account) and not ACCOUNT_ID.fullmatch(account):
             problems.add("account", account, "grant_subscribe takes a 12-digit AWS account id")
         problems.raise_if_any(self)
+        self._log_deliveries("SQS")
         own_queues = Stack.of(self).format_arn(
             service="sqs",
             region="*",

@@ -118,11 +118,9 @@ class DeliveryStatusLogging(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-    def cover(self, kind: str) -> None:
-        """Log the deliveries to subscribers of ``kind`` (a key of :data:`LOGGED_PROTOCOLS`;
-        other kinds have nothing SNS logs per topic). Once per protocol."""
-        protocol = LOGGED_PROTOCOLS.get(kind)
-        if protocol is None or protocol in self._protocols:
+    def cover(self, protocol: sns.LoggingProtocol) -> None:
+        """Log the deliveries of ``protocol``, once per protocol."""
+        if protocol in self._protocols:
             return
         self._protocols.append(protocol)
         self._topic.add_logging_config(

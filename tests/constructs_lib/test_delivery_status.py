@@ -12,6 +12,7 @@ import pytest
 from aws_cdk import Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 from helpers import Tmpl, assert_synth_checks_clean, new_app
 
@@ -197,3 +198,21 @@ def test_logging_options_without_logging_are_refused(option: dict[str, Any]) -> 
         FanoutConfigurationError, match=r"only applies with delivery_status_logging=True"
     ):
         FanoutTopic(Stack(new_app(), "S"), "F", delivery_status_logging=False, **option)
+
+
+def test_protocols_subscribed_elsewhere_can_be_logged_too() -> None:
+    fanout = FanoutTopic(Stack(new_app(), "S"), "F")
+    fanout.grant_subscribe("111122223333")
+    fanout.log_delivery_status(sns.LoggingProtocol.FIREHOSE)
+    fanout.log_delivery_status(sns.LoggingProtocol.FIREHOSE)
+    assert fanout.logged_protocols == [sns.LoggingProtocol.SQS, sns.LoggingProtocol.FIREHOSE]
+    protocols = [
+        c["Protocol"] for c in Tmpl(Stack.of(fanout)).props(fanout.topic)["DeliveryStatusLogging"]
+    ]
+    assert protocols == ["sqs", "firehose"]
+
+
+def test_logging_a_protocol_of_a_fanout_that_does_not_log_is_an_error() -> None:
+    fanout = FanoutTopic(Stack(new_app(), "S"), "F", delivery_status_logging=False)
+    with pytest.raises(FanoutConfigurationError, match=r"protocol='LAMBDA': this fanout was"):
+        fanout.log_delivery_status(sns.LoggingProtocol.LAMBDA)
