@@ -9,6 +9,7 @@ from typing import Any, TypedDict, Unpack, cast
 from aws_cdk import ArnFormat, Duration, NestedStack, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -32,6 +33,8 @@ from .lambda_consumer import (
 from .subscribers import (
     EmailSubscriber,
     EmailSubscriberOptions,
+    FirehoseSubscriber,
+    FirehoseSubscriberOptions,
     HttpSubscriber,
     HttpSubscriberOptions,
     LambdaSubscriber,
@@ -448,7 +451,8 @@ class FanoutTopic(Construct):
     @property
     def subscribers(self) -> dict[str, Construct]:
         """The subscribers other than queues (``add_lambda_subscriber``,
-        ``add_http_subscriber``, ``add_email_subscriber``, ``add_sms_subscriber``), by id."""
+        ``add_http_subscriber``, ``add_email_subscriber``, ``add_sms_subscriber``,
+        ``add_firehose_subscriber``), by id."""
         return dict(self._subscribers)
 
     def add_lambda_subscriber(
@@ -487,6 +491,22 @@ class FanoutTopic(Construct):
         return cast(
             SmsSubscriber,
             self._add_subscriber(SmsSubscriber, id, "SMS", options, phone_number=phone_number),
+        )
+
+    def add_firehose_subscriber(
+        self,
+        id: str,
+        *,
+        delivery_stream: firehose.IDeliveryStream,
+        **options: Unpack[FirehoseSubscriberOptions],
+    ) -> FirehoseSubscriber:
+        """Subscribe a Firehose delivery stream: a :class:`FirehoseSubscriber` with its own
+        subscription role scoped to the stream."""
+        return cast(
+            FirehoseSubscriber,
+            self._add_subscriber(
+                FirehoseSubscriber, id, "Firehose", options, delivery_stream=delivery_stream
+            ),
         )
 
     def _add_subscriber(
