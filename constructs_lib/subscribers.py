@@ -227,6 +227,22 @@ class _Subscriber(Construct):
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         return regions
 
+    def _settle(
+        self,
+        declared: Declared[Any],
+        topic: sns.ITopic,
+        options: Mapping[str, Any],
+        **required: object,
+    ) -> tuple[Any, Regions, Problems]:
+        """The settled options (wrong names and types raised at once), the regions of the
+        subscription once its common rules are checked, and the problems found so far (the
+        caller adds its own rules, then raises)."""
+        problems = Problems()
+        settings = declared.settle(self, options, problems, topic=topic, **required)
+        problems.raise_if_any(self)
+        regions = self._check_subscription(problems, topic, settings, self.KIND)
+        return settings, regions, problems
+
     def _validate_message(
         self,
         declared: Declared[Any],
@@ -239,12 +255,9 @@ class _Subscriber(Construct):
     ) -> tuple[Any, Regions]:
         """The settings of a message subscriber (email, SMS) whose endpoint must match
         ``pattern``, every problem raised together; and the regions of its subscription."""
-        problems = Problems()
-        settings = declared.settle(
-            self, options, problems, topic=topic, **{endpoint_option: endpoint}
+        settings, regions, problems = self._settle(
+            declared, topic, options, **{endpoint_option: endpoint}
         )
-        problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, self.KIND)
         if not unresolved(endpoint) and not pattern.match(endpoint):
             problems.add(endpoint_option, endpoint, allowed)
         problems.raise_if_any(self)
@@ -339,10 +352,9 @@ class LambdaSubscriber(_Subscriber):
         **options: Unpack[LambdaSubscriberOptions],
     ) -> None:
         super().__init__(scope, id)
-        problems = Problems()
-        settings = LAMBDA_OPTIONS.settle(self, options, problems, topic=topic, function=function)
-        problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, self.KIND)
+        settings, regions, problems = self._settle(
+            LAMBDA_OPTIONS, topic, options, function=function
+        )
         problems.check_ranges(settings, LAMBDA_RANGES)
         problems.raise_if_any(self)
 
@@ -457,10 +469,7 @@ class HttpSubscriber(_Subscriber):
         **options: Unpack[HttpSubscriberOptions],
     ) -> None:
         super().__init__(scope, id)
-        problems = Problems()
-        settings = HTTP_OPTIONS.settle(self, options, problems, topic=topic, url=url)
-        problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, self.KIND)
+        settings, regions, problems = self._settle(HTTP_OPTIONS, topic, options, url=url)
         protocol = _check_url(problems, url, allow_plain_http=settings["allow_plain_http"])
         if settings["delivery_policy"] is not None:
             check_delivery_policy(problems, settings["delivery_policy"])
@@ -521,12 +530,9 @@ class FirehoseSubscriber(_Subscriber):
         **options: Unpack[FirehoseSubscriberOptions],
     ) -> None:
         super().__init__(scope, id)
-        problems = Problems()
-        settings = FIREHOSE_OPTIONS.settle(
-            self, options, problems, topic=topic, delivery_stream=delivery_stream
+        settings, regions, problems = self._settle(
+            FIREHOSE_OPTIONS, topic, options, delivery_stream=delivery_stream
         )
-        problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, self.KIND)
         stream_region = _region_of(delivery_stream.delivery_stream_arn, delivery_stream.env.region)
         if (
             not unresolved(regions.topic)

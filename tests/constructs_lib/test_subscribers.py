@@ -173,15 +173,15 @@ def test_an_http_subscriber_gets_raw_messages_with_its_delivery_policy(
     assert policy["throttlePolicy"] == {"maxReceivesPerSecond": 20}
 
 
+@pytest.mark.parametrize("subscriber", ["webhook", "lake"])
 def test_a_subscriber_of_its_own_gets_its_own_dead_letter_queue_and_alarm(
-    built: SimpleNamespace,
+    built: SimpleNamespace, subscriber: str
 ) -> None:
     t = built.team_t
-    queue = built.webhook.subscription_dead_letter_queue
-    assert t.props(built.webhook.subscription)["RedrivePolicy"] == {
-        "deadLetterTargetArn": t.arn_of(queue)
-    }
-    alarm = t.props(built.webhook.undelivered_alarm)
+    own = getattr(built, subscriber)
+    queue = own.subscription_dead_letter_queue
+    assert t.props(own.subscription)["RedrivePolicy"] == {"deadLetterTargetArn": t.arn_of(queue)}
+    alarm = t.props(own.undelivered_alarm)
     assert alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [t.logical_id(queue), "QueueName"]}}
     ]
@@ -233,17 +233,6 @@ def test_the_firehose_subscription_waits_for_its_role_policy(built: SimpleNamesp
     depends = t.resources[t.logical_id(built.archive.subscription)].get("DependsOn", [])
     policy = built.archive.role.node.find_child("DefaultPolicy").node.default_child
     assert t.logical_id(policy) in depends
-
-
-def test_a_standalone_firehose_subscriber_has_its_own_dead_letter_queue(
-    built: SimpleNamespace,
-) -> None:
-    t = built.team_t
-    queue = built.lake.subscription_dead_letter_queue
-    assert t.props(built.lake.subscription)["RedrivePolicy"] == {
-        "deadLetterTargetArn": t.arn_of(queue)
-    }
-    assert built.lake.undelivered_alarm is not None
 
 
 def test_the_templates_pass_cfn_lint(built: SimpleNamespace) -> None:
