@@ -23,6 +23,7 @@ from ._private.options import Declared
 from ._private.placement import ConsumerStack, Placement, StackLimits
 from ._private.provider import stack_provider
 from ._private.resources import new_subscription_dead_letter_queue, rotating_key
+from ._private.subscriptions import Regions
 from ._private.validation import Problems, expect_grantee, unresolved, with_fifo_suffix
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .lambda_consumer import OPTIONS as LAMBDA_CONSUMER_OPTIONS
@@ -100,10 +101,16 @@ class _FanoutConsumerQueue(ConsumerQueue):
         *,
         topic: sns.ITopic,
         alarms_of: tuple[FanoutAlarms, ConsumerStack],
+        regions: Regions,
         **options: Unpack[ConsumerQueueOptions],
     ) -> None:
         self._fanout_alarms = alarms_of
+        self._fanout_regions = regions
         super().__init__(scope, id, topic=topic, **options)
+
+    def _regions_of(self, topic: sns.ITopic) -> Regions:
+        # The fanout's, read once: its consumers (nested stacks included) share its region.
+        return self._fanout_regions
 
     def _queue_alarms(self) -> list[cloudwatch.Alarm]:
         fanout_alarms, target = self._fanout_alarms
@@ -220,6 +227,7 @@ class FanoutTopic(Construct):
         self._consumers: dict[str, ConsumerQueue] = {}
         self._subscribers: dict[str, Construct] = {}
         self._placement = Placement(self)
+        self._regions = Regions(topic=self.topic.env.region, own=Stack.of(self).region)
         self._consumer_alarms = FanoutAlarms(self.node.path)
         self.node.add_validation(StackLimits(self, self._placement.nested))
 
@@ -509,6 +517,7 @@ class FanoutTopic(Construct):
             id,
             topic=self.topic,
             alarms_of=(self._consumer_alarms, target),
+            regions=self._regions,
             **settings,
         )
         self._consumers[id] = consumer
