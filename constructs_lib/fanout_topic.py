@@ -17,6 +17,11 @@ from constructs import Construct
 
 from ._private import monitoring
 from ._private.fanout_alarms import FanoutAlarms
+from ._private.message_size import (
+    MAX_MESSAGE_SIZE,
+    MIN_MESSAGE_SIZE,
+    check_large_topic_subscription,
+)
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
 from ._private.placement import ConsumerStack, Placement, StackLimits
@@ -61,6 +66,7 @@ class FanoutTopicOptions(TypedDict, total=False):
     tracing: bool
     alarms: bool
     alarm_topic: sns.ITopic | None
+    max_message_size: int | None
 
 
 OPTIONS = Declared(
@@ -78,6 +84,7 @@ OPTIONS = Declared(
         tracing=False,
         alarms=True,
         alarm_topic=None,
+        max_message_size=None,
     ),
 )
 
@@ -166,6 +173,11 @@ class FanoutTopic(Construct):
     :param alarm_topic: standard topic for alarm and OK notifications of the fanout and its
         consumers (CloudWatch cannot notify a FIFO topic). Default: none (alarms only change
         state).
+    :param max_message_size: the largest message the topic accepts, 1,024..1,048,576 bytes
+        (SNS's ``MaximumMessageSize``), passed to each consumer queue as its own. Above
+        262,144 bytes SNS delivers only to queues and Lambda functions, to at most 100
+        subscriptions: an HTTP/S, email or SMS subscriber, or a 101st subscription, is a synth
+        error. Default: none (SNS's 256 KiB; the queues keep SQS's 1 MiB).
     """
 
     def __init__(self, scope: Construct, id: str, **options: Unpack[FanoutTopicOptions]) -> None:
@@ -191,6 +203,12 @@ class FanoutTopic(Construct):
             fifo_throughput_scope=settings["fifo_throughput_scope"],
             tracing_config=sns.TracingConfig.ACTIVE if settings["tracing"] else None,
         )
+        self.max_message_size: int | None = settings["max_message_size"]
+        """The topic's ``MaximumMessageSize`` (None: SNS's 256 KiB)."""
+        if self.max_message_size is not None:
+            cast(
+                sns.CfnTopic, self.topic.node.default_child
+            ).maximum_message_size = self.max_message_size
         self._queue_key: kms.IKey | None = settings["queue_key"]
         self._subscription_dead_letter_queue: sqs.Queue | None = None
         self._undelivered_alarm: cloudwatch.Alarm | None = None
@@ -211,6 +229,9 @@ class FanoutTopic(Construct):
         archive_retention_days = settings["archive_retention_days"]
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         problems.check_queue_key("queue_key", queue_key)
+        problems.check_int(
+            "max_message_size", settings["max_message_size"], MIN_MESSAGE_SIZE, MAX_MESSAGE_SIZE
+        )
         if settings["content_based_deduplication"] and not fifo:
             problems.add(
                 "content_based_deduplication",
@@ -419,19 +440,26 @@ class FanoutTopic(Construct):
                 lambda_options["queue"],
                 "the fanout creates the consumer's queue; pass its settings as queue_options",
             )
+        check_large_topic_subscription(
+            problems, self.max_message_size, "SQS", len(self._consumers) + len(self._subscribers)
+        )
         problems.raise_if_any(self)
-        _ = self.queue_key, self.subscription_dead_letter_queue
+        if not _sqs_managed(queue_options):  # SSE-SQS consumers need no queue key
+            _ = self.queue_key
+        _ = self.subscription_dead_letter_queue
         return self._placement.place(kind)
 
     def _new_consumer(
         self, target: ConsumerStack, id: str, options: ConsumerQueueOptions
     ) -> ConsumerQueue:
         settings: ConsumerQueueOptions = {
-            "encryption_key": self.queue_key,
             "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
             "alarms": self._alarms,
             "alarm_topic": self.alarm_topic,
+            "max_message_size": self.max_message_size,
         }
+        if not _sqs_managed(options):
+            settings["encryption_key"] = self.queue_key
         settings.update(options)
         consumer = _FanoutConsumerQueue(
             target.scope,
@@ -530,6 +558,9 @@ class FanoutTopic(Construct):
                 "the fanout subscribes to its own topic; drop the option",
             )
         self._check_id(problems, id, "subscriber")
+        check_large_topic_subscription(
+            problems, self.max_message_size, kind, len(self._consumers) + len(self._subscribers)
+        )
         problems.raise_if_any(self)
 
     def _check_id(self, problems: Problems, id: object, what: str) -> None:
@@ -647,6 +678,14 @@ class FanoutTopic(Construct):
             "ApproximateNumberOfMessagesVisible",
             options,
         )
+
+
+def _sqs_managed(queue_options: object) -> bool:
+    """Whether a consumer's options ask for SSE-SQS (then it gets no fanout queue key)."""
+    return (
+        isinstance(queue_options, Mapping)
+        and queue_options.get("encryption") is sqs.QueueEncryption.SQS_MANAGED
+    )
 
 
 def _known_durations(*durations: object) -> bool:
