@@ -129,7 +129,9 @@ class FanoutTopic(Construct):
       :meth:`grant_publish`, can publish;
     * one shared KMS key for all consumer queues (``queue_key``), whose policy lets SNS use
       it only for this topic: two keys per fanout however many consumers it has, and no
-      dependency cycle between the topic and the queues;
+      dependency cycle between the topic and the queues (a consumer with
+      ``encryption=sqs.QueueEncryption.SQS_MANAGED`` uses none: a fanout whose consumers all
+      do creates no queue key);
     * one subscription dead-letter queue (``subscription_dead_letter_queue``) shared by all
       subscriptions, with an alarm (``undelivered_alarm``), for messages SNS cannot deliver;
     * the queue key, the subscription dead-letter queue and its alarm are created with the
