@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .push import PushPlatformApplicationOptions as PushPlatformApplicationOptions
     from .subscribers import EmailSubscriber as EmailSubscriber
     from .subscribers import EmailSubscriberOptions as EmailSubscriberOptions
+    from .subscribers import FirehoseSubscriber as FirehoseSubscriber
+    from .subscribers import FirehoseSubscriberOptions as FirehoseSubscriberOptions
     from .subscribers import HttpSubscriber as HttpSubscriber
     from .subscribers import HttpSubscriberOptions as HttpSubscriberOptions
     from .subscribers import LambdaSubscriber as LambdaSubscriber

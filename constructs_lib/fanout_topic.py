@@ -6,9 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack, cast
 
-from aws_cdk import ArnFormat, Duration, NestedStack, Stack
+from aws_cdk import ArnFormat, CustomResource, Duration, NestedStack, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -25,6 +26,7 @@ from ._private.message_size import (
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
 from ._private.placement import ConsumerStack, Placement, StackLimits
+from ._private.provider import stack_provider
 from ._private.resources import new_subscription_dead_letter_queue, rotating_key
 from ._private.validation import Problems, expect_grantee, unresolved, with_fifo_suffix
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
@@ -37,6 +39,8 @@ from .lambda_consumer import (
 from .subscribers import (
     EmailSubscriber,
     EmailSubscriberOptions,
+    FirehoseSubscriber,
+    FirehoseSubscriberOptions,
     HttpSubscriber,
     HttpSubscriberOptions,
     LambdaSubscriber,
@@ -48,6 +52,7 @@ from .subscribers import (
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
 MAX_ARCHIVE_DAYS = 365
+ARCHIVE_PROVIDER_ID = "ConstructsLibTopicArchiveProvider"
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
@@ -62,6 +67,7 @@ class FanoutTopicOptions(TypedDict, total=False):
     topic_key: kms.IKey | None
     queue_key: kms.IKey | None
     archive_retention_days: int | None
+    removal_policy: RemovalPolicy | None
     fifo_throughput_scope: sns.FifoThroughputScope | None
     tracing: bool
     alarms: bool
@@ -80,6 +86,7 @@ OPTIONS = Declared(
         topic_key=None,
         queue_key=None,
         archive_retention_days=None,
+        removal_policy=None,
         fifo_throughput_scope=None,
         tracing=False,
         alarms=True,
@@ -163,6 +170,14 @@ class FanoutTopic(Construct):
     :param archive_retention_days: FIFO only; keep published messages in the topic's
         archive for this many days (1..365) so they can be replayed to subscriptions.
         Default: no archive.
+    :param removal_policy: what ``cdk destroy`` (or removing the fanout) does with what the
+        fanout created: the topic, its keys and its subscription dead-letter queue; it is
+        also the default of each consumer's own ``removal_policy``. Default: none, which is
+        aws-cdk's (the topic and queues are deleted, the keys retained), except that a topic
+        with an archive is retained: the archive is data, and SNS deletes it with the topic.
+        ``RemovalPolicy.DESTROY`` on an archived topic deactivates the archive policy first
+        (a custom resource, ``archive_removal``: SNS refuses to delete a topic whose archive
+        policy is active), which deletes the archived messages.
     :param fifo_throughput_scope: FIFO only; ``sns.FifoThroughputScope.MESSAGE_GROUP`` is
         SNS's high-throughput mode (deduplication and throughput quotas per message group,
         for many groups publishing at once); ``TOPIC`` deduplicates across the whole topic,
@@ -177,9 +192,9 @@ class FanoutTopic(Construct):
         state).
     :param max_message_size: the largest message the topic accepts, 1,024..1,048,576 bytes
         (SNS's ``MaximumMessageSize``), passed to each consumer queue as its own. Above
-        262,144 bytes SNS delivers only to queues and Lambda functions, to at most 100
-        subscriptions: an HTTP/S, email or SMS subscriber, or a 101st subscription, is a synth
-        error. Default: none (SNS's 256 KiB; the queues keep SQS's 1 MiB).
+        262,144 bytes SNS delivers only to queues, Lambda functions and Firehose streams, to
+        at most 100 subscriptions: an HTTP/S, email or SMS subscriber, or a 101st
+        subscription, is a synth error. Default: none (SNS's 256 KiB; the queues keep SQS's 1 MiB).
     """
 
     def __init__(self, scope: Construct, id: str, **options: Unpack[FanoutTopicOptions]) -> None:
@@ -211,6 +226,14 @@ class FanoutTopic(Construct):
             cast(
                 sns.CfnTopic, self.topic.node.default_child
             ).maximum_message_size = self.max_message_size
+        self.removal_policy: RemovalPolicy | None = settings["removal_policy"]
+        self.archive_removal: CustomResource | None = None
+        """Deactivates the archive policy before CloudFormation deletes the topic (an
+        archived topic with ``removal_policy=RemovalPolicy.DESTROY`` only)."""
+        self._apply_removal_policy(
+            archived=settings["archive_retention_days"] is not None,
+            own_key=settings["topic_key"] is None,
+        )
         self._queue_key: kms.IKey | None = settings["queue_key"]
         self._subscription_dead_letter_queue: sqs.Queue | None = None
         self._undelivered_alarm: cloudwatch.Alarm | None = None
@@ -219,6 +242,41 @@ class FanoutTopic(Construct):
         self._placement = Placement(self)
         self._consumer_alarms = FanoutAlarms(self.node.path)
         self.node.add_validation(StackLimits(self, self._placement.nested))
+
+    def _apply_removal_policy(self, *, archived: bool, own_key: bool) -> None:
+        """The topic's and its own key's removal policy; an archived topic is retained unless
+        the user asks otherwise, and deleted only after its archive policy is deactivated."""
+        removal = self.removal_policy
+        if own_key and removal is not None:
+            self.topic_key.apply_removal_policy(removal)
+        topic_removal = removal if removal is not None or not archived else RemovalPolicy.RETAIN
+        if topic_removal is None:
+            return
+        self.topic.apply_removal_policy(topic_removal)
+        if archived and topic_removal is RemovalPolicy.DESTROY:
+            provider = stack_provider(
+                self,
+                ARCHIVE_PROVIDER_ID,
+                code="topic_archive",
+                handler="handler.on_event",
+                description="Deactivates an SNS topic's archive policy before CloudFormation "
+                "deletes the topic",
+                framework_description="Custom resource framework of the SNS topic archives",
+            )
+            provider.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["sns:SetTopicAttributes"], resources=[self.topic.topic_arn]
+                )
+            )
+            # References the topic, so CloudFormation deletes it (clearing the archive)
+            # before the topic.
+            self.archive_removal = CustomResource(
+                self,
+                "ArchiveRemoval",
+                service_token=provider.service_token,
+                resource_type="Custom::TopicArchivePolicy",
+                properties={"TopicArn": self.topic.topic_arn},
+            )
 
     def _validate(self, options: FanoutTopicOptions) -> FanoutTopicOptions:
         """Every rule on the options, all problems raised together."""
@@ -256,6 +314,13 @@ class FanoutTopic(Construct):
                 )
             problems.check_int(
                 "archive_retention_days", archive_retention_days, 1, MAX_ARCHIVE_DAYS
+            )
+        if settings["removal_policy"] is RemovalPolicy.SNAPSHOT:
+            problems.add(
+                "removal_policy",
+                "SNAPSHOT",
+                "SNS topics and SQS queues have no snapshots; use DESTROY, RETAIN or "
+                "RETAIN_ON_UPDATE_OR_DELETE",
             )
         if topic_key is not None and topic_key is queue_key:
             problems.add(
@@ -304,11 +369,14 @@ class FanoutTopic(Construct):
     def queue_key(self) -> kms.IKey:
         """The KMS key of the consumer queues (created on first use unless one was given)."""
         if self._queue_key is None:
-            self._queue_key = self._placement.counted(
+            key = self._placement.counted(
                 lambda: rotating_key(
                     self, "QueueKey", description=f"Encrypts the {self.node.path} consumer queues"
                 )
             )
+            if self.removal_policy is not None:
+                key.apply_removal_policy(self.removal_policy)
+            self._queue_key = key
         return self._queue_key
 
     @property
@@ -321,6 +389,8 @@ class FanoutTopic(Construct):
                     self, "SubscriptionDeadLetterQueue", fifo=self.fifo
                 )
             )
+            if self.removal_policy is not None:
+                queue.apply_removal_policy(self.removal_policy)
             self._subscription_dead_letter_queue = queue
             if self._alarms:
                 alarm = self._placement.counted(
@@ -459,6 +529,7 @@ class FanoutTopic(Construct):
             "alarms": self._alarms,
             "alarm_topic": self.alarm_topic,
             "max_message_size": self.max_message_size,
+            "removal_policy": self.removal_policy,
         }
         if not _sqs_managed(options):
             settings["encryption_key"] = self.queue_key
@@ -478,7 +549,8 @@ class FanoutTopic(Construct):
     @property
     def subscribers(self) -> dict[str, Construct]:
         """The subscribers other than queues (``add_lambda_subscriber``,
-        ``add_http_subscriber``, ``add_email_subscriber``, ``add_sms_subscriber``), by id."""
+        ``add_http_subscriber``, ``add_email_subscriber``, ``add_sms_subscriber``,
+        ``add_firehose_subscriber``), by id."""
         return dict(self._subscribers)
 
     def add_lambda_subscriber(
@@ -517,6 +589,22 @@ class FanoutTopic(Construct):
         return cast(
             SmsSubscriber,
             self._add_subscriber(SmsSubscriber, id, "SMS", options, phone_number=phone_number),
+        )
+
+    def add_firehose_subscriber(
+        self,
+        id: str,
+        *,
+        delivery_stream: firehose.IDeliveryStream,
+        **options: Unpack[FirehoseSubscriberOptions],
+    ) -> FirehoseSubscriber:
+        """Subscribe a Firehose delivery stream: a :class:`FirehoseSubscriber` with its own
+        subscription role scoped to the stream."""
+        return cast(
+            FirehoseSubscriber,
+            self._add_subscriber(
+                FirehoseSubscriber, id, "Firehose", options, delivery_stream=delivery_stream
+            ),
         )
 
     def _add_subscriber(

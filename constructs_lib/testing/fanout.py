@@ -64,6 +64,8 @@ class DeployedFanout:
                 subscription_path = resource.get("Metadata", {}).get("aws:cdk:path", "")
                 if not subscription_path.startswith(prefix):
                     continue  # another fanout's consumer in the same stack
+                if resource.get("Properties", {}).get("Protocol") != "sqs":
+                    continue  # a subscriber other than a queue (webhook, email, ...)
                 consumer_id = subscription_path.removeprefix(prefix).split("/")[0]
                 base = f"{holder_path}/{consumer_id}"
                 self.consumers[consumer_id] = Consumer(

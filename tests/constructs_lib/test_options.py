@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -176,6 +177,7 @@ README_TABLES = {
     "LambdaSubscriber": "### `LambdaSubscriber`",
     "HttpSubscriber": "### `HttpSubscriber`",
     "EmailSubscriber": "### `EmailSubscriber` and `SmsSubscriber`",
+    "FirehoseSubscriber": "### `FirehoseSubscriber`",
 }
 
 
@@ -259,6 +261,12 @@ def _required(name: str, stack: Stack) -> dict[str, Any]:
         "HttpSubscriber": {"topic": topic, "url": "https://hooks.example.com/orders"},
         "EmailSubscriber": {"topic": topic, "address": "oncall@example.com"},
         "SmsSubscriber": {"topic": topic, "phone_number": "+14155550100"},
+        "FirehoseSubscriber": {
+            "topic": topic,
+            "delivery_stream": firehose.DeliveryStream.from_delivery_stream_arn(
+                stack, "Stream", "arn:aws:firehose:eu-west-1:111111111111:deliverystream/lake"
+            ),
+        },
     }[name]
 
 
