@@ -164,6 +164,11 @@ def test_a_large_message_topic_refuses_subscribers_sns_cannot_deliver_to() -> No
         fanout.add_http_subscriber("Partner", url="https://partner.example.com/orders")
     with pytest.raises(FanoutConfigurationError, match="not to email"):
         fanout.add_email_subscriber("OnCall", address="oncall@example.com")
+    # Lambda functions (like queues and Firehose streams) still get every message.
+    function = lambda_.Function.from_function_arn(
+        fanout, "AuditFunction", "arn:aws:lambda:us-east-1:111122223333:function:audit"
+    )
+    assert fanout.add_lambda_subscriber("Audit", function=function) is fanout.subscribers["Audit"]
 
 
 def test_a_large_message_topic_has_at_most_100_subscriptions() -> None:
