@@ -18,6 +18,11 @@ from constructs import Construct
 
 from ._private import monitoring
 from ._private.fanout_alarms import FanoutAlarms
+from ._private.message_size import (
+    MAX_MESSAGE_SIZE,
+    MIN_MESSAGE_SIZE,
+    check_large_topic_subscription,
+)
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
 from ._private.placement import ConsumerStack, Placement, StackLimits
@@ -68,6 +73,7 @@ class FanoutTopicOptions(TypedDict, total=False):
     tracing: bool
     alarms: bool
     alarm_topic: sns.ITopic | None
+    max_message_size: int | None
 
 
 OPTIONS = Declared(
@@ -86,6 +92,7 @@ OPTIONS = Declared(
         tracing=False,
         alarms=True,
         alarm_topic=None,
+        max_message_size=None,
     ),
 )
 
@@ -136,7 +143,9 @@ class FanoutTopic(Construct):
       :meth:`grant_publish`, can publish;
     * one shared KMS key for all consumer queues (``queue_key``), whose policy lets SNS use
       it only for this topic: two keys per fanout however many consumers it has, and no
-      dependency cycle between the topic and the queues;
+      dependency cycle between the topic and the queues (a consumer with
+      ``encryption=sqs.QueueEncryption.SQS_MANAGED`` uses none: a fanout whose consumers all
+      do creates no queue key);
     * one subscription dead-letter queue (``subscription_dead_letter_queue``) shared by all
       subscriptions, with an alarm (``undelivered_alarm``), for messages SNS cannot deliver;
     * the queue key, the subscription dead-letter queue and its alarm are created with the
@@ -188,6 +197,11 @@ class FanoutTopic(Construct):
     :param alarm_topic: standard topic for alarm and OK notifications of the fanout and its
         consumers (CloudWatch cannot notify a FIFO topic). Default: none (alarms only change
         state).
+    :param max_message_size: the largest message the topic accepts, 1,024..1,048,576 bytes
+        (SNS's ``MaximumMessageSize``), passed to each consumer queue as its own. Above
+        262,144 bytes SNS delivers only to queues, Lambda functions and Firehose streams, to
+        at most 100 subscriptions: an HTTP/S, email or SMS subscriber, or a 101st
+        subscription, is a synth error. Default: none (SNS's 256 KiB; the queues keep SQS's 1 MiB).
     """
 
     def __init__(self, scope: Construct, id: str, **options: Unpack[FanoutTopicOptions]) -> None:
@@ -213,6 +227,12 @@ class FanoutTopic(Construct):
             fifo_throughput_scope=settings["fifo_throughput_scope"],
             tracing_config=sns.TracingConfig.ACTIVE if settings["tracing"] else None,
         )
+        self.max_message_size: int | None = settings["max_message_size"]
+        """The topic's ``MaximumMessageSize`` (None: SNS's 256 KiB)."""
+        if self.max_message_size is not None:
+            cast(
+                sns.CfnTopic, self.topic.node.default_child
+            ).maximum_message_size = self.max_message_size
         self.removal_policy: RemovalPolicy | None = settings["removal_policy"]
         self.archive_removal: CustomResource | None = None
         """Deactivates the archive policy before CloudFormation deletes the topic (an
@@ -277,6 +297,9 @@ class FanoutTopic(Construct):
         archive_retention_days = settings["archive_retention_days"]
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         problems.check_queue_key("queue_key", queue_key)
+        problems.check_int(
+            "max_message_size", settings["max_message_size"], MIN_MESSAGE_SIZE, MAX_MESSAGE_SIZE
+        )
         if settings["content_based_deduplication"] and not fifo:
             problems.add(
                 "content_based_deduplication",
@@ -497,20 +520,27 @@ class FanoutTopic(Construct):
                 lambda_options["queue"],
                 "the fanout creates the consumer's queue; pass its settings as queue_options",
             )
+        check_large_topic_subscription(
+            problems, self.max_message_size, "SQS", len(self._consumers) + len(self._subscribers)
+        )
         problems.raise_if_any(self)
-        _ = self.queue_key, self.subscription_dead_letter_queue
+        if not _sqs_managed(queue_options):  # SSE-SQS consumers need no queue key
+            _ = self.queue_key
+        _ = self.subscription_dead_letter_queue
         return self._placement.place(kind)
 
     def _new_consumer(
         self, target: ConsumerStack, id: str, options: ConsumerQueueOptions
     ) -> ConsumerQueue:
         settings: ConsumerQueueOptions = {
-            "encryption_key": self.queue_key,
             "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
             "alarms": self._alarms,
             "alarm_topic": self.alarm_topic,
+            "max_message_size": self.max_message_size,
             "removal_policy": self.removal_policy,
         }
+        if not _sqs_managed(options):
+            settings["encryption_key"] = self.queue_key
         settings.update(options)
         consumer = _FanoutConsumerQueue(
             target.scope,
@@ -627,6 +657,9 @@ class FanoutTopic(Construct):
                 "the fanout subscribes to its own topic; drop the option",
             )
         self._check_id(problems, id, "subscriber")
+        check_large_topic_subscription(
+            problems, self.max_message_size, kind, len(self._consumers) + len(self._subscribers)
+        )
         problems.raise_if_any(self)
 
     def _check_id(self, problems: Problems, id: object, what: str) -> None:
@@ -744,6 +777,14 @@ class FanoutTopic(Construct):
             "ApproximateNumberOfMessagesVisible",
             options,
         )
+
+
+def _sqs_managed(queue_options: object) -> bool:
+    """Whether a consumer's options ask for SSE-SQS (then it gets no fanout queue key)."""
+    return (
+        isinstance(queue_options, Mapping)
+        and queue_options.get("encryption") is sqs.QueueEncryption.SQS_MANAGED
+    )
 
 
 def _known_durations(*durations: object) -> bool:

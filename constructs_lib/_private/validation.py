@@ -61,6 +61,19 @@ def unresolved(value: object) -> bool:
     return Token.is_unresolved(value)
 
 
+def known_property(construct: IConstruct, cfn_type: type, name: str, unset: float) -> float | None:
+    """Property ``name`` of the CloudFormation resource behind ``construct``, when that is a
+    ``cfn_type`` of this app with a value known at synth (``unset``, the service's default,
+    when it sets none); None for an imported resource or a deploy-time value."""
+    cfn = construct.node.default_child
+    if not isinstance(cfn, cfn_type):
+        return None
+    value = getattr(cfn, name)
+    if value is None:
+        return unset
+    return None if unresolved(value) else float(value)
+
+
 def describe(value: object) -> str:
     """Render an option value the way the user wrote it."""
     if isinstance(value, Duration):

@@ -193,6 +193,7 @@ _SIGNATURE_NAMES = {
     "ApnsAuth": getattr(constructs_lib, "ApnsAuth"),  # noqa: B009 - imported on first use
     "logs": logs,
     "lambda_": lambda_,
+    "sqs": sqs,
 }
 
 
