@@ -94,8 +94,9 @@ class FanoutDashboard(Construct):
     on the dashboard. A query holds at most 2,048 characters (about 25 generated queue
     names); for a fanout with more queues the graph sorts the queues' own metrics instead
     (``SORT(METRICS(), MAX, DESC, top)``), which CloudWatch allows up to 500 metrics per
-    graph and 2,500 per dashboard (synth warns beyond). Lambda graphs always sort the
-    functions' own metrics (their names are known only at deploy time).
+    graph and 2,500 per dashboard (synth warns when a graph or the dashboard would need
+    more). Lambda graphs always sort the functions' own metrics (their names are known only
+    at deploy time).
 
     :param fanout: the fanout to show.
     :param dashboard_name: the dashboard's name, at most 255 letters, digits, hyphens and
@@ -135,6 +136,8 @@ class FanoutDashboard(Construct):
         """The period of every graph."""
         self._worker_pools: list[QueueWorkerPool] = list(settings["worker_pools"])
         self._warned: set[str] = set()
+        self._sorted_metrics = 0
+        """Metrics the graphs built so far in this rendering sort (rows render in order)."""
         self.dashboard: cloudwatch.Dashboard = cloudwatch.Dashboard(
             self,
             "Resource",
@@ -186,6 +189,7 @@ class FanoutDashboard(Construct):
     # -- rows, built at synth -------------------------------------------------------------
 
     def _header(self) -> list[cloudwatch.IWidget]:
+        self._sorted_metrics = 0  # the first row: a new rendering of the body starts
         consumers = self.fanout.consumers
         functions = len(self._lambda_consumers())
         markdown = (
@@ -332,6 +336,13 @@ class FanoutDashboard(Construct):
         return HEADING_HEIGHT + rows * GRAPH_HEIGHT if rows else 0
 
     def _pool_widgets(self) -> list[cloudwatch.IWidget]:
+        if self._sorted_metrics > MAX_METRICS_PER_DASHBOARD:  # the last row: all are counted
+            self._warn_once(
+                "dashboard",
+                f"the per-consumer graphs sort {self._sorted_metrics} metrics; CloudWatch "
+                f"draws at most {MAX_METRICS_PER_DASHBOARD} per dashboard, so some graphs "
+                "will stay empty: split the consumers over more than one fanout.",
+            )
         if not self._worker_pools:
             return []
         graphs: list[cloudwatch.IWidget] = []
@@ -364,6 +375,7 @@ class FanoutDashboard(Construct):
         math ``SORT`` function) of each over the time range, within CloudWatch's metrics per
         graph."""
         kept = list(metrics.items())[: MAX_METRICS_PER_WIDGET - 1]
+        self._sorted_metrics += len(kept)
         if len(kept) < len(metrics):
             self._warn_once(
                 f"graph:{what}",

@@ -272,3 +272,28 @@ def test_add_worker_pool_refuses_anything_else() -> None:
     fanout = FanoutTopic(Stack(new_app(), "Some"), "Orders")
     with pytest.raises(FanoutConfigurationError, match=r"pool='x': expected a QueueWorkerPool"):
         fanout.add_dashboard().add_worker_pool("x")  # type: ignore[arg-type]
+
+
+def test_graphs_beyond_cloudwatchs_metrics_limits_are_a_synth_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    import constructs_lib.dashboard as module
+
+    # The limits scaled down: 4 queues already exceed one query, a graph and the dashboard.
+    monkeypatch.setattr(module, "MAX_QUERY_LENGTH", 100)
+    monkeypatch.setattr(module, "MAX_METRICS_PER_WIDGET", 3)
+    monkeypatch.setattr(module, "MAX_METRICS_PER_DASHBOARD", 5)
+    stack = Stack(new_app(), "Limits")
+    board = _fanout(stack, 4, 0).add_dashboard()
+    body = Body(Tmpl(stack), board)
+    expression, *sources = body.graph("Backlog")["metrics"]
+    assert expression[0]["expression"].startswith("SORT(METRICS(), MAX")
+    assert len(sources) == 2
+    warnings = Annotations.from_stack(stack).find_warning(
+        "/Limits/Orders/Dashboard", Match.string_like_regexp("constructs-lib:dashboardMetricsLimit")
+    )
+    texts = [w.entry.data for w in warnings]
+    assert any("first 2 of 4 consumers" in t for t in texts), texts
+    assert any("sort 6 metrics" in t for t in texts), texts
