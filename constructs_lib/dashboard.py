@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ._private.metrics import SUM
+from ._private.metrics import DEFAULT_STATISTICS, SUM
 from ._private.monitoring import MAX_QUERY_LENGTH, query_term_length, queues_query
 from ._private.options import Declared
 from ._private.validation import Problems, known_seconds, unresolved
@@ -37,6 +37,8 @@ GRID_WIDTH = 24
 COLUMN_WIDTH = 8
 GRAPH_HEIGHT = 6
 HEADING_HEIGHT = 1
+VISIBLE = "ApproximateNumberOfMessagesVisible"
+OLDEST_AGE = "ApproximateAgeOfOldestMessage"
 EVENT_COUNT = "EventCount"
 """The event source mapping ``MetricsConfig`` entry that makes Lambda publish its event counts."""
 
@@ -237,38 +239,33 @@ class FanoutDashboard(Construct):
         consumers = self.fanout.consumers
         if not consumers:
             return [_note("No consumer queue yet.") for _ in range(3)]
-        period = self.period
-        graphs: list[tuple[str, str, Callable[[ConsumerQueue], sqs.IQueue], Any]] = [
-            (
-                "Backlog (messages visible)",
-                "ApproximateNumberOfMessagesVisible",
-                lambda c: c.queue,
-                lambda c: c.metric_approximate_number_of_messages_visible(period=period),
-            ),
-            (
-                "Age of the oldest message (seconds)",
-                "ApproximateAgeOfOldestMessage",
-                lambda c: c.queue,
-                lambda c: c.metric_approximate_age_of_oldest_message(period=period),
-            ),
-            (
-                "Dead-letter queue depth",
-                "ApproximateNumberOfMessagesVisible",
-                lambda c: c.dead_letter_queue,
-                lambda c: c.metric_dead_letter_messages_visible(period=period),
-            ),
+        graphs: list[tuple[str, str, Callable[[ConsumerQueue], sqs.IQueue]]] = [
+            ("Backlog (messages visible)", VISIBLE, lambda c: c.queue),
+            ("Age of the oldest message (seconds)", OLDEST_AGE, lambda c: c.queue),
+            ("Dead-letter queue depth", VISIBLE, lambda c: c.dead_letter_queue),
         ]
         widgets: list[cloudwatch.IWidget] = []
-        for title, metric_name, queue_of, metric in graphs:
-            names = [_queue_name(queue_of(c)) for c in consumers.values()]
-            query = self._top_queues_query(metric_name, names)
-            shown = query or self._sorted(
+        for title, metric_name, queue_of in graphs:
+            names = {id: _queue_name(queue_of(c)) for id, c in consumers.items()}
+            shown = self._top_queues_query(metric_name, list(names.values())) or self._sorted(
                 title,
-                {id: metric(c) for id, c in consumers.items()},
+                {id: self._queue_metric(metric_name, name) for id, name in names.items()},
                 "MAX",
             )
             widgets.append(_graph(f"{title}: top {self.top}", [shown]))
         return widgets
+
+    def _queue_metric(self, metric_name: str, queue_name: str) -> cloudwatch.Metric:
+        """``metric_name`` of the queue named ``queue_name``: by its literal name, unlike a
+        ``metric_*`` method, so that a dashboard above nested consumer stacks adds no output
+        per queue to them (CloudFormation allows 200 per stack)."""
+        return cloudwatch.Metric(
+            namespace="AWS/SQS",
+            metric_name=metric_name,
+            dimensions_map={"QueueName": queue_name},
+            statistic=DEFAULT_STATISTICS[metric_name],
+            period=self.period,
+        )
 
     def _top_queues_query(
         self, metric_name: str, names: Sequence[str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,7 +31,9 @@ CODE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 class Body:
     """A dashboard's ``DashboardBody`` (an ``Fn::Join``) parsed, each reference kept."""
 
-    def __init__(self, t: Tmpl, dashboard: FanoutDashboard) -> None:
+    def __init__(self, t: Tmpl, dashboard: FanoutDashboard, nested: Sequence[Tmpl] = ()) -> None:
+        self.nested = list(nested)
+        """The templates of the fanout's nested consumer stacks."""
         body = t.props(dashboard.dashboard)["DashboardBody"]
         parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
         self.references: list[Any] = []
@@ -205,12 +208,23 @@ def _board(consumers: int, functions: int) -> Body:
     stack = Stack(new_app(), "Scale")
     fanout = _fanout(stack, consumers, functions)
     board = fanout.add_dashboard()
-    return Body(Tmpl(stack), board)
+    return Body(Tmpl(stack), board, [Tmpl(nested) for nested in fanout.consumer_stacks])
 
 
 @pytest.fixture(scope="module")
 def sizes() -> dict[int, Body]:
     return {3: _board(3, 1), 300: _board(300, 30)}
+
+
+def test_queues_in_nested_stacks_are_named_literally_without_outputs(
+    sizes: dict[int, Body],
+) -> None:
+    assert len(sizes[300].nested) >= 3
+    for t in sizes[300].nested:
+        # Only the Lambda consumers' function names, which CloudFormation generates, leave
+        # their stack for the dashboard.
+        for output in t.json.get("Outputs", {}).values():
+            assert t.resources[output["Value"]["Ref"]]["Type"] == "AWS::Lambda::Function"
 
 
 def test_the_layout_is_the_same_at_3_and_300_consumers(sizes: dict[int, Body]) -> None:
