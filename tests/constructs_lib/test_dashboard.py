@@ -122,6 +122,18 @@ def test_the_dashboard_is_one_resource_with_its_name(small: SimpleNamespace) -> 
     assert small.board.node.path == "Shop/Orders/Dashboard"
 
 
+def test_every_reference_in_the_body_is_a_resource_of_the_template(
+    small: SimpleNamespace,
+) -> None:
+    for reference in small.body.references:
+        if "Ref" in reference:
+            target = reference["Ref"]
+            assert target in small.t.resources or target == "AWS::Region", reference
+        else:
+            (target, _attribute) = reference["Fn::GetAtt"]
+            assert target in small.t.resources, reference
+
+
 def test_the_topic_row_draws_this_topics_counts(small: SimpleNamespace) -> None:
     topic_name = {"Fn::GetAtt": [small.t.logical_id(small.fanout.topic), "TopicName"]}
     for title, names in (
