@@ -14,6 +14,8 @@ from ._private.lazy import lazy_exports
 if TYPE_CHECKING:
     from .consumer_queue import ConsumerQueue as ConsumerQueue
     from .consumer_queue import ConsumerQueueOptions as ConsumerQueueOptions
+    from .dashboard import FanoutDashboard as FanoutDashboard
+    from .dashboard import FanoutDashboardOptions as FanoutDashboardOptions
     from .errors import FanoutConfigurationError as FanoutConfigurationError
     from .fanout_topic import FanoutTopic as FanoutTopic
     from .fanout_topic import FanoutTopicOptions as FanoutTopicOptions

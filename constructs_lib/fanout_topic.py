@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypedDict, Unpack, cast
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
 
 from aws_cdk import ArnFormat, CustomResource, Duration, NestedStack, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -49,6 +49,9 @@ from .subscribers import (
     SmsSubscriber,
     SmsSubscriberOptions,
 )
+
+if TYPE_CHECKING:
+    from .dashboard import FanoutDashboard, FanoutDashboardOptions
 
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
@@ -777,6 +780,15 @@ class FanoutTopic(Construct):
             "ApproximateNumberOfMessagesVisible",
             options,
         )
+
+    def add_dashboard(
+        self, id: str = "Dashboard", **options: Unpack[FanoutDashboardOptions]
+    ) -> FanoutDashboard:
+        """A :class:`FanoutDashboard` of this fanout, under it (``<fanout>/<id>``), with
+        ``options``: one CloudWatch dashboard, showing every consumer the fanout has at synth."""
+        from .dashboard import FanoutDashboard  # the dashboard module imports this one
+
+        return self._placement.counted(lambda: FanoutDashboard(self, id, fanout=self, **options))
 
 
 def _sqs_managed(queue_options: object) -> bool:

@@ -46,6 +46,7 @@ CONSTRUCT_MODULES = (
     "subscribers",
     "worker_pool",
     "push",
+    "dashboard",
 )
 
 
@@ -178,6 +179,7 @@ README_TABLES = {
     "HttpSubscriber": "### `HttpSubscriber`",
     "EmailSubscriber": "### `EmailSubscriber` and `SmsSubscriber`",
     "FirehoseSubscriber": "### `FirehoseSubscriber`",
+    "FanoutDashboard": "### A dashboard per fanout",
 }
 
 
@@ -236,6 +238,8 @@ def test_the_readme_signature_has_the_real_defaults(name: str) -> None:
 
 def _required(name: str, stack: Stack) -> dict[str, Any]:
     """Valid required options of ``name`` in ``stack``."""
+    if name == "FanoutDashboard":
+        return {"fanout": FanoutTopic(stack, "RequiredFanout")}
     topic = sns.Topic(stack, "RequiredTopic")
     queue = sqs.Queue(stack, "RequiredQueue", visibility_timeout=Duration.minutes(5))
     secret = secretsmanager.Secret.from_secret_name_v2(stack, "RequiredSecret", "push/apns")
