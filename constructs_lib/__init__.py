@@ -14,6 +14,8 @@ from ._private.lazy import lazy_exports
 if TYPE_CHECKING:
     from .consumer_queue import ConsumerQueue as ConsumerQueue
     from .consumer_queue import ConsumerQueueOptions as ConsumerQueueOptions
+    from .dashboard import FanoutDashboard as FanoutDashboard
+    from .dashboard import FanoutDashboardOptions as FanoutDashboardOptions
     from .data_protection import Audit as Audit
     from .data_protection import AuditDestination as AuditDestination
     from .data_protection import CustomDataIdentifier as CustomDataIdentifier
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from .push import PushPlatformApplicationOptions as PushPlatformApplicationOptions
     from .subscribers import EmailSubscriber as EmailSubscriber
     from .subscribers import EmailSubscriberOptions as EmailSubscriberOptions
+    from .subscribers import FirehoseSubscriber as FirehoseSubscriber
+    from .subscribers import FirehoseSubscriberOptions as FirehoseSubscriberOptions
     from .subscribers import HttpSubscriber as HttpSubscriber
     from .subscribers import HttpSubscriberOptions as HttpSubscriberOptions
     from .subscribers import LambdaSubscriber as LambdaSubscriber

@@ -15,6 +15,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ._private import monitoring
+from ._private.message_size import (
+    MAX_MESSAGE_SIZE,
+    MIN_MESSAGE_SIZE,
+    check_queue_message_size,
+)
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
 from ._private.resources import (
@@ -36,6 +41,7 @@ from ._private.validation import (
     Problems,
     Range,
     expect_grantee,
+    known_property,
     known_seconds,
     unresolved,
     with_fifo_suffix,
@@ -52,6 +58,12 @@ MIN_MAX_MESSAGE_AGE = Duration.minutes(1)
 MIN_VISIBILITY_TIMEOUT = Duration.seconds(0)
 MAX_DELIVERY_DELAY = Duration.minutes(15)
 """SQS: a queue delays new messages by at most 15 minutes."""
+MAX_RECEIVE_MESSAGE_WAIT_TIME = Duration.seconds(20)
+"""SQS: a ReceiveMessage long-polls for at most 20 seconds."""
+DEFAULT_RECEIVE_MESSAGE_WAIT_TIME = MAX_RECEIVE_MESSAGE_WAIT_TIME
+"""Long polling by default, as the worker program polls (``WAIT_TIME_SECONDS`` 20)."""
+ENCRYPTIONS = (sqs.QueueEncryption.KMS, sqs.QueueEncryption.SQS_MANAGED)
+"""The queue encryptions SNS can deliver to and this library creates."""
 
 SNS_PRINCIPAL = "sns.amazonaws.com"
 
@@ -79,6 +91,9 @@ class ConsumerQueueOptions(TypedDict, total=False):
     max_message_age: Duration
     delivery_delay: Duration | None
     removal_policy: RemovalPolicy | None
+    receive_message_wait_time: Duration
+    max_message_size: int | None
+    encryption: sqs.QueueEncryption
 
 
 RANGES: dict[str, Range] = {
@@ -86,6 +101,8 @@ RANGES: dict[str, Range] = {
     "visibility_timeout": (MIN_VISIBILITY_TIMEOUT, MAX_VISIBILITY_TIMEOUT),
     "retention_period": (MIN_RETENTION, MAX_RETENTION),
     "delivery_delay": (Duration.seconds(0), MAX_DELIVERY_DELAY),
+    "receive_message_wait_time": (Duration.seconds(0), MAX_RECEIVE_MESSAGE_WAIT_TIME),
+    "max_message_size": (MIN_MESSAGE_SIZE, MAX_MESSAGE_SIZE),
 }
 """What SQS accepts for the numeric options with fixed bounds."""
 
@@ -110,6 +127,9 @@ OPTIONS = Declared(
         max_message_age=DEFAULT_MAX_MESSAGE_AGE,
         delivery_delay=None,
         removal_policy=None,
+        receive_message_wait_time=DEFAULT_RECEIVE_MESSAGE_WAIT_TIME,
+        max_message_size=None,
+        encryption=sqs.QueueEncryption.KMS,
     ),
     expected={
         "topic": "an sns.ITopic",
@@ -130,7 +150,9 @@ class ConsumerQueue(Construct):
     What you get by default:
 
     * the queue and its dead-letter queue, encrypted with a customer-managed KMS key whose
-      policy lets ``sns.amazonaws.com`` use it only on behalf of ``topic``;
+      policy lets ``sns.amazonaws.com`` use it only on behalf of ``topic`` (or with SSE-SQS,
+      ``encryption=sqs.QueueEncryption.SQS_MANAGED``);
+    * long polling: a receive that names no wait time waits up to 20 seconds;
     * TLS-only queue policies; the queue accepts ``sqs:SendMessage`` only from ``topic``;
     * a redrive policy (``max_receive_count`` 5) into a dead-letter queue that keeps
       messages 14 days and whose redrive-allow policy names only this queue, so the
@@ -149,7 +171,8 @@ class ConsumerQueue(Construct):
         path (a known name lets the dead-letter queue's redrive-allow policy name it).
         ``.fifo`` is appended for FIFO queues; at most 80 characters including it.
     :param encryption_key: KMS key for the queue and its dead-letter queue. Default: a new
-        key with rotation for this consumer (:class:`FanoutTopic` passes its shared key).
+        key with rotation for this consumer (:class:`FanoutTopic` passes its shared key);
+        none with ``encryption=SQS_MANAGED``.
         An imported key's policy cannot be changed: it must already let SNS use it. An
         AWS-managed key (``alias/aws/sqs``) is a synth error: its policy cannot let SNS in.
     :param filter_policy: filter on message attributes. Default: no filter.
@@ -188,6 +211,22 @@ class ConsumerQueue(Construct):
         retained (a key keeps encrypted data readable; delete it by hand, after its waiting
         period, when nothing needs it). ``RemovalPolicy.RETAIN`` keeps the queues too;
         ``DESTROY`` also schedules the key's deletion.
+    :param receive_message_wait_time: how long a ``ReceiveMessage`` that names no
+        ``WaitTimeSeconds`` waits for a message on an empty queue, 0..20 seconds (SQS's
+        ``ReceiveMessageWaitTimeSeconds``; the dead-letter queue keeps 0 s). Default: 20
+        seconds, long polling as the worker program does: far fewer empty receives (each is a
+        billed request) and no false "empty" answers; a client that wants an answer at once
+        passes ``WaitTimeSeconds=0`` (0 s makes every such receive a short poll).
+    :param max_message_size: the largest message the queue accepts, 1,024..1,048,576 bytes;
+        at most what the topic delivers (a synth error when the topic's limit is known: a
+        topic of this app, or a fanout's), and below it a synth warning (SNS cannot deliver
+        the larger messages). Default: none — SQS's 1 MiB, or the fanout's
+        ``max_message_size`` through :meth:`FanoutTopic.add_queue_consumer`.
+    :param encryption: ``sqs.QueueEncryption.KMS`` (a customer-managed key: ``encryption_key``
+        or a new one) or ``sqs.QueueEncryption.SQS_MANAGED`` (SSE-SQS: SQS's own keys, no KMS
+        key, key policy or KMS cost; not with ``encryption_key``), for the queue and its
+        dead-letter queue. Default: KMS. ``KMS_MANAGED`` is a synth error (SNS cannot use the
+        AWS-managed key), and so is ``UNENCRYPTED``.
     """
 
     def __init__(
@@ -207,10 +246,20 @@ class ConsumerQueue(Construct):
         self.alarm_topic: sns.ITopic | None = settings["alarm_topic"]
         self.max_message_age: Duration = settings["max_message_age"]
         self.visibility_timeout: Duration = settings["visibility_timeout"]
+        self.receive_message_wait_time: Duration = settings["receive_message_wait_time"]
+        """How long a receive that names no wait time waits on the empty queue."""
         self.max_receive_count: int = settings["max_receive_count"]
-        self.encryption_key: kms.IKey = settings["encryption_key"] or rotating_key(
-            self, "Key", description=f"Encrypts the {self.node.path} consumer queues"
+        self.encryption: sqs.QueueEncryption = settings["encryption"]
+        """How the queue and its dead-letter queue are encrypted: KMS or SQS_MANAGED."""
+        self.encryption_key: kms.IKey | None = (
+            None
+            if self.encryption is sqs.QueueEncryption.SQS_MANAGED
+            else settings["encryption_key"]
+            or rotating_key(
+                self, "Key", description=f"Encrypts the {self.node.path} consumer queues"
+            )
         )
+        """The KMS key of the queues (None with SQS-managed encryption)."""
         self.dead_letter_queue: sqs.IQueue
         self.queue: sqs.Queue
         self.subscription_dead_letter_queue: sqs.IQueue
@@ -252,6 +301,7 @@ class ConsumerQueue(Construct):
 
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         problems.check_queue_key("encryption_key", settings["encryption_key"])
+        _check_encryption(problems, settings["encryption"], settings["encryption_key"])
         if is_fifo and not topic.fifo:
             problems.add(
                 "fifo",
@@ -273,6 +323,8 @@ class ConsumerQueue(Construct):
         check_subscription_region(problems, self._regions_of(topic), subscription_dead_letter_queue)
         usable = problems.check_ranges(settings, RANGES)
         retention_ok = "retention_period" in usable
+        if "max_message_size" in usable:
+            check_queue_message_size(problems, self, topic, settings["max_message_size"])
         if dead_letter_queue is not None:
             _check_own_dead_letter_queue(
                 problems, self, dead_letter_queue, retention_period, fifo=is_fifo
@@ -341,6 +393,8 @@ class ConsumerQueue(Construct):
             retention_period=settings["retention_period"],
             visibility_timeout=self.visibility_timeout,
             delivery_delay=settings["delivery_delay"],
+            receive_message_wait_time=settings["receive_message_wait_time"],
+            max_message_size_bytes=settings["max_message_size"],
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=self.max_receive_count
             ),
@@ -357,7 +411,7 @@ class ConsumerQueue(Construct):
             owned: list[object] = [self.queue]
             if given_dead_letter_queue is None:
                 owned.append(self.dead_letter_queue)
-            if settings["encryption_key"] is None:
+            if settings["encryption_key"] is None and self.encryption_key is not None:
                 owned.append(self.encryption_key)
             for resource in owned:
                 if isinstance(resource, sqs.Queue | kms.Key):
@@ -375,13 +429,13 @@ class ConsumerQueue(Construct):
         retention_period: Duration,
         **props: Any,
     ) -> sqs.Queue:
-        """A queue of this consumer: its type, under its key, TLS only."""
+        """A queue of this consumer: its type, under its key (or SSE-SQS), TLS only."""
         return sqs.Queue(
             self,
             id,
             queue_name=name,
             fifo=True if self.fifo else None,
-            encryption=sqs.QueueEncryption.KMS,
+            encryption=self.encryption,
             encryption_master_key=self.encryption_key,
             enforce_ssl=True,
             retention_period=retention_period,
@@ -407,15 +461,19 @@ class ConsumerQueue(Construct):
                 conditions=from_topic,
             )
         )
-        key_policy = self.encryption_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                principals=[principal],
-                resources=["*"],
-                conditions=from_topic,
+        key_policy = (
+            None
+            if self.encryption_key is None  # SSE-SQS: SNS needs no key permission
+            else self.encryption_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    principals=[principal],
+                    resources=["*"],
+                    conditions=from_topic,
+                )
             )
         )
-        if not key_policy.statement_added:
+        if key_policy is not None and not key_policy.statement_added:
             Annotations.of(self).add_warning_v2(
                 "constructs-lib:importedKeyPolicy",
                 "encryption_key is imported, so its key policy cannot be changed here: it must "
@@ -506,7 +564,8 @@ class ConsumerQueue(Construct):
             actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
             resource_arns=[self.queue.queue_arn],
         )
-        self.encryption_key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
+        if self.encryption_key is not None:
+            self.encryption_key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
         return grant
 
     # -- metrics -------------------------------------------------------------------------
@@ -566,13 +625,9 @@ def _check_dead_letter_retention(
 
 def _retention_seconds(queue: sqs.IQueue) -> float | None:
     """A queue's retention period when it is defined in this app with a known value."""
-    cfn = queue.node.default_child
-    if not isinstance(cfn, sqs.CfnQueue):
-        return None
-    value = cfn.message_retention_period
-    if value is None:
-        return SQS_DEFAULT_RETENTION_SECONDS
-    return None if unresolved(value) else float(value)
+    return known_property(
+        queue, sqs.CfnQueue, "message_retention_period", SQS_DEFAULT_RETENTION_SECONDS
+    )
 
 
 def _check_own_dead_letter_queue(
@@ -608,6 +663,27 @@ def _check_own_dead_letter_queue(
             f"({retention_period.to_human_string()}): a message keeps its original enqueue "
             "time in a standard dead-letter queue and would expire there early; raise the "
             "dead-letter queue's retention_period (up to 14 days) or lower this queue's",
+        )
+
+
+def _check_encryption(
+    problems: Problems, encryption: sqs.QueueEncryption, key: kms.IKey | None
+) -> None:
+    """KMS (with or without a key given) or SSE-SQS without one."""
+    if encryption not in ENCRYPTIONS:
+        problems.add(
+            "encryption",
+            f"sqs.QueueEncryption.{encryption.name}",
+            "SNS cannot encrypt messages with the AWS-managed key (KMS_MANAGED), and this "
+            "library creates no unencrypted queue (UNENCRYPTED): pass KMS (a customer-managed "
+            "key) or SQS_MANAGED (SSE-SQS, no key of your own)",
+        )
+    elif encryption is sqs.QueueEncryption.SQS_MANAGED and key is not None:
+        problems.add(
+            "encryption",
+            "sqs.QueueEncryption.SQS_MANAGED",
+            f"uses SQS's own keys, but encryption_key={key.node.path} is given too: drop "
+            "encryption_key, or use encryption=sqs.QueueEncryption.KMS with it",
         )
 
 

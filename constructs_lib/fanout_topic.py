@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypedDict, Unpack, cast
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
 
-from aws_cdk import Annotations, ArnFormat, Duration, Names, NestedStack, RemovalPolicy, Stack
+from aws_cdk import (
+    Annotations,
+    ArnFormat,
+    CustomResource,
+    Duration,
+    Names,
+    NestedStack,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -19,10 +29,17 @@ from constructs import Construct
 from ._private import monitoring
 from ._private.delivery_status import LOGGED_PROTOCOLS, DeliveryStatusLogging
 from ._private.fanout_alarms import FanoutAlarms
+from ._private.message_size import (
+    MAX_MESSAGE_SIZE,
+    MIN_MESSAGE_SIZE,
+    check_large_topic_subscription,
+)
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
 from ._private.placement import ConsumerStack, Placement, StackLimits
+from ._private.provider import stack_provider
 from ._private.resources import new_subscription_dead_letter_queue, rotating_key
+from ._private.subscriptions import Regions
 from ._private.validation import Problems, expect_grantee, unresolved, with_fifo_suffix
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .data_protection import DataProtection
@@ -36,6 +53,8 @@ from .lambda_consumer import (
 from .subscribers import (
     EmailSubscriber,
     EmailSubscriberOptions,
+    FirehoseSubscriber,
+    FirehoseSubscriberOptions,
     HttpSubscriber,
     HttpSubscriberOptions,
     LambdaSubscriber,
@@ -44,9 +63,13 @@ from .subscribers import (
     SmsSubscriberOptions,
 )
 
+if TYPE_CHECKING:
+    from .dashboard import FanoutDashboard, FanoutDashboardOptions
+
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
 MAX_ARCHIVE_DAYS = 365
+ARCHIVE_PROVIDER_ID = "ConstructsLibTopicArchiveProvider"
 MAX_SAMPLE_RATE = 100
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 
@@ -62,6 +85,7 @@ class FanoutTopicOptions(TypedDict, total=False):
     topic_key: kms.IKey | None
     queue_key: kms.IKey | None
     archive_retention_days: int | None
+    removal_policy: RemovalPolicy | None
     fifo_throughput_scope: sns.FifoThroughputScope | None
     tracing: bool
     delivery_status_logging: bool
@@ -70,6 +94,7 @@ class FanoutTopicOptions(TypedDict, total=False):
     data_protection: DataProtection | None
     alarms: bool
     alarm_topic: sns.ITopic | None
+    max_message_size: int | None
 
 
 OPTIONS = Declared(
@@ -83,6 +108,7 @@ OPTIONS = Declared(
         topic_key=None,
         queue_key=None,
         archive_retention_days=None,
+        removal_policy=None,
         fifo_throughput_scope=None,
         tracing=False,
         delivery_status_logging=True,
@@ -91,6 +117,7 @@ OPTIONS = Declared(
         data_protection=None,
         alarms=True,
         alarm_topic=None,
+        max_message_size=None,
     ),
 )
 
@@ -106,10 +133,16 @@ class _FanoutConsumerQueue(ConsumerQueue):
         *,
         topic: sns.ITopic,
         alarms_of: tuple[FanoutAlarms, ConsumerStack],
+        regions: Regions,
         **options: Unpack[ConsumerQueueOptions],
     ) -> None:
         self._fanout_alarms = alarms_of
+        self._fanout_regions = regions
         super().__init__(scope, id, topic=topic, **options)
+
+    def _regions_of(self, topic: sns.ITopic) -> Regions:
+        # The fanout's, read once: its consumers (nested stacks included) share its region.
+        return self._fanout_regions
 
     def _queue_alarms(self) -> list[cloudwatch.Alarm]:
         fanout_alarms, target = self._fanout_alarms
@@ -135,7 +168,9 @@ class FanoutTopic(Construct):
       :meth:`grant_publish`, can publish;
     * one shared KMS key for all consumer queues (``queue_key``), whose policy lets SNS use
       it only for this topic: two keys per fanout however many consumers it has, and no
-      dependency cycle between the topic and the queues;
+      dependency cycle between the topic and the queues (a consumer with
+      ``encryption=sqs.QueueEncryption.SQS_MANAGED`` uses none: a fanout whose consumers all
+      do creates no queue key);
     * one subscription dead-letter queue (``subscription_dead_letter_queue``) shared by all
       subscriptions, with an alarm (``undelivered_alarm``), for messages SNS cannot deliver;
     * the queue key, the subscription dead-letter queue and its alarm are created with the
@@ -167,6 +202,14 @@ class FanoutTopic(Construct):
     :param archive_retention_days: FIFO only; keep published messages in the topic's
         archive for this many days (1..365) so they can be replayed to subscriptions.
         Default: no archive.
+    :param removal_policy: what ``cdk destroy`` (or removing the fanout) does with what the
+        fanout created: the topic, its keys and its subscription dead-letter queue; it is
+        also the default of each consumer's own ``removal_policy``. Default: none, which is
+        aws-cdk's (the topic and queues are deleted, the keys retained), except that a topic
+        with an archive is retained: the archive is data, and SNS deletes it with the topic.
+        ``RemovalPolicy.DESTROY`` on an archived topic deactivates the archive policy first
+        (a custom resource, ``archive_removal``: SNS refuses to delete a topic whose archive
+        policy is active), which deletes the archived messages.
     :param fifo_throughput_scope: FIFO only; ``sns.FifoThroughputScope.MESSAGE_GROUP`` is
         SNS's high-throughput mode (deduplication and throughput quotas per message group,
         for many groups publishing at once); ``TOPIC`` deduplicates across the whole topic,
@@ -194,6 +237,11 @@ class FanoutTopic(Construct):
     :param alarm_topic: standard topic for alarm and OK notifications of the fanout and its
         consumers (CloudWatch cannot notify a FIFO topic). Default: none (alarms only change
         state).
+    :param max_message_size: the largest message the topic accepts, 1,024..1,048,576 bytes
+        (SNS's ``MaximumMessageSize``), passed to each consumer queue as its own. Above
+        262,144 bytes SNS delivers only to queues, Lambda functions and Firehose streams, to
+        at most 100 subscriptions: an HTTP/S, email or SMS subscriber, or a 101st
+        subscription, is a synth error. Default: none (SNS's 256 KiB; the queues keep SQS's 1 MiB).
     """
 
     def __init__(self, scope: Construct, id: str, **options: Unpack[FanoutTopicOptions]) -> None:
@@ -220,6 +268,20 @@ class FanoutTopic(Construct):
             fifo_throughput_scope=settings["fifo_throughput_scope"],
             tracing_config=sns.TracingConfig.ACTIVE if settings["tracing"] else None,
         )
+        self.max_message_size: int | None = settings["max_message_size"]
+        """The topic's ``MaximumMessageSize`` (None: SNS's 256 KiB)."""
+        if self.max_message_size is not None:
+            cast(
+                sns.CfnTopic, self.topic.node.default_child
+            ).maximum_message_size = self.max_message_size
+        self.removal_policy: RemovalPolicy | None = settings["removal_policy"]
+        self.archive_removal: CustomResource | None = None
+        """Deactivates the archive policy before CloudFormation deletes the topic (an
+        archived topic with ``removal_policy=RemovalPolicy.DESTROY`` only)."""
+        self._apply_removal_policy(
+            archived=settings["archive_retention_days"] is not None,
+            own_key=settings["topic_key"] is None,
+        )
         self.audit_log_group: logs.ILogGroup | None = None
         if settings["data_protection"] is not None:
             self._protect_data(settings["data_protection"])
@@ -230,8 +292,44 @@ class FanoutTopic(Construct):
         self._subscribers: dict[str, Construct] = {}
         self._delivery_status: DeliveryStatusLogging | None = None
         self._placement = Placement(self)
+        self._regions = Regions(topic=self.topic.env.region, own=Stack.of(self).region)
         self._consumer_alarms = FanoutAlarms(self.node.path)
         self.node.add_validation(StackLimits(self, self._placement.nested))
+
+    def _apply_removal_policy(self, *, archived: bool, own_key: bool) -> None:
+        """The topic's and its own key's removal policy; an archived topic is retained unless
+        the user asks otherwise, and deleted only after its archive policy is deactivated."""
+        removal = self.removal_policy
+        if own_key and removal is not None:
+            self.topic_key.apply_removal_policy(removal)
+        topic_removal = removal if removal is not None or not archived else RemovalPolicy.RETAIN
+        if topic_removal is None:
+            return
+        self.topic.apply_removal_policy(topic_removal)
+        if archived and topic_removal is RemovalPolicy.DESTROY:
+            provider = stack_provider(
+                self,
+                ARCHIVE_PROVIDER_ID,
+                code="topic_archive",
+                handler="handler.on_event",
+                description="Deactivates an SNS topic's archive policy before CloudFormation "
+                "deletes the topic",
+                framework_description="Custom resource framework of the SNS topic archives",
+            )
+            provider.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["sns:SetTopicAttributes"], resources=[self.topic.topic_arn]
+                )
+            )
+            # References the topic, so CloudFormation deletes it (clearing the archive)
+            # before the topic.
+            self.archive_removal = CustomResource(
+                self,
+                "ArchiveRemoval",
+                service_token=provider.service_token,
+                resource_type="Custom::TopicArchivePolicy",
+                properties={"TopicArn": self.topic.topic_arn},
+            )
 
     def _validate(self, options: FanoutTopicOptions) -> FanoutTopicOptions:
         """Every rule on the options, all problems raised together."""
@@ -259,6 +357,9 @@ class FanoutTopic(Construct):
                         "only applies with delivery_status_logging=True; drop one of the two",
                     )
         problems.check_queue_key("queue_key", queue_key)
+        problems.check_int(
+            "max_message_size", settings["max_message_size"], MIN_MESSAGE_SIZE, MAX_MESSAGE_SIZE
+        )
         if settings["content_based_deduplication"] and not fifo:
             problems.add(
                 "content_based_deduplication",
@@ -281,6 +382,13 @@ class FanoutTopic(Construct):
                 )
             problems.check_int(
                 "archive_retention_days", archive_retention_days, 1, MAX_ARCHIVE_DAYS
+            )
+        if settings["removal_policy"] is RemovalPolicy.SNAPSHOT:
+            problems.add(
+                "removal_policy",
+                "SNAPSHOT",
+                "SNS topics and SQS queues have no snapshots; use DESTROY, RETAIN or "
+                "RETAIN_ON_UPDATE_OR_DELETE",
             )
         if settings["data_protection"] is not None:
             check_data_protection(
@@ -357,11 +465,14 @@ class FanoutTopic(Construct):
     def queue_key(self) -> kms.IKey:
         """The KMS key of the consumer queues (created on first use unless one was given)."""
         if self._queue_key is None:
-            self._queue_key = self._placement.counted(
+            key = self._placement.counted(
                 lambda: rotating_key(
                     self, "QueueKey", description=f"Encrypts the {self.node.path} consumer queues"
                 )
             )
+            if self.removal_policy is not None:
+                key.apply_removal_policy(self.removal_policy)
+            self._queue_key = key
         return self._queue_key
 
     @property
@@ -374,6 +485,8 @@ class FanoutTopic(Construct):
                     self, "SubscriptionDeadLetterQueue", fifo=self.fifo
                 )
             )
+            if self.removal_policy is not None:
+                queue.apply_removal_policy(self.removal_policy)
             self._subscription_dead_letter_queue = queue
             if self._alarms:
                 alarm = self._placement.counted(
@@ -495,8 +608,13 @@ class FanoutTopic(Construct):
                 lambda_options["queue"],
                 "the fanout creates the consumer's queue; pass its settings as queue_options",
             )
+        check_large_topic_subscription(
+            problems, self.max_message_size, "SQS", len(self._consumers) + len(self._subscribers)
+        )
         problems.raise_if_any(self)
-        _ = self.queue_key, self.subscription_dead_letter_queue
+        if not _sqs_managed(queue_options):  # SSE-SQS consumers need no queue key
+            _ = self.queue_key
+        _ = self.subscription_dead_letter_queue
         self._log_deliveries("SQS")
         return self._placement.place(kind)
 
@@ -504,17 +622,21 @@ class FanoutTopic(Construct):
         self, target: ConsumerStack, id: str, options: ConsumerQueueOptions
     ) -> ConsumerQueue:
         settings: ConsumerQueueOptions = {
-            "encryption_key": self.queue_key,
             "subscription_dead_letter_queue": self.subscription_dead_letter_queue,
             "alarms": self._alarms,
             "alarm_topic": self.alarm_topic,
+            "max_message_size": self.max_message_size,
+            "removal_policy": self.removal_policy,
         }
+        if not _sqs_managed(options):
+            settings["encryption_key"] = self.queue_key
         settings.update(options)
         consumer = _FanoutConsumerQueue(
             target.scope,
             id,
             topic=self.topic,
             alarms_of=(self._consumer_alarms, target),
+            regions=self._regions,
             **settings,
         )
         self._consumers[id] = consumer
@@ -586,7 +708,8 @@ class FanoutTopic(Construct):
     @property
     def subscribers(self) -> dict[str, Construct]:
         """The subscribers other than queues (``add_lambda_subscriber``,
-        ``add_http_subscriber``, ``add_email_subscriber``, ``add_sms_subscriber``), by id."""
+        ``add_http_subscriber``, ``add_email_subscriber``, ``add_sms_subscriber``,
+        ``add_firehose_subscriber``), by id."""
         return dict(self._subscribers)
 
     def add_lambda_subscriber(
@@ -625,6 +748,22 @@ class FanoutTopic(Construct):
         return cast(
             SmsSubscriber,
             self._add_subscriber(SmsSubscriber, id, "SMS", options, phone_number=phone_number),
+        )
+
+    def add_firehose_subscriber(
+        self,
+        id: str,
+        *,
+        delivery_stream: firehose.IDeliveryStream,
+        **options: Unpack[FirehoseSubscriberOptions],
+    ) -> FirehoseSubscriber:
+        """Subscribe a Firehose delivery stream: a :class:`FirehoseSubscriber` with its own
+        subscription role scoped to the stream."""
+        return cast(
+            FirehoseSubscriber,
+            self._add_subscriber(
+                FirehoseSubscriber, id, "Firehose", options, delivery_stream=delivery_stream
+            ),
         )
 
     def _add_subscriber(
@@ -669,6 +808,9 @@ class FanoutTopic(Construct):
                 "the fanout subscribes to its own topic; drop the option",
             )
         self._check_id(problems, id, "subscriber")
+        check_large_topic_subscription(
+            problems, self.max_message_size, kind, len(self._consumers) + len(self._subscribers)
+        )
         problems.raise_if_any(self)
 
     def _check_id(self, problems: Problems, id: object, what: str) -> None:
@@ -789,6 +931,23 @@ class FanoutTopic(Construct):
             "ApproximateNumberOfMessagesVisible",
             options,
         )
+
+    def add_dashboard(
+        self, id: str = "Dashboard", **options: Unpack[FanoutDashboardOptions]
+    ) -> FanoutDashboard:
+        """A :class:`FanoutDashboard` of this fanout, under it (``<fanout>/<id>``), with
+        ``options``: one CloudWatch dashboard, showing every consumer the fanout has at synth."""
+        from .dashboard import FanoutDashboard  # the dashboard module imports this one
+
+        return self._placement.counted(lambda: FanoutDashboard(self, id, fanout=self, **options))
+
+
+def _sqs_managed(queue_options: object) -> bool:
+    """Whether a consumer's options ask for SSE-SQS (then it gets no fanout queue key)."""
+    return (
+        isinstance(queue_options, Mapping)
+        and queue_options.get("encryption") is sqs.QueueEncryption.SQS_MANAGED
+    )
 
 
 def _known_durations(*durations: object) -> bool:

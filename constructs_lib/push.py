@@ -19,7 +19,6 @@ from aws_cdk import (
     Annotations,
     ArnFormat,
     CustomResource,
-    Duration,
     Names,
     Stack,
 )
@@ -29,10 +28,8 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from ._private import monitoring
@@ -40,6 +37,7 @@ from ._private.functions import least_privilege_function, runtime_code
 from ._private.metrics import MetricOptions, metric_of
 from ._private.nag import acknowledge_wildcard_resource
 from ._private.options import Declared, check_type
+from ._private.provider import StackProvider, stack_provider
 from ._private.validation import Problems, expect_grantee, unresolved
 from .fanout_topic import FanoutTopic
 from .lambda_consumer import LambdaConsumer
@@ -146,56 +144,17 @@ MOBILE_PUSH_OPTIONS = Declared(
 )
 
 
-class _Provider(Construct):
-    """One custom resource provider per stack, shared by its platform applications."""
-
-    def __init__(self, scope: Construct, id: str) -> None:
-        super().__init__(scope, id)
-        built = least_privilege_function(
-            self,
-            code=runtime_code("push_platform_application"),
-            handler="handler.on_event",
-            description="Creates, updates and deletes SNS platform applications "
-            "(credentials read from Secrets Manager)",
-            timeout=Duration.minutes(1),
-            powertools_layer=False,
-        )
-        self.function = built.function
-        self.role = built.role
-        framework_role = iam.Role(
-            self,
-            "FrameworkRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Custom resource framework of the SNS platform applications",
-        )
-        framework_logs = logs.LogGroup(
-            self, "FrameworkLogGroup", retention=logs.RetentionDays.ONE_MONTH
-        )
-        framework_logs.grant_write(framework_role)
-        self.provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=self.function,
-            framework_on_event_role=framework_role,
-            log_group=framework_logs,
-        )
-        framework = self.provider.node.try_find_child("framework-onEvent")
-        cfn_framework = framework.node.default_child if framework is not None else None
-        if isinstance(cfn_framework, lambda_.CfnFunction):
-            # Same redundant DependsOn-plus-GetAtt on its role as every lambda.Function (W3005).
-            cfn_framework.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        acknowledge_wildcard_resource(
-            framework_role,
-            f"{self.function.function_arn}:*",
-            "The custom resource framework may invoke the one platform-application "
-            "handler, any of its versions (the :* suffix); nothing else.",
-        )
-
-
-def _provider(scope: Construct) -> _Provider:
-    stack = Stack.of(scope)
-    existing = stack.node.try_find_child(PROVIDER_ID)
-    return existing if isinstance(existing, _Provider) else _Provider(stack, PROVIDER_ID)
+def _provider(scope: Construct) -> StackProvider:
+    """The stack's one provider of platform applications."""
+    return stack_provider(
+        scope,
+        PROVIDER_ID,
+        code="push_platform_application",
+        handler="handler.on_event",
+        description="Creates, updates and deletes SNS platform applications "
+        "(credentials read from Secrets Manager)",
+        framework_description="Custom resource framework of the SNS platform applications",
+    )
 
 
 class PushPlatformApplication(Construct):
@@ -261,7 +220,7 @@ class PushPlatformApplication(Construct):
         self.resource = CustomResource(
             self,
             "Resource",
-            service_token=provider.provider.service_token,
+            service_token=provider.service_token,
             resource_type="Custom::SnsPlatformApplication",
             properties=self._properties(credentials_secret, settings),
         )
@@ -302,7 +261,7 @@ class PushPlatformApplication(Construct):
     # -- build ---------------------------------------------------------------------------
 
     def _let_provider_manage(
-        self, provider: _Provider, credentials_secret: secretsmanager.ISecret
+        self, provider: StackProvider, credentials_secret: secretsmanager.ISecret
     ) -> None:
         """The shared handler may read this secret and manage this application, no other."""
         credentials_secret.grant_read(provider.role)
@@ -324,7 +283,7 @@ class PushPlatformApplication(Construct):
             )
         )
 
-    def _delivery_status_role(self, provider: _Provider) -> iam.Role:
+    def _delivery_status_role(self, provider: StackProvider) -> iam.Role:
         """The role SNS assumes to write this application's delivery status logs."""
         role = iam.Role(
             self,

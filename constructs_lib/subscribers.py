@@ -1,10 +1,11 @@
-"""Subscribers beyond queues: Lambda functions and HTTP/S endpoints, each with a subscription
-dead-letter queue and the rules SNS enforces checked at synth.
+"""Subscribers beyond queues: Lambda functions, HTTP/S endpoints, email, SMS and Firehose
+delivery streams, each with a subscription dead-letter queue and the rules SNS enforces
+checked at synth.
 
 A FIFO topic delivers only to SQS queues (SNS refuses other protocols on FIFO topics), so
 every subscriber here needs a standard topic. Like :class:`ConsumerQueue`, each construct
 works on its own against any ``sns.ITopic`` or through a :class:`FanoutTopic`
-(``add_lambda_subscriber``, ``add_http_subscriber``), which shares its subscription
+(``add_lambda_subscriber``, ``add_http_subscriber``, ...), which shares its subscription
 dead-letter queue and the alarm on it.
 """
 
@@ -16,6 +17,8 @@ from typing import Any, ClassVar, TypedDict, Unpack
 
 from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -34,6 +37,14 @@ from ._private.subscriptions import (
 from ._private.validation import Problems, Range, known_seconds, unresolved
 
 SNS_PRINCIPAL = "sns.amazonaws.com"
+FIREHOSE_ACTIONS = (
+    "firehose:DescribeDeliveryStream",
+    "firehose:ListTagsForDeliveryStream",
+    "firehose:PutRecord",
+    "firehose:PutRecordBatch",
+)
+"""What SNS needs on a delivery stream (AWS's recommended subscription-role policy, less
+``ListDeliveryStreams``, which takes no resource)."""
 MAX_RETRIES = 100
 """SNS: an HTTP/S delivery policy retries at most 100 times."""
 MAX_DELAY = Duration.seconds(3600)
@@ -79,6 +90,15 @@ class HttpSubscriberOptions(SubscriptionOptions, total=False):
     raw_message_delivery: bool
     delivery_policy: sns.DeliveryPolicy | None
     allow_plain_http: bool
+
+
+class FirehoseSubscriberOptions(SubscriptionOptions, total=False):
+    """The options of :class:`FirehoseSubscriber` other than ``topic`` and
+    ``delivery_stream``, declared once; see :class:`FirehoseSubscriber` for each one's
+    default."""
+
+    raw_message_delivery: bool
+    role: iam.IRole | None
 
 
 class EmailSubscriberOptions(SubscriptionOptions, total=False):
@@ -128,6 +148,17 @@ HTTP_OPTIONS = Declared(
         allow_plain_http=False,
     ),
     expected=_EXPECTED,
+)
+FIREHOSE_OPTIONS = Declared(
+    construct="FirehoseSubscriber",
+    options=FirehoseSubscriberOptions,
+    defaults=FirehoseSubscriberOptions(
+        **SUBSCRIPTION_DEFAULTS, raw_message_delivery=False, role=None
+    ),
+    expected={
+        **_EXPECTED,
+        "delivery_stream": "a firehose.IDeliveryStream (a DeliveryStream, or one imported by ARN)",
+    },
 )
 EMAIL_OPTIONS = Declared(
     construct="EmailSubscriber",
@@ -196,6 +227,22 @@ class _Subscriber(Construct):
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         return regions
 
+    def _settle(
+        self,
+        declared: Declared[Any],
+        topic: sns.ITopic,
+        options: Mapping[str, Any],
+        **required: object,
+    ) -> tuple[Any, Regions, Problems]:
+        """The settled options (wrong names and types raised at once), the regions of the
+        subscription once its common rules are checked, and the problems found so far (the
+        caller adds its own rules, then raises)."""
+        problems = Problems()
+        settings = declared.settle(self, options, problems, topic=topic, **required)
+        problems.raise_if_any(self)
+        regions = self._check_subscription(problems, topic, settings, self.KIND)
+        return settings, regions, problems
+
     def _validate_message(
         self,
         declared: Declared[Any],
@@ -208,12 +255,9 @@ class _Subscriber(Construct):
     ) -> tuple[Any, Regions]:
         """The settings of a message subscriber (email, SMS) whose endpoint must match
         ``pattern``, every problem raised together; and the regions of its subscription."""
-        problems = Problems()
-        settings = declared.settle(
-            self, options, problems, topic=topic, **{endpoint_option: endpoint}
+        settings, regions, problems = self._settle(
+            declared, topic, options, **{endpoint_option: endpoint}
         )
-        problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, self.KIND)
         if not unresolved(endpoint) and not pattern.match(endpoint):
             problems.add(endpoint_option, endpoint, allowed)
         problems.raise_if_any(self)
@@ -226,9 +270,11 @@ class _Subscriber(Construct):
         endpoint: str,
         settings: SubscriptionOptions,
         regions: Regions,
+        **subscription: Any,
     ) -> None:
-        """The subscription of a message subscriber (email, SMS), its dead-letter queue and
-        the alarm on a queue it owns."""
+        """The subscription of an endpoint subscriber (HTTP/S, email, SMS, Firehose) with the
+        protocol's own ``subscription`` properties, its dead-letter queue and the alarm on a
+        queue it owns."""
         self.topic = topic
         given_queue = settings["subscription_dead_letter_queue"]
         self.subscription_dead_letter_queue = self._dead_letter_queue(given_queue)
@@ -242,6 +288,7 @@ class _Subscriber(Construct):
             filter_policy_with_message_body=settings["filter_policy_with_message_body"],
             dead_letter_queue=self.subscription_dead_letter_queue,
             region=regions.foreign(),
+            **subscription,
         )
         self._alarm(given_queue is None, settings["alarms"], settings["alarm_topic"])
 
@@ -305,10 +352,9 @@ class LambdaSubscriber(_Subscriber):
         **options: Unpack[LambdaSubscriberOptions],
     ) -> None:
         super().__init__(scope, id)
-        problems = Problems()
-        settings = LAMBDA_OPTIONS.settle(self, options, problems, topic=topic, function=function)
-        problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, self.KIND)
+        settings, regions, problems = self._settle(
+            LAMBDA_OPTIONS, topic, options, function=function
+        )
         problems.check_ranges(settings, LAMBDA_RANGES)
         problems.raise_if_any(self)
 
@@ -423,33 +469,113 @@ class HttpSubscriber(_Subscriber):
         **options: Unpack[HttpSubscriberOptions],
     ) -> None:
         super().__init__(scope, id)
-        problems = Problems()
-        settings = HTTP_OPTIONS.settle(self, options, problems, topic=topic, url=url)
-        problems.raise_if_any(self)
-        regions = self._check_subscription(problems, topic, settings, self.KIND)
+        settings, regions, problems = self._settle(HTTP_OPTIONS, topic, options, url=url)
         protocol = _check_url(problems, url, allow_plain_http=settings["allow_plain_http"])
         if settings["delivery_policy"] is not None:
             check_delivery_policy(problems, settings["delivery_policy"])
         problems.raise_if_any(self)
 
-        self.topic = topic
         self.url: str = url
-        given_queue = settings["subscription_dead_letter_queue"]
-        self.subscription_dead_letter_queue = self._dead_letter_queue(given_queue)
-        self.subscription = sns.Subscription(
-            self,
-            "Subscription",
-            topic=topic,
-            endpoint=url,
-            protocol=protocol,
+        self._subscribe_to(
+            topic,
+            protocol,
+            url,
+            settings,
+            regions,
             raw_message_delivery=settings["raw_message_delivery"],
             delivery_policy=settings["delivery_policy"],
-            filter_policy=settings["filter_policy"],
-            filter_policy_with_message_body=settings["filter_policy_with_message_body"],
-            dead_letter_queue=self.subscription_dead_letter_queue,
-            region=regions.foreign(),
         )
-        self._alarm(given_queue is None, settings["alarms"], settings["alarm_topic"])
+
+
+class FirehoseSubscriber(_Subscriber):
+    """An Amazon Data Firehose delivery stream subscribed to a topic: SNS puts each message
+    as a record into the stream (for archiving to S3, analytics, a data lake).
+
+    What you get by default:
+
+    * the subscription role SNS assumes to write to the stream, trusted only by
+      ``sns.amazonaws.com`` and allowed only ``firehose:DescribeDeliveryStream``,
+      ``firehose:ListTagsForDeliveryStream``, ``firehose:PutRecord`` and
+      ``firehose:PutRecordBatch`` on *this* stream (AWS's recommended policy also lists
+      ``firehose:ListDeliveryStreams``, which cannot be scoped to a stream: it is left out);
+    * a subscription dead-letter queue for records SNS could not put (stream deleted,
+      throttled past SNS's retries, role changed), with an alarm;
+    * the rules SNS enforces checked at synth: a standard topic, and the stream in the
+      topic's region (SNS delivers across regions only to SQS and Lambda).
+
+    The stream must accept direct puts (``DirectPut`` source, the ``DeliveryStream``
+    default). Each record is the SNS JSON envelope, or the bare message with
+    ``raw_message_delivery``; Firehose concatenates records without a separator, so a
+    delimiter, if the destination needs one, belongs in the stream's processing.
+
+    :param topic: the standard topic to subscribe to.
+    :param delivery_stream: the delivery stream SNS writes to, in the topic's region.
+    :param raw_message_delivery: write the bare message body instead of the SNS JSON envelope
+        (which carries the message id, timestamp and attributes). Default: False.
+    :param role: the role SNS assumes to write to the stream; it must trust
+        ``sns.amazonaws.com`` and allow the puts. Default: a new role scoped to the stream.
+
+    It also takes the options of every subscriber: :class:`SubscriptionOptions`.
+    """
+
+    KIND = "Firehose"
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic,
+        delivery_stream: firehose.IDeliveryStream,
+        **options: Unpack[FirehoseSubscriberOptions],
+    ) -> None:
+        super().__init__(scope, id)
+        settings, regions, problems = self._settle(
+            FIREHOSE_OPTIONS, topic, options, delivery_stream=delivery_stream
+        )
+        stream_region = _region_of(delivery_stream.delivery_stream_arn, delivery_stream.env.region)
+        if (
+            not unresolved(regions.topic)
+            and not unresolved(stream_region)
+            and stream_region != regions.topic
+        ):
+            problems.add(
+                "delivery_stream",
+                delivery_stream.node.path,
+                f"is in {stream_region} and the topic in {regions.topic}: SNS delivers "
+                "across regions only to SQS queues and Lambda functions; use a stream in "
+                f"{regions.topic}",
+            )
+        problems.raise_if_any(self)
+
+        self.delivery_stream: firehose.IDeliveryStream = delivery_stream
+        given_role = settings["role"]
+        self.role: iam.IRole = given_role or iam.Role(
+            self,
+            "SubscriptionRole",
+            assumed_by=iam.ServicePrincipal(SNS_PRINCIPAL),
+            description=f"Lets SNS put {self.node.path}'s messages into its delivery stream",
+        )
+        """The role SNS assumes to put records into the stream."""
+        self._subscribe_to(
+            topic,
+            sns.SubscriptionProtocol.FIREHOSE,
+            delivery_stream.delivery_stream_arn,
+            settings,
+            regions,
+            raw_message_delivery=settings["raw_message_delivery"],
+            subscription_role_arn=self.role.role_arn,
+        )
+        if given_role is None:
+            grant = self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=list(FIREHOSE_ACTIONS),
+                    resources=[delivery_stream.delivery_stream_arn],
+                )
+            )
+            # SNS checks the role when it subscribes: the policy must exist by then.
+            if grant.policy_dependable is not None:
+                self.subscription.node.add_dependency(grant.policy_dependable)
 
 
 class EmailSubscriber(_Subscriber):
@@ -541,6 +667,15 @@ class SmsSubscriber(_Subscriber):
         )
         self.phone_number: str = phone_number
         self._subscribe_to(topic, sns.SubscriptionProtocol.SMS, phone_number, settings, regions)
+
+
+def _region_of(arn: str, env_region: str) -> str:
+    """The region an ARN names when it is known at synth (aws-cdk's imports do not always
+    carry it into ``env``), else the resource's ``env.region``."""
+    if unresolved(arn):
+        return env_region
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else env_region
 
 
 def _check_url(problems: Problems, url: str, *, allow_plain_http: bool) -> sns.SubscriptionProtocol:

@@ -50,7 +50,7 @@ from ._private.metrics import SUM, MetricOptions, metric_of, settled_metric_opti
 from ._private.nag import acknowledge_managed_policy, acknowledge_wildcard_resource
 from ._private.options import Declared
 from ._private.queue_facts import SQS_DEFAULT_VISIBILITY_TIMEOUT, QueueFacts, queue_facts
-from ._private.validation import Problems, unresolved
+from ._private.validation import Problems, known_seconds, unresolved
 from ._private.worker_build import BUILD_EXCLUDE, JOB_REQUIREMENTS, stage_build, worker_image
 from ._private.worker_metrics import BACKLOG_PER_WORKER, BacklogMetrics, PoolMetrics
 from ._private.worker_network import (
@@ -72,6 +72,20 @@ from .consumer_queue import ConsumerQueue
 from .workers import Ec2Workers, FargateWorkers
 
 _Adjustment = TypeVar("_Adjustment")
+
+WORKER_WAIT_TIME_SECONDS = 20
+"""How long the worker program long-polls unless told otherwise (``WAIT_TIME_SECONDS``)."""
+
+
+def _wait_time(facts: QueueFacts) -> dict[str, str]:
+    """``WAIT_TIME_SECONDS`` for a ConsumerQueue that long-polls less than the workers would
+    (1..19 s); nothing otherwise (0 s, short polling, would make idle workers spin)."""
+    wait = facts.consumer_queue.receive_message_wait_time if facts.consumer_queue else None
+    seconds = None if wait is None else known_seconds(wait)
+    if seconds is None or not 1 <= seconds < WORKER_WAIT_TIME_SECONDS:
+        return {}
+    return {"WAIT_TIME_SECONDS": str(int(seconds))}
+
 
 AZ_CONTEXT_KEY = "availability-zones:account={account}:region={region}"
 FLOW_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -191,7 +205,9 @@ class QueueWorkerPool(Construct):
 
     The workers are told the queue's visibility timeout (``VISIBILITY_TIMEOUT``, their
     heartbeat); for a queue whose timeout cannot be read at synth (imported by ARN, say)
-    they are told SQS's default, 30 seconds, and synth warns.
+    they are told SQS's default, 30 seconds, and synth warns. They long-poll 20 seconds, or
+    a :class:`ConsumerQueue`'s shorter ``receive_message_wait_time`` of 1 second or more
+    (``WAIT_TIME_SECONDS``; never short polling, which would spin on an empty queue).
 
     :param queue: the work queue (:class:`ConsumerQueue` or ``sqs.IQueue``).
     :param workers: :class:`Ec2Workers` or :class:`FargateWorkers`, by default with a
@@ -391,6 +407,7 @@ class QueueWorkerPool(Construct):
             "QUEUE_URL": self.queue.queue_url,
             "VISIBILITY_TIMEOUT": self._visibility_seconds(facts),
             **({"WORKER_HANDLER": workers.job.handler} if workers.job is not None else {}),
+            **_wait_time(facts),
             **(environment or {}),
         }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnParameter, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -15,6 +15,8 @@ from constructs_lib import FanoutTopic
 
 HIGH_VALUE_ORDER_TOTAL = 1000
 ORDER_CONSUMERS_CODE = Path(__file__).resolve().parent.parent / "lambda_src" / "order_consumers"
+PARTNER_WEBHOOK_PARAMETER = "PartnerWebhookUrl"
+ON_CALL_EMAIL_PARAMETER = "OnCallEmail"
 
 
 class OrderFanoutStack(Stack):
@@ -27,12 +29,43 @@ class OrderFanoutStack(Stack):
     * analytics receives only high-value orders (a filter on the message body's ``total``)
       as the bare JSON body (raw delivery), for a consumer outside this stack;
     * customer notifications receive only orders whose ``customer_contact`` message
-      attribute says how to reach the customer.
+      attribute says how to reach the customer;
+    * a partner's HTTPS webhook receives every order as its bare JSON body, with retries
+      spread over ten minutes and a throttle;
+    * every alarm of the fanout (dead letters, message age, undelivered messages) goes to an
+      ``Alerts`` topic that emails the on-call address.
+
+    ``partner_webhook_url`` and ``on_call_email`` default to the stack parameters
+    ``PartnerWebhookUrl`` (an ``https://`` URL) and ``OnCallEmail``, which CloudFormation checks
+    against a pattern at deploy time; pass literal values to have them checked at synth.
     """
 
-    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        partner_webhook_url: str | None = None,
+        on_call_email: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
-        self.orders = FanoutTopic(self, "OrderPlaced", display_name="Order placed")
+        self.alerts = FanoutTopic(self, "Alerts", display_name="Order fanout alerts")
+        self.on_call = self.alerts.add_email_subscriber(
+            "OnCall",
+            address=on_call_email
+            or CfnParameter(
+                self,
+                ON_CALL_EMAIL_PARAMETER,
+                description="Email address of the on-call engineer, who gets every alarm of "
+                "the order fanout (confirm the subscription from the email SNS sends)",
+                allowed_pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                constraint_description="must be an email address",
+            ).value_as_string,
+        )
+        self.orders = FanoutTopic(
+            self, "OrderPlaced", display_name="Order placed", alarm_topic=self.alerts.topic
+        )
 
         self.orders_table = dynamodb.TableV2(
             self,
@@ -102,4 +135,26 @@ class OrderFanoutStack(Stack):
                     allowlist=["email", "sms", "push"]
                 )
             },
+        )
+        self.partner = self.orders.add_http_subscriber(
+            "PartnerWebhook",
+            url=partner_webhook_url
+            or CfnParameter(
+                self,
+                PARTNER_WEBHOOK_PARAMETER,
+                description="The partner's HTTPS endpoint for placed orders; it must confirm "
+                "the subscription SNS sends it before it gets any order",
+                allowed_pattern=r"^https://[^\s/$.?#][^\s]*$",
+                constraint_description="must be an https:// URL",
+            ).value_as_string,
+            raw_message_delivery=True,
+            delivery_policy=sns.DeliveryPolicy(
+                healthy_retry_policy=sns.HealthyRetryPolicy(
+                    num_retries=20,
+                    min_delay_target=Duration.seconds(10),
+                    max_delay_target=Duration.seconds(60),
+                    backoff_function=sns.BackoffFunction.EXPONENTIAL,
+                ),
+                throttle_policy=sns.ThrottlePolicy(max_receives_per_second=50),
+            ),
         )

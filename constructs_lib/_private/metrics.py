@@ -39,6 +39,11 @@ DEFAULT_STATISTICS = {
     "NumberOfNotificationsDelivered": SUM,
     "NumberOfNotificationsFailed": SUM,
     "NumberOfNotificationsFilteredOut": SUM,
+    "PolledEventCount": SUM,
+    "InvokedEventCount": SUM,
+    "FilteredOutEventCount": SUM,
+    "FailedInvokeEventCount": SUM,
+    "DeletedEventCount": SUM,
     # The slow tail is what times out.
     "Duration": "p99",
 }
@@ -61,19 +66,29 @@ METRIC_OPTIONS = Declared(
     defaults=MetricOptions(period=ALARM_PERIOD, statistic=None, label=None, color=None, unit=None),
 )
 
-_Metered = sqs.IQueue | sns.ITopic | lambda_.IFunction
+_Metered = sqs.IQueue | sns.ITopic | lambda_.IFunction | lambda_.EventSourceMapping
+
+LAMBDA_NAMESPACE = "AWS/Lambda"
 
 
 def metric_of(
     owner: IConstruct, resource: _Metered, metric_name: str, options: MetricOptions
 ) -> cloudwatch.Metric:
-    """``metric_name`` of ``resource`` (a queue, topic or function), over one minute and with
-    its default statistic unless ``options`` say otherwise; bad options are ``owner``'s
-    configuration problems."""
+    """``metric_name`` of ``resource`` (a queue, topic, function or event source mapping), over
+    one minute and with its default statistic unless ``options`` say otherwise; bad options
+    are ``owner``'s configuration problems."""
     settings = settled_metric_options(owner, options)
     if settings["statistic"] is None:
         settings["statistic"] = DEFAULT_STATISTICS[metric_name]
     given: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
+    if isinstance(resource, lambda_.EventSourceMapping):
+        # Lambda publishes a mapping's event counts by its UUID, which has no metric() helper.
+        return cloudwatch.Metric(
+            namespace=LAMBDA_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"EventSourceMappingUUID": resource.event_source_mapping_id},
+            **given,
+        )
     return resource.metric(metric_name, **given)
 
 

@@ -202,8 +202,14 @@ class QueueQueryAlarm:
         self.queue_names.append(queue_name)
 
     def _added_length(self, queue_name: str) -> int:
-        name_length = UNRESOLVED_NAME_LENGTH if unresolved(queue_name) else len(queue_name)
-        return len("QueueName = ''") + name_length + (len(" OR ") if self.queue_names else 0)
+        return query_term_length(queue_name, first=not self.queue_names)
+
+
+def query_term_length(queue_name: str, *, first: bool) -> int:
+    """What naming ``queue_name`` adds to a :func:`queues_query` (a name known only at deploy
+    time counts as the longest a queue name can be)."""
+    name_length = UNRESOLVED_NAME_LENGTH if unresolved(queue_name) else len(queue_name)
+    return len("QueueName = ''") + name_length + (0 if first else len(" OR "))
 
 
 def dead_letter_query_alarm(scope: Construct, id: str, *, description: str) -> QueueQueryAlarm:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,16 +29,49 @@ FIFO_SUFFIX = ".fifo"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+_STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}")
+_DOUBLE_TOKEN_BITS = 0xFBFF
+"""aws-cdk encodes a string token as text holding ``${Token[<key>]}`` and a number token as a
+double whose top 16 bits are 0xFBFF (a huge negative number no option takes)."""
+
+
 def unresolved(value: object) -> bool:
     """Whether ``value`` is a token, known only at deploy time.
 
-    NaN and infinity are never tokens, and must not be asked about: the question crosses
-    into the jsii runtime as JSON, which has no such numbers, and the runtime dies with it
-    (every later construct in the process fails).
+    Numbers, and strings that hold no ``${`` or ``#{`` or hold a string token, are answered
+    here as aws-cdk's ``Token.isUnresolved`` answers them (its markers, above), without a
+    round trip into the jsii runtime: a fanout asks this of every option of every consumer.
+    Anything else (a list, a ``Duration``, an ``IResolvable``, an odd string) is asked of
+    aws-cdk. NaN and infinity are never tokens, and must not be
+    asked about: the question would cross into the jsii runtime as JSON, which has no such
+    numbers, and the runtime dies with it (every later construct in the process fails).
     """
-    if isinstance(value, float) and not math.isfinite(value):
+    if value is None or isinstance(value, bool | int):
         return False
+    if isinstance(value, str):
+        if _STRING_TOKEN.search(value):
+            return True
+        if "${" not in value and "#{" not in value:
+            return False
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return False
+        bits: int = struct.unpack("<Q", struct.pack("<d", value))[0]
+        return bits >> 48 == _DOUBLE_TOKEN_BITS
     return Token.is_unresolved(value)
+
+
+def known_property(construct: IConstruct, cfn_type: type, name: str, unset: float) -> float | None:
+    """Property ``name`` of the CloudFormation resource behind ``construct``, when that is a
+    ``cfn_type`` of this app with a value known at synth (``unset``, the service's default,
+    when it sets none); None for an imported resource or a deploy-time value."""
+    cfn = construct.node.default_child
+    if not isinstance(cfn, cfn_type):
+        return None
+    value = getattr(cfn, name)
+    if value is None:
+        return unset
+    return None if unresolved(value) else float(value)
 
 
 def describe(value: object) -> str:

@@ -185,7 +185,7 @@ class _Resource(_Typed):
     "cloudformation",
     moto="`AWS::SNS::Subscription` is skipped: the stack completes and nothing fans out",
     aws="`Subscribe` plus `SetSubscriptionAttributes` (filter policy and its scope, raw "
-    "delivery, redrive policy), in the topic's region",
+    "delivery, redrive, delivery and replay policies), in the topic's region",
 )
 class SnsSubscription(_Resource, CloudFormationModel):
     """AWS::SNS::Subscription: ``Subscribe`` then ``SetSubscriptionAttributes``.
@@ -200,8 +200,10 @@ class SnsSubscription(_Resource, CloudFormationModel):
         "RawMessageDelivery",
         "RedrivePolicy",
         "DeliveryPolicy",
+        "ReplayPolicy",
     )
-    """In this order: moto reads a filter policy in the scope set when the policy is set."""
+    """In this order: moto reads a filter policy in the scope set when the policy is set, and a
+    replay goes through the filter policy."""
 
     TYPE = "AWS::SNS::Subscription"
 

@@ -47,6 +47,12 @@ PUSH_STACK = "PushNotifications"
 PUSH = f"{PUSH_STACK}/Push"
 APP_BACKEND = "arn:aws:iam::{account}:role/app-backend"
 """The IAM principal that calls the registration URL in the second act."""
+ORDER_PARAMETERS = {
+    "PartnerWebhookUrl": "https://partner.example.com/orders",
+    "OnCallEmail": "oncall@example.com",
+}
+"""The OrderFanout stack's parameters in the first act: the partner's webhook (no one answers
+it here, so its subscription stays pending, as in AWS) and the on-call address."""
 DEMO_SECRETS = {
     "ApnsCredentialsArn": (
         "demo/apns",
@@ -155,7 +161,7 @@ def run(
 
     with Emulator() if cdk_app is not None else running_emulator() as emulator:
         started = time.perf_counter()
-        parameters = _store_demo_secrets(emulator)
+        parameters = {STACK: dict(ORDER_PARAMETERS), PUSH_STACK: _store_demo_secrets(emulator)}
         if cdk_app is not None:
             stacks = _deploy_with_cdk(emulator, cdk_app, parameters)
             how = "with cdk bootstrap and cdk deploy"
@@ -165,7 +171,7 @@ def run(
             stacks = {
                 name: emulator.deploy(
                     assembly.get_stack_by_name(name),
-                    parameters=parameters if name == PUSH_STACK else None,
+                    parameters=parameters[name],
                 )
                 for name in (STACK, PUSH_STACK)
                 if name in names
@@ -260,11 +266,16 @@ def _print_table(reports: Sequence[ConsumerReport], say: Any) -> None:
 
 
 def _deploy_with_cdk(
-    emulator: Emulator, app: Path, parameters: Mapping[str, str]
+    emulator: Emulator, app: Path, parameters: Mapping[str, Mapping[str, str]]
 ) -> dict[str, DeployedStack]:
-    """``cdk bootstrap``, then one ``cdk deploy`` of both stacks from the app's folder."""
+    """``cdk bootstrap``, then one ``cdk deploy`` of both stacks from the app's folder, with
+    each stack's ``parameters``."""
     emulator.cdk("bootstrap", f"aws://{emulator.account}/{emulator.region}", cwd=app)
-    given = [f"--parameters={PUSH_STACK}:{k}={v}" for k, v in parameters.items()]
+    given = [
+        f"--parameters={stack}:{k}={v}"
+        for stack, values in parameters.items()
+        for k, v in values.items()
+    ]
     with tempfile.TemporaryDirectory(prefix="demo-cdk.out-") as outdir:
         emulator.cdk(
             *("deploy", STACK, PUSH_STACK, "--require-approval", "never", "--output", outdir),

@@ -64,6 +64,8 @@ class DeployedFanout:
                 subscription_path = resource.get("Metadata", {}).get("aws:cdk:path", "")
                 if not subscription_path.startswith(prefix):
                     continue  # another fanout's consumer in the same stack
+                if resource.get("Properties", {}).get("Protocol") != "sqs":
+                    continue  # a subscriber other than a queue (webhook, email, ...)
                 consumer_id = subscription_path.removeprefix(prefix).split("/")[0]
                 base = f"{holder_path}/{consumer_id}"
                 self.consumers[consumer_id] = Consumer(
@@ -148,7 +150,9 @@ def receive_all(
     """Every message now visible in the queue, each received once.
 
     Received messages are deleted (a consumer that processed them), unless ``delete`` is
-    False: then they come back after ``visibility_timeout`` seconds.
+    False: then they come back after ``visibility_timeout`` seconds. Each receive is a short
+    poll (``WaitTimeSeconds=0``): a consumer queue long-polls by default, and the last,
+    empty receive would otherwise wait its ``receive_message_wait_time``.
     """
     messages: list[dict[str, Any]] = []
     while True:
@@ -156,6 +160,7 @@ def receive_all(
             QueueUrl=queue_url,
             MaxNumberOfMessages=10,
             VisibilityTimeout=visibility_timeout,
+            WaitTimeSeconds=0,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])

@@ -29,6 +29,7 @@ FIX_MODULES = (
     "constructs_lib.testing.lambda_runtime",
     "constructs_lib.testing.moto_fixes",
     "constructs_lib.testing.push_fixes",
+    "constructs_lib.testing.sns_archive",
     "constructs_lib.testing.sns_fixes",
     "constructs_lib.testing.sns_http",
     "constructs_lib.testing.sqs_fixes",

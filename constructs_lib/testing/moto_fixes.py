@@ -9,12 +9,14 @@ behaviour described.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
-from moto.cloudformation import models, responses
+from moto.cloudformation import models, parsing, responses
 from moto.cloudformation.exceptions import CloudFormationError
 
-from . import sns_fixes, sqs_fixes
+from . import sns_archive, sns_fixes, sqs_fixes
 from .gaps import Original, apply_once, fills, patch
 
 _APPLIED = "_constructs_lib_fixed"
@@ -32,9 +34,10 @@ class ChangeSetNotFoundException(CloudFormationError):
 
 
 def apply() -> None:
-    """Apply every fix (idempotent), the SQS and SNS ones of ``sqs_fixes`` and ``sns_fixes``
-    included."""
+    """Apply every fix (idempotent), the SQS and SNS ones of ``sqs_fixes``, ``sns_archive``
+    and ``sns_fixes`` included."""
     sqs_fixes.apply()
+    sns_archive.apply()
     sns_fixes.apply()
     apply_once(
         models.CloudFormationBackend,
@@ -43,6 +46,8 @@ def apply() -> None:
         _fix_describe_change_set,
         _fix_execute_change_set,
         _fix_use_previous_value,
+        _delete_in_dependency_order,
+        _keep_a_stack_whose_delete_failed,
     )
 
 
@@ -153,3 +158,110 @@ def _with_parameters(get_param: Any, parameters: list[dict[str, Any]]) -> Any:
         return parameters if name == "Parameters" else get_param(name, *args, **kwargs)
 
     return patched
+
+
+_SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
+
+
+def _references(value: Any) -> Iterator[str]:
+    """The logical ids a resource's JSON names (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                yield inner
+            elif key == "Fn::GetAtt":
+                target = inner[0] if isinstance(inner, list) else str(inner).split(".")[0]
+                yield str(target)
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                yield from _SUB_REFERENCE.findall(str(text))
+                if isinstance(inner, list) and len(inner) > 1:
+                    yield from _references(inner[1])
+            else:
+                yield from _references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _references(inner)
+
+
+@fills(
+    "cloudformation",
+    moto="a stack's resources are deleted in no particular order, each failure retried in "
+    "another pass (a custom resource can outlive the function that must delete it)",
+    aws="resources are deleted in reverse dependency order (`Ref`, `Fn::GetAtt`, `Fn::Sub`, "
+    "`DependsOn`): a resource only after everything that depends on it",
+)
+def _delete_in_dependency_order() -> None:
+    """AWS deletes a resource only once everything that references it or depends on it is
+    deleted; a resource that fails to delete keeps what it depends on, and the stack's
+    deletion fails with the first failure."""
+
+    @patch(parsing.ResourceMap, "delete")
+    def delete(original: Original, self: Any) -> None:
+        templates: dict[str, Any] = self._resource_json_map
+        remaining = {
+            lid for lid, body in templates.items() if body.get("DeletionPolicy") != "Retain"
+        }
+        needs: dict[str, set[str]] = {}
+        for lid, body in templates.items():
+            depends = body.get("DependsOn", [])
+            named = {*_references(body.get("Properties", {})), *_references(depends)}
+            if isinstance(depends, str):
+                named.add(depends)
+            needs[lid] = {other for other in named if other in templates and other != lid}
+        failures: list[Exception] = []
+        failed: set[str] = set()
+        while True:
+            ready = [
+                lid
+                for lid in sorted(remaining - failed)
+                if not any(lid in needs[other] for other in remaining if other != lid)
+            ]
+            if not ready:
+                break
+            for lid in ready:
+                parsed = self._parsed_resources.get(lid)
+                try:
+                    if not isinstance(parsed, str) and parsed is not None:
+                        self._delete_resource(parsed, templates[lid])
+                        self._parsed_resources.pop(lid)
+                except Exception as error:  # any failure fails the stack's delete
+                    failures.append(error)
+                    failed.add(lid)
+                else:
+                    remaining.discard(lid)
+        if failures:
+            raise failures[0]
+
+
+@fills(
+    "cloudformation",
+    moto="a resource that fails to delete makes `DeleteStack` fail with HTTP 500 and the "
+    "stack vanishes",
+    aws="`DeleteStack` succeeds and the stack ends in `DELETE_FAILED` with the resource's "
+    "error as its reason; it can be deleted again once the cause is gone",
+)
+def _keep_a_stack_whose_delete_failed() -> None:
+    @patch(models.Stack, "delete")
+    def delete(original: Original, self: Any) -> None:
+        try:
+            original(self)
+        except Exception as error:  # reported as the stack's status
+            self._add_stack_event("DELETE_FAILED", resource_status_reason=str(error))
+            self.status = "DELETE_FAILED"
+            raise _DeleteFailed(self) from error
+
+    @patch(models.CloudFormationBackend, "delete_stack")
+    def delete_stack(original: Original, self: Any, name_or_stack_id: str) -> None:
+        try:
+            original(self, name_or_stack_id)
+        except _DeleteFailed as failed:
+            self.stacks[failed.stack.stack_id] = failed.stack
+
+
+class _DeleteFailed(Exception):
+    """A stack whose deletion failed: it stays, in ``DELETE_FAILED``."""
+
+    def __init__(self, stack: Any) -> None:
+        super().__init__(stack.stack_id)
+        self.stack = stack

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -45,6 +46,7 @@ CONSTRUCT_MODULES = (
     "subscribers",
     "worker_pool",
     "push",
+    "dashboard",
 )
 
 
@@ -176,6 +178,8 @@ README_TABLES = {
     "LambdaSubscriber": "### `LambdaSubscriber`",
     "HttpSubscriber": "### `HttpSubscriber`",
     "EmailSubscriber": "### `EmailSubscriber` and `SmsSubscriber`",
+    "FirehoseSubscriber": "### `FirehoseSubscriber`",
+    "FanoutDashboard": "### A dashboard per fanout",
 }
 
 
@@ -191,6 +195,7 @@ _SIGNATURE_NAMES = {
     "ApnsAuth": getattr(constructs_lib, "ApnsAuth"),  # noqa: B009 - imported on first use
     "logs": logs,
     "lambda_": lambda_,
+    "sqs": sqs,
 }
 
 
@@ -233,6 +238,8 @@ def test_the_readme_signature_has_the_real_defaults(name: str) -> None:
 
 def _required(name: str, stack: Stack) -> dict[str, Any]:
     """Valid required options of ``name`` in ``stack``."""
+    if name == "FanoutDashboard":
+        return {"fanout": FanoutTopic(stack, "RequiredFanout")}
     topic = sns.Topic(stack, "RequiredTopic")
     queue = sqs.Queue(stack, "RequiredQueue", visibility_timeout=Duration.minutes(5))
     secret = secretsmanager.Secret.from_secret_name_v2(stack, "RequiredSecret", "push/apns")
@@ -258,6 +265,12 @@ def _required(name: str, stack: Stack) -> dict[str, Any]:
         "HttpSubscriber": {"topic": topic, "url": "https://hooks.example.com/orders"},
         "EmailSubscriber": {"topic": topic, "address": "oncall@example.com"},
         "SmsSubscriber": {"topic": topic, "phone_number": "+14155550100"},
+        "FirehoseSubscriber": {
+            "topic": topic,
+            "delivery_stream": firehose.DeliveryStream.from_delivery_stream_arn(
+                stack, "Stream", "arn:aws:firehose:eu-west-1:111111111111:deliverystream/lake"
+            ),
+        },
     }[name]
 
 

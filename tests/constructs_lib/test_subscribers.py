@@ -1,4 +1,5 @@
-"""Lambda and HTTP/S subscribers: what the templates hold, and the rules SNS enforces."""
+"""Lambda, HTTP/S, email, SMS and Firehose subscribers: what the templates hold, and the
+rules SNS enforces."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 import pytest
 from aws_cdk import Acknowledgment, Duration, Environment, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -19,6 +22,7 @@ from constructs_lib import (
     EmailSubscriber,
     FanoutConfigurationError,
     FanoutTopic,
+    FirehoseSubscriber,
     HttpSubscriber,
     LambdaSubscriber,
 )
@@ -30,6 +34,7 @@ TEST_FUNCTION: dict[str, Any] = {
     "runtime": lambda_.Runtime.PYTHON_3_14,
 }
 IMPORTED_TOPIC = "arn:aws:sns:eu-west-1:111111111111:orders"
+LAKE = "arn:aws:firehose:eu-west-1:111111111111:deliverystream/lake"
 string_filter = sns.SubscriptionFilter.string_filter
 
 
@@ -81,10 +86,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
         ),
         failed_invocations=False,
     )
+    archive = orders.add_firehose_subscriber(
+        "Archive",
+        delivery_stream=firehose.DeliveryStream.from_delivery_stream_arn(stack, "Lake", LAKE),
+        raw_message_delivery=True,
+    )
+    lake = FirehoseSubscriber(
+        team,
+        "Lake",
+        topic=imported,
+        delivery_stream=firehose.DeliveryStream.from_delivery_stream_arn(team, "Stream", LAKE),
+    )
+    for with_import in (stack, team):
+        # aws-cdk's DeliveryStream import adds a CIDR mapping it does not use (cfn-lint W7001):
+        # the user's import, not the subscriber.
+        with_import.template_options.metadata = {
+            "cfn-lint": {"config": {"ignore_checks": ["W7001"]}}
+        }
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
     built = {"orders": orders, "audit": audit, "audit_function": audit_function}
     built |= {"partner": partner, "webhook": webhook, "reactor": reactor}
+    built |= {"archive": archive, "lake": lake}
     return SimpleNamespace(t=Tmpl(stack), team_t=Tmpl(team), outdir=Path(outdir), **built)
 
 
@@ -150,15 +173,15 @@ def test_an_http_subscriber_gets_raw_messages_with_its_delivery_policy(
     assert policy["throttlePolicy"] == {"maxReceivesPerSecond": 20}
 
 
+@pytest.mark.parametrize("subscriber", ["webhook", "lake"])
 def test_a_subscriber_of_its_own_gets_its_own_dead_letter_queue_and_alarm(
-    built: SimpleNamespace,
+    built: SimpleNamespace, subscriber: str
 ) -> None:
     t = built.team_t
-    queue = built.webhook.subscription_dead_letter_queue
-    assert t.props(built.webhook.subscription)["RedrivePolicy"] == {
-        "deadLetterTargetArn": t.arn_of(queue)
-    }
-    alarm = t.props(built.webhook.undelivered_alarm)
+    own = getattr(built, subscriber)
+    queue = own.subscription_dead_letter_queue
+    assert t.props(own.subscription)["RedrivePolicy"] == {"deadLetterTargetArn": t.arn_of(queue)}
+    alarm = t.props(own.undelivered_alarm)
     assert alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [t.logical_id(queue), "QueueName"]}}
     ]
@@ -175,6 +198,41 @@ def test_an_imported_function_can_subscribe_without_async_settings(
     assert t.of_type("AWS::Lambda::EventInvokeConfig") == {}
     permission = t.props(built.reactor.permission)
     assert permission["FunctionName"] == "arn:aws:lambda:eu-west-1:111111111111:function:react"
+
+
+def test_sns_writes_to_a_firehose_stream_through_a_role_scoped_to_that_stream(
+    built: SimpleNamespace,
+) -> None:
+    t = built.t
+    subscription = t.props(built.archive.subscription)
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("firehose", LAKE)
+    assert subscription["RawMessageDelivery"] is True
+    role = built.archive.role
+    assert subscription["SubscriptionRoleArn"] == t.arn_of(role)
+    trust = t.props(role)["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "sns.amazonaws.com"}]
+    assert t.role_statements(role) == [
+        {
+            "Action": [
+                "firehose:DescribeDeliveryStream",
+                "firehose:ListTagsForDeliveryStream",
+                "firehose:PutRecord",
+                "firehose:PutRecordBatch",
+            ],
+            "Effect": "Allow",
+            "Resource": LAKE,
+        }
+    ]
+    assert subscription["RedrivePolicy"] == {
+        "deadLetterTargetArn": t.arn_of(built.orders.subscription_dead_letter_queue)
+    }
+
+
+def test_the_firehose_subscription_waits_for_its_role_policy(built: SimpleNamespace) -> None:
+    t = built.t
+    depends = t.resources[t.logical_id(built.archive.subscription)].get("DependsOn", [])
+    policy = built.archive.role.node.find_child("DefaultPolicy").node.default_child
+    assert t.logical_id(policy) in depends
 
 
 def test_the_templates_pass_cfn_lint(built: SimpleNamespace) -> None:
@@ -398,6 +456,43 @@ def test_fails_on_addresses_and_numbers_sns_refuses(add: Any, message: str) -> N
 def test_a_fifo_fanout_refuses_email_and_sms(add: Any) -> None:
     with pytest.raises(FanoutConfigurationError, match=r"fifo=True: SNS delivers FIFO topics"):
         add(FanoutTopic(_stack(), "Ledger", fifo=True))
+
+
+def test_a_firehose_stream_in_another_region_than_the_topic_is_refused() -> None:
+    stack = Stack(new_app(), "Some", env=Environment(region="eu-west-1"))
+    topic = sns.Topic.from_topic_arn(stack, "T", IMPORTED_TOPIC)
+    stream = firehose.DeliveryStream.from_delivery_stream_arn(
+        stack, "S", "arn:aws:firehose:us-east-1:111111111111:deliverystream/lake"
+    )
+    with pytest.raises(
+        FanoutConfigurationError,
+        match=r"delivery_stream='Some/S': is in us-east-1 and the topic in eu-west-1: SNS "
+        r"delivers across regions only to SQS queues and Lambda",
+    ):
+        FirehoseSubscriber(stack, "F", topic=topic, delivery_stream=stream)
+
+
+def test_a_fifo_fanout_refuses_a_firehose_subscriber() -> None:
+    stack = _stack()
+    stream = firehose.DeliveryStream.from_delivery_stream_arn(stack, "S", LAKE)
+    with pytest.raises(FanoutConfigurationError, match=r"not to Firehose subscriptions"):
+        FanoutTopic(stack, "Ledger", fifo=True).add_firehose_subscriber("A", delivery_stream=stream)
+
+
+def test_a_given_role_is_used_as_it_is() -> None:
+    stack = _stack()
+    role = iam.Role.from_role_arn(stack, "R", "arn:aws:iam::111111111111:role/sns-to-lake")
+    stream = firehose.DeliveryStream.from_delivery_stream_arn(stack, "S", LAKE)
+    subscriber = FanoutTopic(stack, "F").add_firehose_subscriber(
+        "Lake", delivery_stream=stream, role=role
+    )
+    t = Tmpl(stack)
+    assert t.props(subscriber.subscription)["SubscriptionRoleArn"] == role.role_arn
+    # The only role is the fanout's delivery status logging role, not the subscriber's.
+    assert [t.logical_id(r) for r in subscriber.node.find_all() if isinstance(r, iam.CfnRole)] == []
+    assert list(t.of_type("AWS::IAM::Role")) == [
+        t.logical_id(Stack.of(subscriber).node.find_child("F").delivery_status_role)
+    ]
 
 
 def test_a_fifo_topic_refuses_a_standalone_email_subscriber_naming_the_protocol() -> None:

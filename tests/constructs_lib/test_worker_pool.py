@@ -483,6 +483,40 @@ def test_a_queue_whose_visibility_timeout_cannot_be_read_warns_and_gets_sqs_defa
     )
 
 
+def _worker_environment(pool: QueueWorkerPool) -> dict[str, Any]:
+    assert pool.task_definition is not None
+    (container,) = Tmpl(Stack.of(pool)).props(pool.task_definition)["ContainerDefinitions"]
+    return {e["Name"]: e["Value"] for e in container["Environment"]}
+
+
+def test_workers_long_poll_as_long_as_the_queue_says_when_that_is_shorter(code: Path) -> None:
+    stack = Stack(new_app(), "Some")
+    jobs = FanoutTopic(stack, "Jobs")
+    image = ecs.ContainerImage.from_asset(str(code))
+    waits = {"Brief": Duration.seconds(5), "Short": Duration.seconds(0)}
+    pools = {
+        name: QueueWorkerPool(
+            stack,
+            f"{name}Pool",
+            queue=jobs.add_queue_consumer(name, receive_message_wait_time=wait),
+            workers=FargateWorkers(image=image),
+            target_backlog_per_worker=5,
+        )
+        for name, wait in waits.items()
+    }
+    told = {
+        name: _worker_environment(pool).get("WAIT_TIME_SECONDS") for name, pool in pools.items()
+    }
+    # 5 s reaches the workers; 0 s (short polling) does not: idle workers would spin.
+    assert told == {"Brief": "5", "Short": None}
+
+
+def test_workers_of_a_default_queue_keep_their_own_20_second_poll(
+    fargate_pool: SimpleNamespace,
+) -> None:
+    assert "WAIT_TIME_SECONDS" not in _worker_environment(fargate_pool.pool)
+
+
 def test_a_deploy_time_visibility_timeout_reaches_the_workers(code: Path) -> None:
     stack = Stack(new_app(), "Some")
     timeout = CfnParameter(stack, "Visibility", type="Number").value_as_number

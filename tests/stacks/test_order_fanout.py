@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from helpers import Tmpl, new_app, ref_or_arn
 
+from constructs_lib import FanoutConfigurationError
 from stacks import OrderFanoutStack
 
 CONSUMERS = ["Billing", "Shipping", "Inventory", "Analytics", "CustomerNotifications"]
@@ -159,8 +160,54 @@ def test_a_lambda_consumer_adds_seven_more(stack: OrderFanoutStack, t: Tmpl) -> 
     }
 
 
-def test_the_whole_fanout_uses_two_kms_keys(t: Tmpl) -> None:
-    assert len(t.of_type("AWS::KMS::Key")) == 2
+def test_the_whole_fanout_uses_two_kms_keys_and_the_alerts_topic_one(
+    stack: OrderFanoutStack, t: Tmpl
+) -> None:
+    keys = {t.logical_id(k) for k in (stack.orders.topic_key, stack.orders.queue_key)}
+    assert set(t.of_type("AWS::KMS::Key")) == keys | {t.logical_id(stack.alerts.topic_key)}
+
+
+def test_the_partner_webhook_gets_every_order_as_raw_json_over_https(
+    stack: OrderFanoutStack, t: Tmpl
+) -> None:
+    sub = t.props(stack.partner.subscription)
+    assert sub["TopicArn"] == {"Ref": t.logical_id(stack.orders.topic)}
+    assert (sub["Protocol"], sub["RawMessageDelivery"]) == ("https", True)
+    assert sub["Endpoint"] == {"Ref": "PartnerWebhookUrl"}
+    assert "FilterPolicy" not in sub
+    assert sub["DeliveryPolicy"]["healthyRetryPolicy"]["numRetries"] == 20
+    assert sub["RedrivePolicy"] == {
+        "deadLetterTargetArn": t.arn_of(stack.orders.subscription_dead_letter_queue)
+    }
+    parameter = t.json["Parameters"]["PartnerWebhookUrl"]
+    assert parameter["Type"] == "String"
+    assert parameter["AllowedPattern"].startswith("^https://")
+
+
+def test_every_fanout_alarm_reaches_the_on_call_email(stack: OrderFanoutStack, t: Tmpl) -> None:
+    alerts = {"Ref": t.logical_id(stack.alerts.topic)}
+    alarms = [*stack.orders.dead_letter_alarms, *stack.orders.message_age_alarms]
+    alarms += [stack.orders.undelivered_alarm, stack.billing.errors_alarm]
+    for alarm in alarms:
+        assert t.props(alarm)["AlarmActions"] == [alerts], alarm.node.path
+    email = t.props(stack.on_call.subscription)
+    assert email["TopicArn"] == alerts
+    assert (email["Protocol"], email["Endpoint"]) == ("email", {"Ref": "OnCallEmail"})
+    assert set(t.json["Parameters"]) >= {"OnCallEmail", "PartnerWebhookUrl"}
+
+
+def test_literal_endpoints_replace_the_parameters_and_are_checked_at_synth() -> None:
+    given = OrderFanoutStack(
+        new_app(),
+        "OrderFanout",
+        partner_webhook_url="https://partner.example.com/orders",
+        on_call_email="oncall@example.com",
+    )
+    t = Tmpl(given)
+    assert t.props(given.partner.subscription)["Endpoint"] == "https://partner.example.com/orders"
+    assert "OnCallEmail" not in t.json.get("Parameters", {})
+    with pytest.raises(FanoutConfigurationError, match=r"url='http://partner.example.com'"):
+        OrderFanoutStack(new_app(), "Plain", partner_webhook_url="http://partner.example.com")
 
 
 def test_consumers_stay_in_the_stack_and_share_three_query_alarms(

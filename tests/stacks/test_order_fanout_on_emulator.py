@@ -18,7 +18,7 @@ import pytest
 from aws_cdk import cx_api
 from botocore.exceptions import ClientError
 
-from constructs_lib.testing import DeployedStack, running_emulator
+from constructs_lib.testing import DeployedStack, demo, running_emulator
 from constructs_lib.testing.fanout import DeployedFanout, published_body
 from constructs_lib.testing.lambda_service import LambdaService
 from stacks.order_fanout import HIGH_VALUE_ORDER_TOTAL
@@ -43,7 +43,9 @@ def order(order_id: str, total: Decimal, sku: str = "SKU-1") -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def deployed(demo_assembly: cx_api.CloudAssembly) -> Iterator[DeployedStack]:
     with running_emulator() as emulator:
-        yield emulator.deploy(demo_assembly.get_stack_by_name("OrderFanout"))
+        yield emulator.deploy(
+            demo_assembly.get_stack_by_name("OrderFanout"), parameters=demo.ORDER_PARAMETERS
+        )
 
 
 @pytest.fixture
@@ -62,7 +64,34 @@ def test_every_resource_of_the_template_exists_in_the_emulator(deployed: Deploye
     created = {lid for lid in deployed.resources if lid in deployed.physical_ids}
     skipped = {deployed.resources[lid]["Type"] for lid in set(deployed.resources) - created}
     assert skipped <= {"AWS::CDK::Metadata"}
-    assert len(deployed.of_type("AWS::SNS::Subscription")) == 5
+    # five queues, the partner's webhook, the on-call email
+    assert len(deployed.of_type("AWS::SNS::Subscription")) == 7
+
+
+def test_the_partner_webhook_waits_for_its_confirmation_and_on_call_gets_alarms(
+    deployed: DeployedStack,
+) -> None:
+    sns_client = deployed.client("sns")
+    by_protocol = {
+        s["Protocol"]: s
+        for topic in sns_client.list_topics()["Topics"]
+        for s in sns_client.list_subscriptions_by_topic(TopicArn=topic["TopicArn"])["Subscriptions"]
+    }
+    webhook = by_protocol["https"]
+    assert webhook["Endpoint"] == demo.ORDER_PARAMETERS["PartnerWebhookUrl"]
+    # nobody at partner.example.com confirms it here: SNS sends it nothing until then
+    attributes = sns_client.get_subscription_attributes(SubscriptionArn=webhook["SubscriptionArn"])[
+        "Attributes"
+    ]
+    assert attributes["PendingConfirmation"] == "true"
+    assert attributes["RawMessageDelivery"] == "true"
+    email = by_protocol["email"]
+    assert email["Endpoint"] == demo.ORDER_PARAMETERS["OnCallEmail"]
+    alarms = deployed.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    notifying = [a for a in alarms if a["AlarmActions"]]
+    assert all(a["AlarmActions"] == [email["TopicArn"]] for a in notifying)
+    # all but the alerts topic's own undelivered alarm, which has nowhere else to go
+    assert len(notifying) == len(alarms) - 1
 
 
 def handed_over(service: LambdaService, consumer: Any) -> list[dict[str, Any]]:
