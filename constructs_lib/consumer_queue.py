@@ -43,6 +43,7 @@ from ._private.validation import (
     Problems,
     Range,
     expect_grantee,
+    fifo_of,
     known_property,
     known_seconds,
     unresolved,
@@ -253,7 +254,7 @@ class ConsumerQueue(Construct):
         super().__init__(scope, id)
         settings = self._validate(topic, options)
         self.topic = topic
-        self.fifo: bool = topic.fifo if settings["fifo"] is None else settings["fifo"]
+        self.fifo: bool = fifo_of(topic) is True if settings["fifo"] is None else settings["fifo"]
         """Whether the queue is FIFO."""
         self.alarms: bool = settings["alarms"]
         self.alarm_topic: sns.ITopic | None = settings["alarm_topic"]
@@ -306,7 +307,7 @@ class ConsumerQueue(Construct):
             problems.raise_if_any(self)
         settings = OPTIONS.settle(self, options, problems, topic=topic)
         problems.raise_if_any(self)
-        is_fifo = topic.fifo if settings["fifo"] is None else settings["fifo"]
+        is_fifo = fifo_of(topic) is True if settings["fifo"] is None else settings["fifo"]
         retention_period = settings["retention_period"]
         dead_letter_queue = settings["dead_letter_queue"]
         subscription_dead_letter_queue = settings["subscription_dead_letter_queue"]
@@ -315,7 +316,7 @@ class ConsumerQueue(Construct):
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         problems.check_queue_key("encryption_key", settings["encryption_key"])
         _check_encryption(problems, settings["encryption"], settings["encryption_key"])
-        if is_fifo and not topic.fifo:
+        if is_fifo and not fifo_of(topic):
             problems.add(
                 "fifo",
                 settings["fifo"],
@@ -416,7 +417,7 @@ class ConsumerQueue(Construct):
         self.subscription_dead_letter_queue = settings[
             "subscription_dead_letter_queue"
         ] or new_subscription_dead_letter_queue(
-            self, "SubscriptionDeadLetterQueue", fifo=self.topic.fifo
+            self, "SubscriptionDeadLetterQueue", fifo=fifo_of(self.topic) is True
         )
         removal = settings["removal_policy"]
         if removal is not None:

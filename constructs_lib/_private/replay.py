@@ -14,7 +14,7 @@ from aws_cdk import Annotations
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from .validation import Problems
+from .validation import Problems, fifo_of
 
 _DAY = timedelta(days=1)
 
@@ -56,7 +56,7 @@ def check_replay(
             )
     if aware and replay_until is not None and replay_until <= replay_from:
         problems.add("replay_until", replay_until, f"must be after replay_from ({replay_from})")
-    if topic.fifo is False:
+    if fifo_of(topic) is False:
         problems.add(
             "replay_from",
             replay_from,
