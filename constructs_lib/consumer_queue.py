@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
 from aws_cdk import Annotations, ArnFormat, Duration, RemovalPolicy, Stack
@@ -22,6 +23,7 @@ from ._private.message_size import (
 )
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
+from ._private.replay import check_replay, replay_policy
 from ._private.resources import (
     generated_queue_name,
     new_subscription_dead_letter_queue,
@@ -41,6 +43,7 @@ from ._private.validation import (
     Problems,
     Range,
     expect_grantee,
+    fifo_of,
     known_property,
     known_seconds,
     unresolved,
@@ -94,6 +97,8 @@ class ConsumerQueueOptions(TypedDict, total=False):
     receive_message_wait_time: Duration
     max_message_size: int | None
     encryption: sqs.QueueEncryption
+    replay_from: datetime | None
+    replay_until: datetime | None
 
 
 RANGES: dict[str, Range] = {
@@ -130,6 +135,8 @@ OPTIONS = Declared(
         receive_message_wait_time=DEFAULT_RECEIVE_MESSAGE_WAIT_TIME,
         max_message_size=None,
         encryption=sqs.QueueEncryption.KMS,
+        replay_from=None,
+        replay_until=None,
     ),
     expected={
         "topic": "an sns.ITopic",
@@ -227,6 +234,13 @@ class ConsumerQueue(Construct):
         key, key policy or KMS cost; not with ``encryption_key``), for the queue and its
         dead-letter queue. Default: KMS. ``KMS_MANAGED`` is a synth error (SNS cannot use the
         AWS-managed key), and so is ``UNENCRYPTED``.
+    :param replay_from: start the consumer from the topic's archive: SNS replays to its
+        subscription the archived messages published since this time (a timezone-aware
+        ``datetime``), through its filter policy, then delivers new ones. Needs a FIFO topic
+        with an archive (a synth error otherwise; a warning when it is older than the
+        archive's retention). Changing it replays again. Default: none (new messages only).
+    :param replay_until: stop the replay at this time (after ``replay_from``). Default: none
+        (replay until the consumer has caught up).
     """
 
     def __init__(
@@ -240,7 +254,7 @@ class ConsumerQueue(Construct):
         super().__init__(scope, id)
         settings = self._validate(topic, options)
         self.topic = topic
-        self.fifo: bool = topic.fifo if settings["fifo"] is None else settings["fifo"]
+        self.fifo: bool = fifo_of(topic) is True if settings["fifo"] is None else settings["fifo"]
         """Whether the queue is FIFO."""
         self.alarms: bool = settings["alarms"]
         self.alarm_topic: sns.ITopic | None = settings["alarm_topic"]
@@ -293,7 +307,7 @@ class ConsumerQueue(Construct):
             problems.raise_if_any(self)
         settings = OPTIONS.settle(self, options, problems, topic=topic)
         problems.raise_if_any(self)
-        is_fifo = topic.fifo if settings["fifo"] is None else settings["fifo"]
+        is_fifo = fifo_of(topic) is True if settings["fifo"] is None else settings["fifo"]
         retention_period = settings["retention_period"]
         dead_letter_queue = settings["dead_letter_queue"]
         subscription_dead_letter_queue = settings["subscription_dead_letter_queue"]
@@ -302,7 +316,7 @@ class ConsumerQueue(Construct):
         problems.check_alarm_topic("alarm_topic", settings["alarm_topic"])
         problems.check_queue_key("encryption_key", settings["encryption_key"])
         _check_encryption(problems, settings["encryption"], settings["encryption_key"])
-        if is_fifo and not topic.fifo:
+        if is_fifo and not fifo_of(topic):
             problems.add(
                 "fifo",
                 settings["fifo"],
@@ -325,6 +339,7 @@ class ConsumerQueue(Construct):
         retention_ok = "retention_period" in usable
         if "max_message_size" in usable:
             check_queue_message_size(problems, self, topic, settings["max_message_size"])
+        check_replay(problems, self, topic, settings["replay_from"], settings["replay_until"])
         if dead_letter_queue is not None:
             _check_own_dead_letter_queue(
                 problems, self, dead_letter_queue, retention_period, fifo=is_fifo
@@ -402,7 +417,7 @@ class ConsumerQueue(Construct):
         self.subscription_dead_letter_queue = settings[
             "subscription_dead_letter_queue"
         ] or new_subscription_dead_letter_queue(
-            self, "SubscriptionDeadLetterQueue", fifo=self.topic.fifo
+            self, "SubscriptionDeadLetterQueue", fifo=fifo_of(self.topic) is True
         )
         removal = settings["removal_policy"]
         if removal is not None:
@@ -492,6 +507,12 @@ class ConsumerQueue(Construct):
             dead_letter_queue=self.subscription_dead_letter_queue,
             region=self._regions_of(topic).foreign(),
         )
+        if settings["replay_from"] is not None:
+            cfn_subscription = subscription.node.default_child
+            if isinstance(cfn_subscription, sns.CfnSubscription):
+                cfn_subscription.replay_policy = replay_policy(
+                    settings["replay_from"], settings["replay_until"]
+                )
         if queue_policy.policy_dependable is not None:
             subscription.node.add_dependency(queue_policy.policy_dependable)
         return subscription

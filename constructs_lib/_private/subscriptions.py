@@ -18,7 +18,7 @@ from .filter_policy import (
     check_attribute_policy,
     check_body_policy,
 )
-from .validation import Problems, unresolved
+from .validation import Problems, fifo_of, unresolved
 
 
 def check_filter_policies(
@@ -131,12 +131,15 @@ def check_subscription_dead_letter_queue_type(
     problems: Problems, topic: sns.ITopic, dead_letter_queue: sqs.IQueue | None
 ) -> None:
     """SNS requires a subscription dead-letter queue of the topic's type (FIFO or standard)."""
-    if dead_letter_queue is None or dead_letter_queue.fifo == topic.fifo:
+    if dead_letter_queue is None:
+        return
+    queue_fifo, topic_fifo = fifo_of(dead_letter_queue) is True, fifo_of(topic) is True
+    if queue_fifo == topic_fifo:
         return
     kinds = {True: "FIFO", False: "standard"}
     problems.add(
         "subscription_dead_letter_queue",
         dead_letter_queue.node.path,
-        f"is {kinds[dead_letter_queue.fifo]} but the topic is {kinds[topic.fifo]}; SNS "
+        f"is {kinds[queue_fifo]} but the topic is {kinds[topic_fifo]}; SNS "
         "requires a subscription dead-letter queue of the topic's type",
     )

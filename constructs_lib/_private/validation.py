@@ -98,19 +98,46 @@ _NAMES = "_constructs_lib_physical_names"
 _AWS_MANAGED_ALIAS = re.compile(r"(?:^|:)(alias/aws/[A-Za-z0-9/_-]+)$")
 
 
+_FIFO = "_constructs_lib_fifo"
+_MANAGED_ALIAS = "_constructs_lib_aws_managed_alias"
+
+
+def fifo_of(topic: object) -> bool | None:
+    """``topic.fifo`` (a queue's too), read once per object: each read is a round trip into
+    the jsii runtime, and a fanout's consumers each ask it of the same topic."""
+    cache = getattr(topic, "__dict__", None)
+    if cache is not None and _FIFO in cache:
+        known: bool | None = cache[_FIFO]
+        return known
+    value = getattr(topic, "fifo", None)
+    fifo = value if isinstance(value, bool) else None
+    if cache is not None:
+        cache[_FIFO] = fifo
+    return fifo
+
+
 def aws_managed_key_alias(key: object) -> str | None:
     """The alias (``alias/aws/sqs`` ...) when ``key`` is an AWS-managed KMS key, else None.
 
     Recognises ``kms.Alias.from_alias_name`` and keys imported by an alias ARN or id; keys
-    known only by a token cannot be told apart and count as customer-managed.
+    known only by a token cannot be told apart and count as customer-managed. Answered once
+    per key (a fanout's consumers share one).
     """
+    cache = getattr(key, "__dict__", None)
+    if cache is not None and _MANAGED_ALIAS in cache:
+        known: str | None = cache[_MANAGED_ALIAS]
+        return known
+    alias = None
     for attribute in ("alias_name", "key_arn", "key_id"):
         value = getattr(key, attribute, None)
         if isinstance(value, str) and not unresolved(value):
             match = _AWS_MANAGED_ALIAS.search(value)
             if match:
-                return match.group(1)
-    return None
+                alias = match.group(1)
+                break
+    if cache is not None:
+        cache[_MANAGED_ALIAS] = alias
+    return alias
 
 
 GRANTABLE = (
@@ -222,7 +249,7 @@ class Problems:
         """
         if topic is None:
             return
-        if topic.fifo is True:
+        if fifo_of(topic) is True:
             self.add(
                 option,
                 topic.node.path,
