@@ -30,6 +30,7 @@ import importlib.util
 import json
 import os
 import re
+import resource as rusage
 import shutil
 import subprocess
 import sys
@@ -232,6 +233,9 @@ class Measurement:
     outdir: Path
     resource_limit: bool
     process_wall_s: float
+    process_cpu_s: float | None = None
+    """User plus system CPU of the measured process and every descendant it waited for (the
+    jsii node processes), from the parent's ``RUSAGE_CHILDREN``."""
     import_cdk_s: float | None = None
     import_library_s: float | None = None
     build_s: float | None = None
@@ -287,6 +291,11 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def _children_cpu() -> float:
+    usage = rusage.getrusage(rusage.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(impl: str, n: int, outdir: Path, *, resource_limit: bool = True) -> Measurement:
     """Build and synthesize ``impl`` with ``n`` consumers in a fresh subprocess."""
     if outdir.exists():
@@ -296,9 +305,17 @@ def measure(impl: str, n: int, outdir: Path, *, resource_limit: bool = True) -> 
     if not resource_limit:
         command.append("--no-resource-limit")
     started = time.perf_counter()
+    cpu_before = _children_cpu()
 
     def measured(**figures: Any) -> Measurement:
-        return Measurement(impl=impl, n=n, outdir=outdir, resource_limit=resource_limit, **figures)
+        return Measurement(
+            impl=impl,
+            n=n,
+            outdir=outdir,
+            resource_limit=resource_limit,
+            process_cpu_s=_children_cpu() - cpu_before,
+            **figures,
+        )
 
     try:
         done = subprocess.run(

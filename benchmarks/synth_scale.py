@@ -32,6 +32,7 @@ Run from the repository root, with no AWS account and no network (the SnsToSqs s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -71,6 +72,8 @@ LARGE_N = 200
 """Counts above this get ``--large-reps`` repetitions instead of ``--reps``."""
 RATIO_TARGET_N = 50
 RATIO_TARGET = 1.0
+WHOLE_PROCESS_TARGET = 0.85
+"""Issue 14: the whole process (wall and CPU) at N = 50 at most this times SnsToSqs's."""
 RESOURCES_PER_CONSUMER_TARGET = 5
 KMS_KEYS_TARGET = 2
 SYNTHESIZE_TARGET_N = 1000
@@ -302,6 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print("\n".join(table(rows)))
     print()
+    whole = whole_process(impls, counts, runs)
+    print(
+        "Whole process per N: wall (start to exit) and CPU (user + system of the process and "
+        "its jsii node processes), median [min-max]; ratio = median of per-repetition ratios"
+    )
+    print("\n".join(table(whole.rows)))
+    print()
     print("Peak memory (MiB): Python process + jsii node processes, median [min-max]")
     rows = [["N", *(f"{impl}: python + node = total" for impl in impls)]]
     if len(impls) == 2:
@@ -482,6 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("Targets (issue 7):")
     for line in targets(impls, counts, runs, pairs, assemblies, costs, linear):
         print(f"  {line}")
+    print("Targets (issue 14):")
+    print(f"  {whole.target_line()}")
     if THEIRS in costs:
         theirs_per, _, theirs_types = costs[THEIRS]
         stack = capacity[THEIRS][0]
@@ -498,6 +510,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{time.perf_counter() - started:.0f} s"
     )
     return 0
+
+
+@dataclasses.dataclass
+class WholeProcess:
+    """The whole-process table and the N = 50 ratios it holds."""
+
+    rows: list[list[str]]
+    ratios: dict[str, float]
+
+    def target_line(self) -> str:
+        if not self.ratios:
+            return (
+                f"[not measured] N={RATIO_TARGET_N}: whole process <= {WHOLE_PROCESS_TARGET}x "
+                "SnsToSqs (wall and CPU)"
+            )
+        ok = all(r <= WHOLE_PROCESS_TARGET for r in self.ratios.values())
+        figures = ", ".join(f"{kind} {ratio:.2f}x" for kind, ratio in self.ratios.items())
+        return (
+            f"[{'met' if ok else 'NOT MET'}] N={RATIO_TARGET_N}: whole process <= "
+            f"{WHOLE_PROCESS_TARGET}x SnsToSqs, wall and CPU: {figures}"
+        )
+
+
+def whole_process(
+    impls: Sequence[str], counts: Sequence[int], runs: dict[tuple[str, int], list[Measurement]]
+) -> WholeProcess:
+    header = ["N", *(f"{impl} wall / CPU (s)" for impl in impls)]
+    both = OURS in impls and THEIRS in impls
+    if both:
+        header += ["wall ratio", "CPU ratio"]
+    rows, ratios = [header], {}
+    for n in counts:
+        row = [f"{n:,}"]
+        for impl in impls:
+            measured = [r for r in runs[(impl, n)] if r.ok]
+            walls = [r.process_wall_s for r in measured]
+            cpus = [r.process_cpu_s for r in measured if r.process_cpu_s is not None]
+            row.append(f"{median_range(walls)} / {median_range(cpus)}")
+        if both:
+            pairs = list(zip(runs[(OURS, n)], runs[(THEIRS, n)], strict=False))
+            ok = [(a, b) for a, b in pairs if a.ok and b.ok]
+            wall = [a.process_wall_s / b.process_wall_s for a, b in ok]
+            cpu = [
+                a.process_cpu_s / b.process_cpu_s
+                for a, b in ok
+                if a.process_cpu_s and b.process_cpu_s
+            ]
+            row += [median_range(wall, "{:.2f}x"), median_range(cpu, "{:.2f}x")]
+            if n == RATIO_TARGET_N and wall and cpu:
+                ratios = {"wall": statistics.median(wall), "CPU": statistics.median(cpu)}
+        rows.append(row)
+    return WholeProcess(rows, ratios)
 
 
 def lifted_line(
