@@ -29,6 +29,7 @@ from constructs import Construct
 from ._private import monitoring
 from ._private.delivery_status import LOGGED_PROTOCOLS, DeliveryStatusLogging
 from ._private.fanout_alarms import FanoutAlarms
+from ._private.functions import runtime_code
 from ._private.message_size import (
     MAX_MESSAGE_SIZE,
     MIN_MESSAGE_SIZE,
@@ -310,7 +311,8 @@ class FanoutTopic(Construct):
             provider = stack_provider(
                 self,
                 ARCHIVE_PROVIDER_ID,
-                code="topic_archive",
+                code=runtime_code("topic_archive"),
+                job="topic-archive",
                 handler="handler.on_event",
                 description="Deactivates an SNS topic's archive policy before CloudFormation "
                 "deletes the topic",

@@ -149,7 +149,8 @@ def _provider(scope: Construct) -> StackProvider:
     return stack_provider(
         scope,
         PROVIDER_ID,
-        code="push_platform_application",
+        code=runtime_code("push_platform_application"),
+        job="platform-application",
         handler="handler.on_event",
         description="Creates, updates and deletes SNS platform applications "
         "(credentials read from Secrets Manager)",

@@ -23,7 +23,7 @@ import os
 
 import aws_cdk
 import constructs_lib
-from aws_cdk import App, Stack
+from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs_lib import FanoutTopic, MobilePush, PushPlatform
@@ -33,6 +33,9 @@ stack = Stack(app, "Consumer")
 orders = FanoutTopic(stack, "Orders")
 orders.add_queue_consumer("Billing")
 orders.add_queue_consumer("Shipping", raw_message_delivery=True)
+ledger = FanoutTopic(
+    stack, "Ledger", fifo=True, archive_retention_days=3, removal_policy=RemovalPolicy.DESTROY
+)
 MobilePush(
     stack,
     "Push",

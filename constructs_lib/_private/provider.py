@@ -1,7 +1,12 @@
 """One CloudFormation custom resource provider per stack and job, behind the CDK ``Provider``
-framework, for what CloudFormation has no resource (or no clean-up) for."""
+framework, for what CloudFormation has no resource (or no clean-up) for.
+
+Each caller names its handler's folder literally (``runtime_code("topic_archive")``), so the
+packaging tests can check that every function the library deploys ships in the wheel."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
@@ -10,21 +15,22 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from .functions import least_privilege_function, runtime_code
+from .functions import least_privilege_function
 from .nag import acknowledge_wildcard_resource
 
 
 class StackProvider(Construct):
-    """A provider: the library's handler ``constructs_lib/runtime/<code>`` (a least-privilege
-    function: grant it what it calls on ``role``) and the framework's own function, role and
-    log group."""
+    """A provider: the library's handler ``code`` (``runtime_code(<folder>)``; a
+    least-privilege function: grant it what it calls on ``role``) and the framework's own
+    function, role and log group. ``job`` says what it does, in the acknowledgment's words."""
 
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        code: str,
+        code: lambda_.Code,
+        job: str,
         handler: str,
         description: str,
         framework_description: str,
@@ -32,7 +38,7 @@ class StackProvider(Construct):
         super().__init__(scope, id)
         built = least_privilege_function(
             self,
-            code=runtime_code(code),
+            code=code,
             handler=handler,
             description=description,
             timeout=Duration.minutes(1),
@@ -65,8 +71,8 @@ class StackProvider(Construct):
         acknowledge_wildcard_resource(
             framework_role,
             f"{self.function.function_arn}:*",
-            f"The custom resource framework may invoke the one {code.replace('_', '-')} "
-            "handler, any of its versions (the :* suffix); nothing else.",
+            f"The custom resource framework may invoke the one {job} handler, any of its "
+            "versions (the :* suffix); nothing else.",
         )
 
     @property
@@ -75,7 +81,7 @@ class StackProvider(Construct):
         return self.provider.service_token
 
 
-def stack_provider(scope: Construct, id: str, **settings: str) -> StackProvider:
+def stack_provider(scope: Construct, id: str, **settings: Any) -> StackProvider:
     """The stack's provider ``id`` (a child of the stack), created on first use with
     ``settings`` (:class:`StackProvider`'s)."""
     stack = Stack.of(scope)
