@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,7 @@ from ._private.validation import (
     MIN_RETENTION,
     Problems,
     Range,
+    arn_of_topic,
     expect_grantee,
     fifo_of,
     known_property,
@@ -466,13 +468,14 @@ class ConsumerQueue(Construct):
         topic whatever the app's feature flags say (``SqsSubscription`` only scopes it under
         ``@aws-cdk/aws-sns-subscriptions:restrictSqsDescryption``).
         """
-        principal = iam.ServicePrincipal(SNS_PRINCIPAL)
-        from_topic = {"ArnEquals": {"aws:SourceArn": topic.topic_arn}}
+        principal = _sns_principal()
+        from_topic = {"ArnEquals": {"aws:SourceArn": arn_of_topic(topic)}}
+        queue_arn = self.queue.queue_arn
         queue_policy = self.queue.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["sqs:SendMessage"],
                 principals=[principal],
-                resources=[self.queue.queue_arn],
+                resources=[queue_arn],
                 conditions=from_topic,
             )
         )
@@ -499,7 +502,7 @@ class ConsumerQueue(Construct):
             self,
             "Subscription",
             topic=topic,
-            endpoint=self.queue.queue_arn,
+            endpoint=queue_arn,
             protocol=sns.SubscriptionProtocol.SQS,
             raw_message_delivery=settings["raw_message_delivery"],
             filter_policy=settings["filter_policy"],
@@ -611,6 +614,13 @@ class ConsumerQueue(Construct):
         return metric_of(
             self, self.dead_letter_queue, "ApproximateNumberOfMessagesVisible", options
         )
+
+
+@functools.cache
+def _sns_principal() -> iam.ServicePrincipal:
+    """SNS's service principal, made once (it is a value, not a construct: every queue's and
+    key's policy may share it)."""
+    return iam.ServicePrincipal(SNS_PRINCIPAL)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,7 @@ from aws_cdk import (
 )
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -29,7 +27,6 @@ from constructs import Construct
 from ._private import monitoring
 from ._private.delivery_status import LOGGED_PROTOCOLS, DeliveryStatusLogging
 from ._private.fanout_alarms import FanoutAlarms
-from ._private.functions import runtime_code
 from ._private.message_size import (
     MAX_MESSAGE_SIZE,
     MIN_MESSAGE_SIZE,
@@ -38,34 +35,33 @@ from ._private.message_size import (
 from ._private.metrics import MetricOptions, metric_of, visible_messages
 from ._private.options import Declared
 from ._private.placement import ConsumerStack, Placement, StackLimits
-from ._private.provider import stack_provider
 from ._private.resources import new_subscription_dead_letter_queue, rotating_key
 from ._private.subscriptions import Regions
 from ._private.validation import Problems, expect_grantee, unresolved, with_fifo_suffix
 from .consumer_queue import ConsumerQueue, ConsumerQueueOptions
 from .data_protection import DataProtection
 from .data_protection import check as check_data_protection
-from .lambda_consumer import OPTIONS as LAMBDA_CONSUMER_OPTIONS
-from .lambda_consumer import (
-    LambdaConsumer,
-    LambdaConsumerOptions,
-    required_visibility_timeout,
-)
-from .subscribers import (
-    EmailSubscriber,
-    EmailSubscriberOptions,
-    FirehoseSubscriber,
-    FirehoseSubscriberOptions,
-    HttpSubscriber,
-    HttpSubscriberOptions,
-    LambdaSubscriber,
-    LambdaSubscriberOptions,
-    SmsSubscriber,
-    SmsSubscriberOptions,
-)
 
 if TYPE_CHECKING:
+    # Imported where they are used: aws_lambda and aws_kinesisfirehose are large modules, and
+    # a fanout of queues needs neither.
+    from aws_cdk import aws_kinesisfirehose as firehose
+    from aws_cdk import aws_lambda as lambda_
+
     from .dashboard import FanoutDashboard, FanoutDashboardOptions
+    from .lambda_consumer import LambdaConsumer, LambdaConsumerOptions
+    from .subscribers import (
+        EmailSubscriber,
+        EmailSubscriberOptions,
+        FirehoseSubscriber,
+        FirehoseSubscriberOptions,
+        HttpSubscriber,
+        HttpSubscriberOptions,
+        LambdaSubscriber,
+        LambdaSubscriberOptions,
+        SmsSubscriber,
+        SmsSubscriberOptions,
+    )
 
 MAX_TOPIC_NAME_LENGTH = 256
 MAX_DISPLAY_NAME_LENGTH = 100
@@ -308,6 +304,9 @@ class FanoutTopic(Construct):
             return
         self.topic.apply_removal_policy(topic_removal)
         if archived and topic_removal is RemovalPolicy.DESTROY:
+            from ._private.functions import runtime_code
+            from ._private.provider import stack_provider
+
             provider = stack_provider(
                 self,
                 ARCHIVE_PROVIDER_ID,
@@ -558,6 +557,9 @@ class FanoutTopic(Construct):
         the queue's construct (``<id>/Handler``) and inherits ``alarms`` and ``alarm_topic``;
         ``options`` are :class:`LambdaConsumer`'s.
         """
+        from .lambda_consumer import OPTIONS as LAMBDA_CONSUMER_OPTIONS
+        from .lambda_consumer import LambdaConsumer, required_visibility_timeout
+
         target = self._prepare_consumer(
             id, "lambda", {} if queue_options is None else queue_options, options
         )
@@ -720,17 +722,15 @@ class FanoutTopic(Construct):
         """Subscribe a Lambda function directly: a :class:`LambdaSubscriber` under this
         fanout (``<fanout>/<id>``) with ``options``."""
         return cast(
-            LambdaSubscriber,
-            self._add_subscriber(LambdaSubscriber, id, "Lambda", options, function=function),
+            "LambdaSubscriber",
+            self._add_subscriber("LambdaSubscriber", id, options, function=function),
         )
 
     def add_http_subscriber(
         self, id: str, *, url: str, **options: Unpack[HttpSubscriberOptions]
     ) -> HttpSubscriber:
         """Subscribe an HTTP/S endpoint: an :class:`HttpSubscriber` with ``options``."""
-        return cast(
-            HttpSubscriber, self._add_subscriber(HttpSubscriber, id, "HTTP/S", options, url=url)
-        )
+        return cast("HttpSubscriber", self._add_subscriber("HttpSubscriber", id, options, url=url))
 
     def add_email_subscriber(
         self, id: str, *, address: str, **options: Unpack[EmailSubscriberOptions]
@@ -738,8 +738,8 @@ class FanoutTopic(Construct):
         """Subscribe an email address (the recipient must confirm): an
         :class:`EmailSubscriber` with ``options``."""
         return cast(
-            EmailSubscriber,
-            self._add_subscriber(EmailSubscriber, id, "email", options, address=address),
+            "EmailSubscriber",
+            self._add_subscriber("EmailSubscriber", id, options, address=address),
         )
 
     def add_sms_subscriber(
@@ -748,8 +748,8 @@ class FanoutTopic(Construct):
         """Subscribe a phone number: an :class:`SmsSubscriber` (see there what the account
         needs before texts go out)."""
         return cast(
-            SmsSubscriber,
-            self._add_subscriber(SmsSubscriber, id, "SMS", options, phone_number=phone_number),
+            "SmsSubscriber",
+            self._add_subscriber("SmsSubscriber", id, options, phone_number=phone_number),
         )
 
     def add_firehose_subscriber(
@@ -762,24 +762,28 @@ class FanoutTopic(Construct):
         """Subscribe a Firehose delivery stream: a :class:`FirehoseSubscriber` with its own
         subscription role scoped to the stream."""
         return cast(
-            FirehoseSubscriber,
+            "FirehoseSubscriber",
             self._add_subscriber(
-                FirehoseSubscriber, id, "Firehose", options, delivery_stream=delivery_stream
+                "FirehoseSubscriber", id, options, delivery_stream=delivery_stream
             ),
         )
 
     def _add_subscriber(
         self,
-        cls: type[Construct],
+        construct: str,
         id: str,
-        kind: str,
         options: Mapping[str, object],
         **target: object,
     ) -> Any:
-        """A new subscriber of this fanout's topic, under the fanout, counted in its own
-        stack: it shares the fanout's subscription dead-letter queue (and so its
-        ``undelivered_alarm``) and alarm settings, which ``options`` override. On a FIFO fanout
-        it is a synth error: SNS delivers FIFO topics only to queues."""
+        """A new subscriber (the class ``construct`` of :mod:`constructs_lib.subscribers`) of
+        this fanout's topic, under the fanout, counted in its own stack: it shares the
+        fanout's subscription dead-letter queue (and so its ``undelivered_alarm``) and alarm
+        settings, which ``options`` override. On a FIFO fanout it is a synth error: SNS
+        delivers FIFO topics only to queues."""
+        from . import subscribers  # with aws_lambda: loaded by the first subscriber
+
+        cls = getattr(subscribers, construct)
+        kind: str = cls.KIND
         self._check_new_subscriber(id, kind, options)
         self._log_deliveries(kind)
         shared: dict[str, Any] = {
@@ -788,7 +792,7 @@ class FanoutTopic(Construct):
             "alarm_topic": self.alarm_topic,
         }
         subscriber = self._placement.counted(
-            lambda: cls(self, id, topic=self.topic, **target, **{**shared, **options})  # type: ignore[call-arg]
+            lambda: cls(self, id, topic=self.topic, **target, **{**shared, **options})
         )
         self._subscribers[id] = subscriber
         return subscriber

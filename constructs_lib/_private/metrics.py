@@ -9,11 +9,11 @@ checked like any other option.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+import sys
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import IConstruct
@@ -66,7 +66,10 @@ METRIC_OPTIONS = Declared(
     defaults=MetricOptions(period=ALARM_PERIOD, statistic=None, label=None, color=None, unit=None),
 )
 
-_Metered = sqs.IQueue | sns.ITopic | lambda_.IFunction | lambda_.EventSourceMapping
+if TYPE_CHECKING:  # aws_lambda is a large module: imported only by those who use Lambda
+    from aws_cdk import aws_lambda as lambda_
+
+    _Metered = sqs.IQueue | sns.ITopic | lambda_.IFunction | lambda_.EventSourceMapping
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
 
@@ -81,15 +84,26 @@ def metric_of(
     if settings["statistic"] is None:
         settings["statistic"] = DEFAULT_STATISTICS[metric_name]
     given: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
-    if isinstance(resource, lambda_.EventSourceMapping):
+    mapping = _event_source_mapping(resource)
+    if mapping is not None:
         # Lambda publishes a mapping's event counts by its UUID, which has no metric() helper.
         return cloudwatch.Metric(
             namespace=LAMBDA_NAMESPACE,
             metric_name=metric_name,
-            dimensions_map={"EventSourceMappingUUID": resource.event_source_mapping_id},
+            dimensions_map={"EventSourceMappingUUID": mapping.event_source_mapping_id},
             **given,
         )
-    return resource.metric(metric_name, **given)
+    metered = cast("sqs.IQueue | sns.ITopic | lambda_.IFunction", resource)
+    return metered.metric(metric_name, **given)
+
+
+def _event_source_mapping(resource: object) -> lambda_.EventSourceMapping | None:
+    """``resource`` when it is an event source mapping, without importing aws_lambda unless
+    a Lambda resource was given (which loaded it)."""
+    module = sys.modules.get("aws_cdk.aws_lambda")
+    if module is not None and isinstance(resource, module.EventSourceMapping):
+        return cast("lambda_.EventSourceMapping", resource)
+    return None
 
 
 CLOUDWATCH_SHORT_PERIODS = (1, 5, 10, 30)

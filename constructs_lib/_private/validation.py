@@ -116,6 +116,21 @@ def fifo_of(topic: object) -> bool | None:
     return fifo
 
 
+_TOPIC_ARN = "_constructs_lib_topic_arn"
+
+
+def arn_of_topic(topic: sns.ITopic) -> str:
+    """``topic.topic_arn``, read once per topic (a round trip into the jsii runtime)."""
+    cache = getattr(topic, "__dict__", None)
+    if cache is not None and _TOPIC_ARN in cache:
+        known: str = cache[_TOPIC_ARN]
+        return known
+    arn = topic.topic_arn
+    if cache is not None:
+        cache[_TOPIC_ARN] = arn
+    return arn
+
+
 def aws_managed_key_alias(key: object) -> str | None:
     """The alias (``alias/aws/sqs`` ...) when ``key`` is an AWS-managed KMS key, else None.
 
@@ -374,7 +389,8 @@ class Problems:
             )
 
     def raise_if_any(self, construct: IConstruct) -> None:
-        self.raise_for(construct.node.path)
+        if self._items:  # the path is a round trip into the jsii runtime: only when needed
+            self.raise_for(construct.node.path)
 
     def raise_for(self, what: str) -> None:
         """Raise the problems of ``what`` (a construct's path, or a value checked on its own)."""
