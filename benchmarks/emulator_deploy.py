@@ -36,7 +36,7 @@ os.environ["PATH"] = os.pathsep.join(
 
 from aws_cdk import cx_api  # noqa: E402
 
-from constructs_lib.testing import Emulator, cli_app  # noqa: E402
+from constructs_lib.testing import Emulator, cli_app, demo  # noqa: E402
 from stacks import OrderFanoutStack  # noqa: E402
 
 STACK = "OrderFanout"
@@ -53,7 +53,11 @@ def in_process(assembly: cx_api.CloudAssembly) -> dict[str, float]:
     start = timed(emulator.__enter__)
     try:
         bootstrap = timed(emulator.bootstrap)
-        deploy = timed(lambda: emulator.deploy(assembly.get_stack_by_name(STACK)))
+        deploy = timed(
+            lambda: emulator.deploy(
+                assembly.get_stack_by_name(STACK), parameters=demo.ORDER_PARAMETERS
+            )
+        )
     finally:
         emulator.__exit__(None, None, None)
     return {"start": start, "seed bootstrap": bootstrap, "deploy": deploy}
@@ -73,6 +77,7 @@ def with_cli() -> dict[str, float]:
             def deploy() -> None:
                 emulator.cdk(
                     *("deploy", STACK, "--require-approval", "never", "--output", outdir),
+                    *(f"--parameters={STACK}:{k}={v}" for k, v in demo.ORDER_PARAMETERS.items()),
                     cwd=ROOT,
                 )
                 emulator.deployed(cx_api.CloudAssembly(outdir).get_stack_by_name(STACK))

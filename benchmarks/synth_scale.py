@@ -492,8 +492,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("Targets (issue 7):")
     for line in targets(impls, counts, runs, pairs, assemblies, costs, linear):
         print(f"  {line}")
-    print("Targets (issue 14):")
-    print(f"  {whole.target_line()}")
     if THEIRS in costs:
         theirs_per, _, theirs_types = costs[THEIRS]
         stack = capacity[THEIRS][0]
@@ -504,6 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"per consumer ({theirs_types['AWS::KMS::Key']} KMS key), {stack} per stack, N=200: "
             f"{brief(default_synth.get((THEIRS, 200), 'not run'))}, KMS keys {keys}"
         )
+    print("Targets (issue 14):")
+    print(f"  {whole.target_line()}")
     print()
     print(
         f"Machine load at the end: {machine_load()}; total run time "
