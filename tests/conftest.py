@@ -41,6 +41,7 @@ SLOWEST_FIRST = (
     "test_cli_on_emulator.py",
     "test_benchmarks_smoke.py",
     "test_fanout_scale.py",
+    "test_dashboard.py",
     "test_user_app.py",
     "test_testing_package.py",
     "test_image_processing_on_emulator.py",
