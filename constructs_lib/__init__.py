@@ -1,7 +1,7 @@
 """Safe-by-default SNS → SQS fanout constructs for the AWS CDK (Python).
 
 The public API is the names imported below, each listed once. They are imported on first use
-(PEP 562), so that ``constructs_lib.dlq``, the operator command, starts without loading
+(PEP 562), so that ``constructs_lib.cli``, the operator command, starts without loading
 aws_cdk and its jsii runtime (Node).
 """
 
