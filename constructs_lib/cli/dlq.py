@@ -200,11 +200,11 @@ def discover(ctx: Context, prefix: str | None) -> list[DeadLetterQueue]:
     return rows
 
 
-def _table(title: str | None, columns: Sequence[tuple[str, bool]]) -> Any:
+def _table(columns: Sequence[tuple[str, bool]]) -> Any:
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for header, right in columns:
         table.add_column(header, justify="right" if right else "left", no_wrap=True)
     return table
@@ -220,9 +220,8 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print(f"No dead-letter queues found{where}.")
         return EXIT_OK
     for topic in dict.fromkeys(r.topic_arn for r in rows):
-        title = f"Topic {queue_name(topic)} ({topic})" if topic else "Not subscribed to a topic"
+        ctx.print(f"Topic {queue_name(topic)} ({topic})" if topic else "Not subscribed to a topic")
         table = _table(
-            title,
             [
                 ("CONSUMER", False),
                 ("DEAD-LETTER QUEUE", False),
@@ -236,6 +235,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
                 consumer = r.sources[0] if len(r.sources) == 1 else f"({len(r.sources)} consumers)"
                 table.add_row(consumer, r.name, r.kind, str(r.visible), str(r.in_flight))
         ctx.out.print(table)
+        ctx.print()
     for kind in sorted({r.kind for r in rows}):
         ctx.print(f"{kind}: {KIND_HELP[kind]}")
     return EXIT_OK
@@ -516,8 +516,8 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     if not tasks:
         ctx.print(f"No message move tasks for {queue_name(source_arn)}.")
         return EXIT_OK
+    ctx.print(f"Message move tasks of {queue_name(source_arn)}, newest first:")
     table = _table(
-        f"Message move tasks of {queue_name(source_arn)}, newest first",
         [
             ("STARTED", False),
             ("STATUS", False),
