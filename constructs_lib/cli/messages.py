@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -185,25 +184,11 @@ def peek(sqs: Client, url: str, count: int) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-@dataclass
-class Held:
-    """Messages received and kept invisible, so that each is seen once, until released."""
-
-    sqs: Client
-    url: str
-    messages: dict[str, dict[str, Any]]
-
-    def release(self, keep: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-        """Make every held message visible again at once (except ``keep``)."""
-        entries = [
-            {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-            for index, m in enumerate(self.messages.values())
-            if m["MessageId"] not in keep
-        ]
-        for start in range(0, len(entries), RECEIVE_BATCH):
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.url, Entries=entries[start : start + RECEIVE_BATCH]
-            )
+def _visible(sqs: Client, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes.get("ApproximateNumberOfMessages", 0))
 
 
 def hold_all(
@@ -212,8 +197,9 @@ def hold_all(
     """Receive every message once, holding each invisible for ``visibility`` seconds.
 
     Yields messages as they arrive; ends after a receive that brings nothing new (twice,
-    since SQS samples its servers), at ``limit`` messages, or after the message ``stop_at``.
-    The caller releases them (:meth:`Held.release`) or deletes them.
+    since SQS samples its servers), at ``limit`` messages, or after the batch that brought
+    the message ``stop_at``.
+    The caller deletes them or makes them visible again (``ChangeMessageVisibility`` 0).
     """
     seen: set[str] = set()
     empty = 0
@@ -225,12 +211,14 @@ def hold_all(
             visibility=visibility,
         )
         new = [m for m in batch if m["MessageId"] not in seen]
+        if not new and _visible(sqs, url) == 0:
+            return  # the held messages are invisible: nothing else is there to read
         empty = 0 if new else empty + 1
-        for message in new:
+        for message in new:  # the whole batch, so that the caller can release all of it
             seen.add(message["MessageId"])
             yield message
-            if message["MessageId"] == stop_at:
-                return
+        if stop_at in seen:
+            return
 
 
 # -- forms -------------------------------------------------------------------------------

@@ -103,13 +103,10 @@ class Journal:
         """The messages are back as they were (SQS refused the send): nothing to remember."""
         self.mark(ids, "failed")
 
-    def unsettled(self) -> list[str]:
-        return [i for i, state in self.states.items() if state in (SENDING, SENT)]
-
-    def close(self, drained: bool) -> None:
-        """Remove the journal once nothing in it can matter to a later run."""
-        if drained and not self.unsettled() and self.path.exists():
-            self.path.unlink()
+    def remove(self) -> None:
+        """Forget everything: called once the queue holds none of the messages named."""
+        self.states.clear()
+        self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -344,12 +341,19 @@ class Redrive:
 
     # -- the run ------------------------------------------------------------------------
 
-    def run(self) -> int:
-        approximate = int(
-            self.sqs.get_queue_attributes(
-                QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"].get("ApproximateNumberOfMessages", 0)
+    def _counts(self) -> tuple[int, int]:
+        """The dead-letter queue's visible and in-flight messages (approximate)."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.dlq_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return (
+            int(attributes.get("ApproximateNumberOfMessages", 0)),
+            int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
         )
+
+    def run(self) -> int:
+        approximate = self._counts()[0]
         name = queue_name(self.dlq_arn)
         where = (
             self.to.name
@@ -364,8 +368,7 @@ class Redrive:
             )
         per_batch = min(RECEIVE_BATCH, self.max_per_second or RECEIVE_BATCH)
         started = time.monotonic()
-        empty = 0
-        drained = False
+        idle = 0
         with stop_after_batch() as stop, self.ctx.progress() as bar:
             task = bar.add_task("redrive", total=approximate or None, detail="")
             while not stop.is_set() and self._failure is None:
@@ -378,31 +381,35 @@ class Redrive:
                         if message["MessageId"] in skipped.messages:
                             skipped.messages[message["MessageId"]] = message["ReceiptHandle"]
                 fresh = [m for m in received if m["MessageId"] not in held]
-                if not fresh:
-                    empty += 1
-                    if empty >= 2:
-                        drained = True
+                if fresh:
+                    idle = 0
+                    self.batch(fresh)
+                    left = sum(len(s.messages) for s in self.skipped.values())
+                    bar.update(
+                        task,
+                        completed=self.moved + self.settled,
+                        total=max(approximate, self.moved + self.settled + left) or None,
+                        detail=f"moved {self.moved}" + (f", left {left}" if left else ""),
+                    )
+                    if self.max_per_second:
+                        due = started + self.moved / self.max_per_second
+                        if (pause := due - time.monotonic()) > 0:
+                            self.ctx.sleep(pause)
+                # A short batch may be the last: stop once SQS counts nothing visible (the
+                # messages left behind are held invisible until the end), or after three
+                # receives in a row that bring nothing new.
+                if len(received) < per_batch or not fresh:
+                    idle += 0 if fresh else 1
+                    if self._counts()[0] == 0 or idle >= 3:
                         break
-                    continue
-                empty = 0
-                self.batch(fresh)
-                left = sum(len(s.messages) for s in self.skipped.values())
-                bar.update(
-                    task,
-                    completed=self.moved + self.settled,
-                    total=max(approximate, self.moved + self.settled + left) or None,
-                    detail=f"moved {self.moved}" + (f", left {left}" if left else ""),
-                )
-                if self.max_per_second:
-                    due = started + self.moved / self.max_per_second
-                    if (pause := due - time.monotonic()) > 0:
-                        self.ctx.sleep(pause)
             interrupted = stop.is_set()
         self._release([h for s in self.skipped.values() for h in s.messages.values()])
-        self.journal.close(drained and not self.skipped)
-        return self.report(interrupted)
+        in_flight = self._counts()[1]
+        if not interrupted and not self.skipped and not in_flight and self._failure is None:
+            self.journal.remove()  # every message it names has left the queue
+        return self.report(interrupted, in_flight)
 
-    def report(self, interrupted: bool) -> int:
+    def report(self, interrupted: bool, in_flight: int) -> int:
         left = {s.reason: sorted(s.messages) for s in self.skipped.values()}
         if self.ctx.json_output:
             self.ctx.print_json(
@@ -412,6 +419,7 @@ class Redrive:
                     "settled_from_earlier_run": self.settled,
                     "left": left,
                     "interrupted": interrupted,
+                    "in_flight": in_flight,
                     "failure": self._failure,
                     "journal": str(self.journal.path),
                 }
@@ -427,11 +435,17 @@ class Redrive:
                 self.ctx.print(
                     f"Left {len(ids)} in the dead-letter queue: {reason}: {', '.join(ids)}"
                 )
+            if in_flight:
+                self.ctx.print(
+                    f"{in_flight} message(s) are in flight (received by someone else, or by an "
+                    "interrupted run, and invisible until their visibility timeout ends): rerun "
+                    "after that to redrive them too."
+                )
         if self._failure:
             raise OperatorError(f"stopped: {self._failure}", EXIT_AWS)
         if interrupted:
             self.ctx.print("Interrupted after a whole batch; rerun the same command to continue.")
             return EXIT_INTERRUPTED
-        if left:
+        if left or in_flight:
             return EXIT_INCOMPLETE
         return EXIT_OK
