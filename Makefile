@@ -67,6 +67,7 @@ bench: setup
 	python benchmarks/scaling_sim.py
 	python benchmarks/lambda_invoke.py
 	python benchmarks/emulator_deploy.py
+	python benchmarks/operator_cli.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out dist build

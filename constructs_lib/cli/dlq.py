@@ -34,6 +34,7 @@ from .aws import (
 )
 from .core import (
     EXIT_AWS,
+    EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
     EXIT_OK,
     PROG,
@@ -568,9 +569,15 @@ def cmd_delete(args: argparse.Namespace, ctx: Context) -> int:
             if received["MessageId"] == args.message_id:
                 found = received
         if found is None:
+            fifo = (
+                "; in a FIFO queue only the first 10 messages of each message group can be "
+                "read until the earlier ones are gone"
+                if url.endswith(".fifo")
+                else ""
+            )
             raise UsageError(
                 f"no message {args.message_id} is visible in {queue_name(url)} ({len(held)} "
-                f"looked at); `{PROG} dlq peek {queue_name(url)}` lists message ids"
+                f"looked at); `{PROG} dlq peek {queue_name(url)}` lists message ids{fifo}"
             )
         ctx.print(render(1, 1, describe(found)))
         if not args.yes:
@@ -612,6 +619,7 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
             for received in hold_all(sqs, url, visibility=args.hold, limit=args.limit):
                 held.append(received)
                 bar.update(task, completed=len(held))
+        unread = 0 if args.limit else _visible_count(sqs, url)
         lines = [json.dumps(export_line(m, name), ensure_ascii=False) for m in held]
         if stream is None:
             Path(args.file).write_text("".join(line + "\n" for line in lines))
@@ -623,7 +631,21 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
         _release(sqs, url, held)
     if stream is None:
         ctx.print(f"Exported {len(held)} message(s) from {name} to {args.file}; none removed.")
+    if unread:
+        why = (
+            "SQS returns no later message of a FIFO message group while earlier ones are "
+            "held, so a FIFO export reads at most 10 messages per group"
+            if name.endswith(".fifo")
+            else "they arrived or became visible during the export"
+        )
+        ctx.warn(f"{unread} message(s) of {name} were not exported: {why}")
+        return EXIT_INCOMPLETE
     return EXIT_OK
+
+
+def _visible_count(sqs: Client, url: str) -> int:
+    attributes = queue_attributes(sqs, url, ["ApproximateNumberOfMessages"])
+    return int(attributes.get("ApproximateNumberOfMessages", 0))
 
 
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
