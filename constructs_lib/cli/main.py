@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any
@@ -103,10 +104,12 @@ class Commands:
         if examples:
             epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples) + "\n\n"
         epilog += exit_codes_text()
+        text = description or help
+        text = "\n\n".join(textwrap.fill(part, 88) for part in text.split("\n\n"))
         parser: argparse.ArgumentParser = self._subparsers.add_parser(
             name,
             help=help,
-            description=description or help,
+            description=text,
             epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
