@@ -46,7 +46,7 @@ SLOWEST_FIRST = (
     "test_testing_package.py",
     "test_image_processing_on_emulator.py",
     "test_emulator_lambda.py",
-    "test_dlq_on_emulator.py",
+    "test_dlq_move_tasks_on_emulator.py",
     "test_cli_synth.py",
     "test_packaging.py",
     "test_emulator_harness.py",

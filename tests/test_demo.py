@@ -45,7 +45,7 @@ def test_the_operator_command_lists_the_dead_letter_queues_at_the_end(
     printed: tuple[list[demo.ConsumerReport], str],
 ) -> None:
     _, text = printed
-    dlq_part = text.split("$ fanout-dlq", 1)[1]
+    dlq_part = text.split("$ fanout dlq list", 1)[1]
     depths = re.findall(
         r"OrderFanout-OrderPlaced-(\w+)-[0-9A-F]{8}-dlq\s+processing\s+(\d+)", dlq_part
     )

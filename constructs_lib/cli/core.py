@@ -119,18 +119,19 @@ class Context:
         return self._err
 
     def print(self, text: str = "") -> None:
-        """A line of plain text on standard output (no markup is interpreted)."""
-        self.out.print(text, markup=False, highlight=False)
+        """A line of plain text on standard output (no markup is interpreted), never broken
+        in two by rich: a long line stays one line (a task handle, a message body)."""
+        self.out.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def print_json(self, value: Any) -> None:
         self.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
         self.stdout.flush()
 
     def warn(self, text: str) -> None:
-        self.err.print(f"{PROG}: warning: {text}", markup=False, highlight=False)
+        self.err.print(f"{PROG}: warning: {text}", markup=False, highlight=False, soft_wrap=True)
 
     def error(self, text: str) -> None:
-        self.err.print(f"{PROG}: error: {text}", markup=False, highlight=False)
+        self.err.print(f"{PROG}: error: {text}", markup=False, highlight=False, soft_wrap=True)
 
     def clock(self) -> str:
         return self.now().strftime("%H:%M:%S")

@@ -6,7 +6,7 @@ after ``cdk synth``) to moto in server mode on 127.0.0.1, publishes a handful of
 the emulator as deployed (their event source mappings feed them; ``LambdaService`` waits until
 each queue is worked off), plays the consumers of the two plain queues, and prints per consumer
 what was delivered, filtered out, processed and dead-lettered; then the operator command
-``fanout-dlq list`` shows the dead-letter queues. Act two, when the PushNotifications stack is
+``fanout dlq list`` shows the dead-letter queues. Act two, when the PushNotifications stack is
 deployed too (made-up credentials stored as secrets first): three devices register through the
 registration function URL, a broadcast and a segment message go out, and a device whose
 endpoint was disabled is retired by the feedback function. The emulator stops when it is done;
@@ -33,7 +33,7 @@ from typing import Any
 
 from aws_cdk import cx_api
 
-from constructs_lib import dlq
+from constructs_lib.cli import main as fanout_command
 
 from .fanout import DeployedFanout, published_body
 from .harness import DeployedStack, Emulator, cli_app, running_emulator
@@ -194,10 +194,10 @@ def run(
         say()
         _print_table(reports, say)
         say()
-        command = ["--endpoint-url", emulator.endpoint_url, "list", "--prefix", f"{STACK}-"]
-        say(f"$ fanout-dlq {' '.join(command)}")
+        command = ["list", "--prefix", f"{STACK}-", "--endpoint-url", emulator.endpoint_url]
+        say(f"$ fanout dlq {' '.join(command)}")
         with contextlib.redirect_stdout(out):
-            dlq.main(command)
+            fanout_command.main(["dlq", *command])
         if PUSH_STACK in stacks:
             say()
             _push_act(stacks[PUSH_STACK], say)

@@ -1,4 +1,4 @@
-"""The ``fanout-dlq`` operator command.
+"""``fanout dlq``: list, peek, and redrive, status and cancel by SQS message move tasks.
 
 ``list`` and ``peek`` run against a moto server on 127.0.0.1 through ``--endpoint-url``, on
 queues, redrive policies and subscriptions shaped like the ones the constructs create (names
@@ -7,15 +7,18 @@ redrive-allow policy, subscription RedrivePolicy). Each test builds its own stac
 of queues, so tests share the server but not state.
 
 ``redrive``, ``status`` and ``cancel`` run end to end against the emulator's message move
-tasks in ``tests/test_dlq_on_emulator.py``. Here they run against botocore's Stubber, which
-checks every request and response against the real SQS API shapes, where a test needs answers
-no emulator gives on cue (a given sequence of progress reports, a KMS failure reason, access
-denied, an endpoint without the API, Ctrl-C at a given moment) or checks the exact requests.
+tasks in ``tests/cli/test_dlq_move_tasks_on_emulator.py``. Here they run against botocore's
+Stubber, which checks every request and response against the real SQS API shapes, where a
+test needs answers no emulator gives on cue (a given sequence of progress reports, a KMS
+failure reason, access denied, an endpoint without the API, Ctrl-C at a given moment) or
+checks the exact requests.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -30,7 +33,9 @@ from botocore.stub import Stubber
 from helpers import ROOT
 from moto.server import ThreadedMotoServer
 
-from constructs_lib import dlq
+from constructs_lib.cli import dlq
+from constructs_lib.cli import main as cli
+from constructs_lib.cli.core import EXIT_INTERRUPTED, EXIT_UNREACHABLE, Context
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -132,21 +137,28 @@ class Fanout:
         return messages
 
     def cli(self, *argv: str) -> int:
-        return dlq.main(["--endpoint-url", self.endpoint, "--region", REGION, *argv])
+        """``fanout --endpoint-url ... --region ... dlq ARGV``."""
+        return cli.main(["--endpoint-url", self.endpoint, "--region", REGION, "dlq", *argv])
+
+
+@dataclass(frozen=True)
+class Clients:
+    sqs: Any
+    sns: Any
 
 
 @pytest.fixture(scope="module")
-def clients(endpoint: str) -> dlq.Clients:
+def clients(endpoint: str) -> Clients:
     """Clients of the moto server for the tests' own setup and checks."""
     session = boto3.Session(region_name=REGION, **_session_credentials())
-    return dlq.Clients(
+    return Clients(
         sqs=session.client("sqs", endpoint_url=endpoint),
         sns=session.client("sns", endpoint_url=endpoint),
     )
 
 
 @pytest.fixture
-def fanout(endpoint: str, clients: dlq.Clients) -> Fanout:
+def fanout(endpoint: str, clients: Clients) -> Fanout:
     """An "OrderPlaced" fanout in a stack of its own (no consumers yet)."""
     stack = f"Shop{next(STACK_NUMBERS)}"
     sqs, sns = clients.sqs, clients.sns
@@ -168,7 +180,7 @@ def _session_credentials() -> dict[str, str]:
 
 def _listed(fanout: Fanout, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     capsys.readouterr()
-    assert fanout.cli("list", "--prefix", f"{fanout.stack}-", "--json") == 0
+    assert fanout.cli("list", "--prefix", f"{fanout.stack}-", "--output", "json") == 0
     rows: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
     return rows
 
@@ -190,19 +202,17 @@ def test_list_groups_each_consumer_dlq_under_its_topic(
         lines[0]
         == f"Topic {fanout.stack}-OrderPlacedTopic6C42D0B1-Q2Ldz1XsKJ9b ({fanout.topic_arn})"
     )
-    assert lines[1].split() == [
+    assert re.split(r"\s{2,}", lines[1].strip()) == [
         "CONSUMER",
-        "QUEUE",
-        "DEAD-LETTER",
-        "QUEUE",
+        "DEAD-LETTER QUEUE",
         "KIND",
         "VISIBLE",
-        "IN",
-        "FLIGHT",
+        "IN FLIGHT",
     ]
-    assert lines[2].split() == [billing, f"{billing}-dlq", "processing", "0", "0"]
-    assert lines[3].split() == [shipping, f"{shipping}-dlq", "processing", "0", "0"]
-    assert lines[4].split() == ["(2", "queues)", fanout.undelivered, "undelivered", "0", "0"]
+    assert set(lines[2]) == {"─"}  # the header's underline
+    assert lines[3].split() == [billing, f"{billing}-dlq", "processing", "0", "0"]
+    assert lines[4].split() == [shipping, f"{shipping}-dlq", "processing", "0", "0"]
+    assert lines[5].split() == ["(2", "consumers)", fanout.undelivered, "undelivered", "0", "0"]
 
 
 def test_list_counts_dead_lettered_messages_as_visible(
@@ -238,7 +248,7 @@ def test_list_names_every_queue_whose_subscription_uses_the_undelivered_dlq(
             "dead_letter_queue": fanout.undelivered,
             "dead_letter_queue_url": fanout.queue_url(fanout.undelivered),
             "dead_letter_queue_arn": fanout.queue_arn(fanout.undelivered),
-            "source_queues": [billing, shipping],
+            "sources": [billing, shipping],
             "messages_visible": 0,
             "messages_in_flight": 0,
         }
@@ -299,7 +309,7 @@ def test_peek_leaves_the_message_in_the_dead_letter_queue(
     fanout.dead_letter(billing)
     (before,) = fanout.receive(f"{billing}-dlq")
 
-    assert fanout.cli("peek", f"{billing}-dlq", "--json") == 0
+    assert fanout.cli("peek", f"{billing}-dlq", "--output", "json") == 0
 
     (peeked,) = json.loads(capsys.readouterr().out)
     assert peeked["message_id"] == before["MessageId"]
@@ -314,7 +324,7 @@ def test_peek_shows_raw_delivery_attributes_from_sqs(
     fanout.dead_letter(analytics)
     capsys.readouterr()
 
-    assert fanout.cli("peek", f"{analytics}-dlq", "--json") == 0
+    assert fanout.cli("peek", f"{analytics}-dlq", "--output", "json") == 0
 
     (peeked,) = json.loads(capsys.readouterr().out)
     assert peeked["sns"] is None
@@ -328,7 +338,7 @@ def test_peek_accepts_a_queue_url(fanout: Fanout, capsys: pytest.CaptureFixture[
     fanout.dead_letter(billing)
     capsys.readouterr()
 
-    assert fanout.cli("peek", fanout.queue_url(f"{billing}-dlq"), "--json") == 0
+    assert fanout.cli("peek", fanout.queue_url(f"{billing}-dlq"), "--output", "json") == 0
 
     assert len(json.loads(capsys.readouterr().out)) == 1
 
@@ -339,7 +349,10 @@ def test_peek_of_an_unknown_queue_exits_2_with_one_line(
     assert fanout.cli("peek", f"{fanout.stack}-Missing-dlq") == 2
 
     captured = capsys.readouterr()
-    assert captured.err == f"fanout-dlq: error: queue not found: {fanout.stack}-Missing-dlq\n"
+    assert captured.err == (
+        f"fanout: error: queue not found: {fanout.stack}-Missing-dlq (check the name and "
+        "--region; `fanout dlq list` shows the dead-letter queues)\n"
+    )
     assert captured.out == ""
 
 
@@ -357,9 +370,9 @@ def test_peek_refuses_a_queue_that_has_a_dead_letter_queue(
 
 def test_runs_as_a_program_against_the_emulator(fanout: Fanout) -> None:
     billing = fanout.add_consumer("Billing")
-    command = [sys.executable, "-m", "constructs_lib.dlq", "--endpoint-url", fanout.endpoint]
+    command = [sys.executable, "-m", "constructs_lib.cli", "--endpoint-url", fanout.endpoint]
     listed = subprocess.run(
-        [*command, "--region", REGION, "list", "--prefix", billing, "--json"],
+        [*command, "--region", REGION, "dlq", "list", "--prefix", billing, "--output", "json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -368,7 +381,7 @@ def test_runs_as_a_program_against_the_emulator(fanout: Fanout) -> None:
     assert [r["dead_letter_queue"] for r in json.loads(listed.stdout)] == [f"{billing}-dlq"]
 
 
-def test_missing_credentials_exit_1_with_one_line(
+def test_missing_credentials_exit_3_with_one_line(
     endpoint: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -380,10 +393,12 @@ def test_missing_credentials_exit_1_with_one_line(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
-    assert dlq.main(["--endpoint-url", endpoint, "--region", REGION, "list"]) == 1
+    assert cli.main(["--endpoint-url", endpoint, "--region", REGION, "dlq", "list"]) == (
+        EXIT_UNREACHABLE
+    )
 
     err = capsys.readouterr().err
-    assert err.startswith("fanout-dlq: error: no AWS credentials found")
+    assert err.startswith("fanout: error: no AWS credentials found")
     assert err.count("\n") == 1
 
 
@@ -400,11 +415,23 @@ STARTED = 1_796_150_000_000
 BY_QUEUE = json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [SOURCE_ARN]})
 
 
+@dataclass(frozen=True)
+class StubbedSession:
+    """What the command's ``Context.session_factory`` returns: its clients, already made."""
+
+    clients: dict[str, Any]
+
+    def client(self, service: str, endpoint_url: str | None = None) -> Any:
+        return self.clients[service]
+
+
 @dataclass
 class Stubbed:
-    """A real SQS client behind botocore's Stubber, and the command run against it."""
+    """A real SQS client behind botocore's Stubber, and the command run against it. SNS is
+    stubbed too, with no answer queued: a command that calls it fails the test."""
 
     sqs: Any
+    sns: Any
     stub: Stubber
     slept: list[float]
     calls: list[str]
@@ -434,9 +461,14 @@ class Stubbed:
         )
 
     def run(self, *argv: str, sleep: Callable[[float], None] | None = None) -> int:
-        sns = boto3.client("sns", region_name=REGION, **_session_credentials())
-        console = dlq.Console(sleep=sleep or self.slept.append, now=lambda: "18:00:00")
-        code = dlq.run(argv, connect=lambda _: dlq.Clients(sqs=self.sqs, sns=sns), io=console)
+        """``fanout dlq ARGV`` on the stubbed clients."""
+        session = StubbedSession({"sqs": self.sqs, "sns": self.sns})
+        ctx = Context(
+            args=argparse.Namespace(),
+            session_factory=lambda _: session,
+            sleep=sleep or self.slept.append,
+        )
+        code = cli.run(["dlq", *argv], ctx=ctx)
         self.stub.assert_no_pending_responses()
         return code
 
@@ -444,12 +476,13 @@ class Stubbed:
 @pytest.fixture
 def stubbed() -> Iterator[Stubbed]:
     sqs = boto3.client("sqs", region_name=REGION, **_session_credentials())
+    sns = boto3.client("sns", region_name=REGION, **_session_credentials())
     calls: list[str] = []
     sqs.meta.events.register(
         "before-parameter-build.sqs", lambda model, **_: calls.append(model.name)
     )
-    with Stubber(sqs) as stub:
-        yield Stubbed(sqs=sqs, stub=stub, slept=[], calls=calls)
+    with Stubber(sqs) as stub, Stubber(sns):
+        yield Stubbed(sqs=sqs, sns=sns, stub=stub, slept=[], calls=calls)
 
 
 def _task(status: str, moved: int, to_move: int | None = 3, **extra: Any) -> dict[str, Any]:
@@ -476,10 +509,11 @@ OLD_TASK = {
 }
 
 
-def test_redrive_prints_progress_until_the_task_completes(
+def test_redrive_shows_progress_until_the_task_completes(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A given sequence of ListMessageMoveTasks answers (counting first, then 2 of 3)."""
+    """A given sequence of ListMessageMoveTasks answers (counting first, then 2 of 3). Off a
+    terminal the progress bar on stderr is drawn once, in its final state."""
     stubbed.expect_dlq()
     stubbed.expect_tasks(OLD_TASK)
     stubbed.expect("start_message_move_task", {"TaskHandle": HANDLE}, {"SourceArn": DLQ_ARN})
@@ -489,20 +523,21 @@ def test_redrive_prints_progress_until_the_task_completes(
 
     assert stubbed.run("redrive", DLQ) == 0
 
-    assert capsys.readouterr().out.splitlines() == [
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
         f"Moving about 3 message(s) from {DLQ} to {SOURCE} (task {HANDLE}).",
-        "18:00:00  RUNNING: 0 moved (counting the messages to move)",
-        "18:00:00  RUNNING: 2 of 3 moved (66%)",
-        "18:00:00  COMPLETED: 3 of 3 moved (100%)",
         "Done: 3 message(s) moved.",
     ]
+    (bar,) = captured.err.splitlines()
+    assert re.fullmatch(r"move task ━+ 3/3 COMPLETED \d+:\d\d:\d\d", bar), bar
     assert stubbed.slept == [dlq.POLL_SECONDS, dlq.POLL_SECONDS]
 
 
 def test_redrive_failure_prints_the_failure_reason_and_exits_1(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A task SQS fails for a KMS reason (the emulator evaluates no key policy)."""
+    """A task SQS fails for a KMS reason (the emulator evaluates no key policy). The progress
+    bar stops where the task did, then the error follows on one line."""
     stubbed.expect_dlq()
     stubbed.expect_tasks()
     stubbed.expect("start_message_move_task", {"TaskHandle": HANDLE}, {"SourceArn": DLQ_ARN})
@@ -510,15 +545,17 @@ def test_redrive_failure_prints_the_failure_reason_and_exits_1(
 
     assert stubbed.run("redrive", DLQ) == 1
 
-    assert capsys.readouterr().err == (
-        "fanout-dlq: error: the message move task failed: AWS.SimpleQueueService.KmsAccessDenied\n"
+    bar, error = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r"move task ━+ +1/3 FAILED \d+:\d\d:\d\d", bar), bar
+    assert error == (
+        "fanout: error: the message move task failed: AWS.SimpleQueueService.KmsAccessDenied"
     )
 
 
 def test_ctrl_c_cancels_the_move_task_and_says_so(
     stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Ctrl-C while waiting (raised from the Console's sleep) calls CancelMessageMoveTask."""
+    """Ctrl-C while waiting (raised from the context's sleep) calls CancelMessageMoveTask."""
     stubbed.expect_dlq()
     stubbed.expect_tasks()
     stubbed.expect("start_message_move_task", {"TaskHandle": HANDLE}, {"SourceArn": DLQ_ARN})
@@ -527,7 +564,7 @@ def test_ctrl_c_cancels_the_move_task_and_says_so(
         "cancel_message_move_task", {"ApproximateNumberOfMessagesMoved": 1}, {"TaskHandle": HANDLE}
     )
 
-    assert stubbed.run("redrive", DLQ, sleep=_interrupt) == 130
+    assert stubbed.run("redrive", DLQ, sleep=_interrupt) == EXIT_INTERRUPTED
 
     out = capsys.readouterr().out
     assert "Interrupted: cancelling the message move task (CancelMessageMoveTask)...\n" in out
@@ -541,7 +578,7 @@ def test_ctrl_c_cancels_the_move_task_and_says_so(
 def test_a_malformed_endpoint_url_is_a_usage_error_without_traceback(
     url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert dlq.run(["--endpoint-url", url, "list"]) == 2
+    assert cli.run(["--endpoint-url", url, "dlq", "list"]) == 2
 
     err = capsys.readouterr().err
     assert "--endpoint-url" in err and "Traceback" not in err
@@ -579,7 +616,7 @@ def test_no_wait_returns_once_the_task_has_started(
 
     assert stubbed.calls.count("ListMessageMoveTasks") == 1
     assert capsys.readouterr().out.endswith(
-        f"Not waiting. Follow it with `fanout-dlq status {DLQ}`.\n"
+        f"Not waiting. Follow it with `fanout dlq status {DLQ}`.\n"
     )
 
 
@@ -620,8 +657,18 @@ def test_status_lists_recent_move_tasks(
     assert stubbed.run("status", DLQ) == 0
 
     lines = capsys.readouterr().out.splitlines()
-    assert lines[2].split() == ["2026-12-01T18:33:20Z", "RUNNING", "2", "3", "source"]
-    assert lines[3].split() == ["2026-11-30T00:53:20Z", "COMPLETED", "7", "7", "source"]
+    assert lines[0] == f"Message move tasks of {DLQ}, newest first:"
+    assert re.split(r"\s{2,}", lines[1].strip()) == [
+        "STARTED",
+        "STATUS",
+        "MOVED",
+        "TO MOVE",
+        "DESTINATION",
+        "FAILURE",
+    ]
+    assert set(lines[2]) == {"─"}
+    assert lines[3].split() == ["2026-12-01T18:33:20Z", "RUNNING", "2", "3", "source"]
+    assert lines[4].split() == ["2026-11-30T00:53:20Z", "COMPLETED", "7", "7", "source"]
 
 
 def test_access_denied_is_one_line_and_exit_1(
@@ -637,8 +684,7 @@ def test_access_denied_is_one_line_and_exit_1(
     assert stubbed.run("peek", DLQ) == 1
 
     assert capsys.readouterr().err == (
-        "fanout-dlq: error: access denied for GetQueueUrl: "
-        "not authorized to perform: sqs:getqueueurl\n"
+        "fanout: error: access denied for GetQueueUrl: not authorized to perform: sqs:getqueueurl\n"
     )
 
 
@@ -658,7 +704,7 @@ def test_an_endpoint_without_the_api_gets_a_one_line_error(
     assert stubbed.run("redrive", DLQ) == 1
 
     assert capsys.readouterr().err == (
-        "fanout-dlq: error: ListMessageMoveTasks failed: HTTP 500 without an AWS error "
+        "fanout: error: ListMessageMoveTasks failed: HTTP 500 without an AWS error "
         "(does the endpoint implement this API?)\n"
     )
 
@@ -668,12 +714,14 @@ def test_an_endpoint_without_the_api_gets_a_one_line_error(
 
 def test_console_script_is_registered() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["fanout-dlq"] == "constructs_lib.dlq:main"
+    assert pyproject["project"]["scripts"]["fanout"] == "constructs_lib.cli.main:main"
 
 
 def test_command_starts_without_aws_cdk() -> None:
+    """The parser of every subcommand is built at start."""
+    script = "import sys; from constructs_lib.cli import main; main.parser(); "
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, constructs_lib.dlq; print('aws_cdk' in sys.modules)"],
+        [sys.executable, "-c", script + "print('aws_cdk' in sys.modules)"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -722,7 +770,7 @@ def test_peek_redrive_and_cancel_need_only_what_grant_redrive_grants_on_the_dlq(
     stubbed.expect(
         "cancel_message_move_task", {"ApproximateNumberOfMessagesMoved": 1}, {"TaskHandle": HANDLE}
     )
-    assert stubbed.run("redrive", DLQ, sleep=_interrupt) == 130
+    assert stubbed.run("redrive", DLQ, sleep=_interrupt) == EXIT_INTERRUPTED
 
     assert {"ReceiveMessage", "StartMessageMoveTask", "CancelMessageMoveTask"} <= set(stubbed.calls)
     assert {f"sqs:{call}" for call in stubbed.calls} <= granted

@@ -1,10 +1,11 @@
-"""``fanout-dlq`` redrive, status and cancel against a deployed fanout on the emulator.
+"""``fanout dlq`` redrive, status and cancel of processing dead-letter queues (SQS message
+move tasks) against a deployed fanout on the emulator.
 
 One small stack, deployed once for the module with the library's ``FanoutTopic``: a standard
 fanout whose ``Billing`` consumer fails its messages into its dead-letter queue for real
 (received ``maxReceiveCount`` times, never deleted), and a FIFO fanout with content-based
-deduplication. The command runs as operators run it, ``fanout-dlq --endpoint-url ... --region
-...``, against SQS message move tasks (``constructs_lib.testing.sqs_fixes`` fills them in).
+deduplication. The command runs as operators run it, ``fanout --endpoint-url ... --region ...
+dlq ...``, against SQS message move tasks (``constructs_lib.testing.sqs_fixes`` fills them in).
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import project_app
 
-from constructs_lib import FanoutTopic, dlq
+from constructs_lib import FanoutTopic
+from constructs_lib.cli import dlq
+from constructs_lib.cli.main import main
 from constructs_lib.testing import (
     Consumer,
     DeployedFanout,
@@ -28,7 +32,6 @@ from constructs_lib.testing import (
 )
 
 STACK = "Redrive"
-PROGRESS = re.compile(r"^\d\d:\d\d:\d\d  (RUNNING|COMPLETED): \d+ (of \d+ )?moved")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +75,10 @@ def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def fanout_dlq(emulator: Emulator, *argv: str) -> int:
-    return dlq.main(["--endpoint-url", emulator.endpoint_url, "--region", emulator.region, *argv])
+    """``fanout --endpoint-url ... --region ... dlq ARGV``."""
+    return main(
+        ["--endpoint-url", emulator.endpoint_url, "--region", emulator.region, "dlq", *argv]
+    )
 
 
 def _name(url: str) -> str:
@@ -124,7 +130,7 @@ def _order_ids(fanout: DeployedFanout, url: str) -> list[str]:
 # -- redrive ---------------------------------------------------------------------------
 
 
-def test_redrive_moves_the_messages_back_and_prints_the_counts(
+def test_redrive_moves_the_messages_back_and_shows_the_counts(
     emulator: Emulator,
     orders: DeployedFanout,
     fast_polls: None,
@@ -137,13 +143,14 @@ def test_redrive_moves_the_messages_back_and_prints_the_counts(
 
     assert fanout_dlq(emulator, "redrive", dlq_name) == 0
 
-    lines = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    moving, done = captured.out.splitlines()  # whole lines, however long the task handle
     assert re.fullmatch(
-        rf"Moving about 3 message\(s\) from {dlq_name} to {source_name} \(task \S+\)\.", lines[0]
+        rf"Moving about 3 message\(s\) from {dlq_name} to {source_name} \(task \S+\)\.", moving
     )
-    assert all(PROGRESS.match(line) for line in lines[1:-1]), lines
-    assert lines[-2].endswith("COMPLETED: 3 of 3 moved (100%)")
-    assert lines[-1] == "Done: 3 message(s) moved."
+    assert done == "Done: 3 message(s) moved."
+    (bar,) = captured.err.splitlines()  # off a terminal, the progress bar's final state
+    assert re.fullmatch(r"move task ━+ 3/3 COMPLETED \d+:\d\d:\d\d", bar), bar
     assert _order_ids(orders, billing.queue_url) == ["o-1", "o-2", "o-3"]
     assert orders.depth(billing.dead_letter_queue_url) == 0
 
@@ -220,7 +227,8 @@ def test_status_lists_the_finished_task(
         "DESTINATION",
         "FAILURE",
     ]
-    started, *row = lines[2].split()
+    assert set(lines[2]) == {"─"}  # the header's underline
+    started, *row = lines[3].split()
     assert row == ["COMPLETED", "2", "2", "source"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", started)
 
@@ -241,7 +249,7 @@ def test_cancel_stops_a_running_redrive_and_the_rest_stays_in_the_dlq(
     said = capsys.readouterr().out
     _wait_for(lambda: _newest(orders, billing)["Status"] == "CANCELLED")
     assert fanout_dlq(emulator, "status", dlq_name) == 0
-    assert capsys.readouterr().out.splitlines()[2].split()[1] == "CANCELLED"
+    assert capsys.readouterr().out.splitlines()[3].split()[1] == "CANCELLED"
     moved = _newest(orders, billing)["ApproximateNumberOfMessagesMoved"]
     assert re.fullmatch(rf"Cancelling the move task of {dlq_name}; about \d+ moved\.\n", said)
     back, left = (
@@ -260,7 +268,7 @@ def test_cancel_without_a_running_task_is_a_usage_error(
     assert fanout_dlq(emulator, "cancel", dlq_name) == 2
 
     assert capsys.readouterr().err == (
-        f"fanout-dlq: error: no message move task is running for {dlq_name}\n"
+        f"fanout: error: no message move task is running for {dlq_name}\n"
     )
 
 
@@ -279,24 +287,22 @@ def test_redrive_refuses_to_start_while_a_task_is_running(
     assert fanout_dlq(emulator, "redrive", dlq_name) == 1
 
     err = capsys.readouterr().err
-    assert err.startswith(
-        f"fanout-dlq: error: a message move task is already RUNNING for {dlq_name} "
-    )
+    assert err.startswith(f"fanout: error: a message move task is already RUNNING for {dlq_name} ")
     assert "of 3 moved" in err
     assert [t["Status"] for t in _tasks(orders, billing)].count("RUNNING") == 1
 
 
-def test_redrive_refuses_the_subscription_dead_letter_queue(
-    emulator: Emulator, orders: DeployedFanout, capsys: pytest.CaptureFixture[str]
+def test_redrive_of_the_subscription_dead_letter_queue_starts_no_move_task(
+    emulator: Emulator, orders: DeployedFanout, tmp_path: Path
 ) -> None:
     """SQS moves messages only out of DLQs of SQS queues; the undelivered queue is filled by
-    SNS (its redrive-allow policy is denyAll)."""
+    SNS (its redrive-allow policy is denyAll), so the command redrives it itself."""
     assert orders.subscription_dead_letter_queue_url is not None
     undelivered = orders.subscription_dead_letter_queue_url
+    journal = str(tmp_path / "journal.jsonl")
 
-    assert fanout_dlq(emulator, "redrive", _name(undelivered)) == 2
+    assert fanout_dlq(emulator, "redrive", _name(undelivered), "--journal", journal) == 0
 
-    assert "it is a subscription dead-letter queue, filled by SNS" in capsys.readouterr().err
     assert orders.sqs.list_message_move_tasks(SourceArn=_arn(orders, undelivered))["Results"] == []
 
 
@@ -323,7 +329,10 @@ def test_redrive_refuses_a_queue_no_queue_dead_letters_into(
 
     assert fanout_dlq(emulator, "redrive", _name(lone)) == 2
 
-    assert "is not the dead-letter queue of any SQS queue" in capsys.readouterr().err
+    assert (
+        f"{STACK}-Lone is not a dead-letter queue: no queue names it in its redrive policy and "
+        "no subscription uses it" in capsys.readouterr().err
+    )
 
 
 # -- a FIFO fanout ----------------------------------------------------------------------
