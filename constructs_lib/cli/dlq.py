@@ -357,8 +357,11 @@ def follow(ctx: Context, source_arn: str, handle: str, earlier: set[int | None])
                         raise OperatorError("the message move task was cancelled")
                 ctx.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
-            bar.stop()
-            return _cancel_followed(ctx, handle)
+            interrupted = True
+        else:
+            interrupted = False
+    if interrupted:
+        return _cancel_followed(ctx, handle)
     if ctx.json_output:
         ctx.print_json({"status": "COMPLETED", "moved": moved, "task": handle})
     else:

@@ -163,6 +163,7 @@ class Redrive:
     visibility: int = 60
     resend_uncertain: bool = False
     moved: int = 0
+    moved_to: dict[str, int] = field(default_factory=dict)
     settled: int = 0  # journalled sent by an earlier run: deleted without sending again
     skipped: dict[str, Skipped] = field(default_factory=dict)
     _targets: dict[str, Target | str] = field(default_factory=dict)
@@ -318,6 +319,7 @@ class Redrive:
 
         self.journal.mark([m["MessageId"] for _, items in plan.values() for m, _ in items], SENDING)
         delivered: list[Mapping[str, Any]] = []
+        owner: dict[str, str] = {}
         for target, items in plan.values():
             answer = self.sqs.send_message_batch(
                 QueueUrl=target.queue_url, Entries=[entry for _, entry in items]
@@ -325,6 +327,8 @@ class Redrive:
             accepted = [items[int(e["Id"])][0] for e in answer.get("Successful", [])]
             self.journal.mark([m["MessageId"] for m in accepted], SENT)
             delivered += accepted
+            for message in accepted:
+                owner[message["MessageId"]] = target.name
             refused = [items[int(e["Id"])][0] for e in answer.get("Failed", [])]
             if refused:
                 failed = answer["Failed"][0]
@@ -335,9 +339,11 @@ class Redrive:
                 self.journal.forget([m["MessageId"] for m in refused])
                 self._release([m["ReceiptHandle"] for m in refused])
         self.settled += len(self._delete(settle))
-        moved = len(self._delete(delivered))
-        self.moved += moved
-        return moved
+        moved = self._delete(delivered)
+        for message_id in moved:
+            self.moved_to[owner[message_id]] = self.moved_to.get(owner[message_id], 0) + 1
+        self.moved += len(moved)
+        return len(moved)
 
     # -- the run ------------------------------------------------------------------------
 
@@ -355,11 +361,7 @@ class Redrive:
     def run(self) -> int:
         approximate = self._counts()[0]
         name = queue_name(self.dlq_arn)
-        where = (
-            self.to.name
-            if self.to
-            else ", ".join(sorted({queue_name(s.endpoint) for s in self.subscriptions}))
-        )
+        where = self.to.name if self.to else "their subscriptions' queues"
         rate = f", at most {self.max_per_second}/s" if self.max_per_second else ""
         if not self.ctx.json_output:
             self.ctx.print(
@@ -416,6 +418,7 @@ class Redrive:
                 {
                     "dead_letter_queue": queue_name(self.dlq_arn),
                     "moved": self.moved,
+                    "moved_to": self.moved_to,
                     "settled_from_earlier_run": self.settled,
                     "left": left,
                     "interrupted": interrupted,
@@ -430,7 +433,10 @@ class Redrive:
                 if self.settled
                 else ""
             )
-            self.ctx.print(f"Moved {self.moved} message(s){settled}.")
+            where = ", ".join(f"{n} to {name}" for name, n in sorted(self.moved_to.items()))
+            self.ctx.print(
+                f"Moved {self.moved} message(s){': ' + where if where else ''}{settled}."
+            )
             for reason, ids in left.items():
                 self.ctx.print(
                     f"Left {len(ids)} in the dead-letter queue: {reason}: {', '.join(ids)}"
