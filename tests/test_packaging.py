@@ -170,3 +170,49 @@ def test_push_function_assets_carry_the_packaged_handlers(consumer_app: dict[str
     # The function folders (queue_worker is the worker fleet's program, not a function).
     for folder in sorted(p for p in RUNTIME.iterdir() if (p / "handler.py").is_file()):
         assert _digest(folder / "handler.py") in staged, f"no asset carries {folder.name}"
+
+
+def test_the_installed_fanout_command_runs_against_an_emulator(
+    installed: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The wheel's console script, from a directory outside the repository, as a user runs it."""
+    import subprocess
+
+    from moto.server import ThreadedMotoServer
+
+    fanout = installed.parent / "fanout"
+    assert fanout.exists(), "pip created the console script from [project.scripts]"
+    cwd = outside_repository(tmp_path_factory.mktemp("operator"))
+    env = {
+        "PATH": str(installed.parent),
+        "HOME": str(cwd),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    version = subprocess.run(
+        [str(fanout), "--version"], capture_output=True, text=True, cwd=cwd, env=env, check=True
+    )
+    assert version.stdout.startswith("fanout ")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        listed = subprocess.run(
+            [
+                str(fanout),
+                "dlq",
+                "list",
+                "--region=eu-west-1",
+                f"--endpoint-url={endpoint}",
+                "--output=json",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+            check=False,
+        )
+    finally:
+        server.stop()
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, "[]\n", "")
