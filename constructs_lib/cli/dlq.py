@@ -553,7 +553,10 @@ def cmd_cancel(args: argparse.Namespace, ctx: Context) -> int:
     moved = ctx.sqs.cancel_message_move_task(TaskHandle=running[0]["TaskHandle"]).get(
         "ApproximateNumberOfMessagesMoved", 0
     )
-    ctx.print(f"Cancelling the move task of {queue_name(source_arn)}; about {moved} moved.")
+    if ctx.json_output:
+        ctx.print_json({"status": CANCELLING, "moved": moved})
+    else:
+        ctx.print(f"Cancelling the move task of {queue_name(source_arn)}; about {moved} moved.")
     return EXIT_OK
 
 
@@ -582,7 +585,8 @@ def cmd_delete(args: argparse.Namespace, ctx: Context) -> int:
                 f"no message {args.message_id} is visible in {queue_name(url)} ({len(held)} "
                 f"looked at); `{PROG} dlq peek {queue_name(url)}` lists message ids{fifo}"
             )
-        ctx.print(render(1, 1, describe(found)))
+        if not ctx.json_output:
+            ctx.print(render(1, 1, describe(found)))
         if not args.yes:
             if not sys.stdin.isatty():
                 raise UsageError(
@@ -594,7 +598,10 @@ def cmd_delete(args: argparse.Namespace, ctx: Context) -> int:
                 return EXIT_OK
         sqs.delete_message(QueueUrl=url, ReceiptHandle=found["ReceiptHandle"])
         del held[found["MessageId"]]
-        ctx.print(f"Deleted {args.message_id} from {queue_name(url)}.")
+        if ctx.json_output:
+            ctx.print_json({"deleted": describe(found)})
+        else:
+            ctx.print(f"Deleted {args.message_id} from {queue_name(url)}.")
         return EXIT_OK
     finally:
         _release(sqs, url, held.values())
@@ -632,7 +639,9 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
             stream.flush()
     finally:
         _release(sqs, url, held)
-    if stream is None:
+    if stream is None and ctx.json_output:
+        ctx.print_json({"queue": name, "exported": len(held), "file": args.file})
+    elif stream is None:
         ctx.print(f"Exported {len(held)} message(s) from {name} to {args.file}; none removed.")
     if unread:
         why = (
@@ -709,7 +718,10 @@ def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
                     f"sent: rerun with --skip {args.skip + sent}",
                     EXIT_AWS,
                 )
-    ctx.print(f"Sent {sent} message(s) to {queue_name(url)}.")
+    if ctx.json_output:
+        ctx.print_json({"queue": queue_name(url), "sent": sent})
+    else:
+        ctx.print(f"Sent {sent} message(s) to {queue_name(url)}.")
     return EXIT_OK
 
 
