@@ -204,21 +204,19 @@ def hold_all(
     seen: set[str] = set()
     empty = 0
     while empty < 2 and (limit is None or len(seen) < limit):
-        batch = receive(
-            sqs,
-            url,
-            count=RECEIVE_BATCH if limit is None else limit - len(seen),
-            visibility=visibility,
-        )
+        wanted = RECEIVE_BATCH if limit is None else min(RECEIVE_BATCH, limit - len(seen))
+        batch = receive(sqs, url, count=wanted, visibility=visibility)
         new = [m for m in batch if m["MessageId"] not in seen]
-        if not new and _visible(sqs, url) == 0:
-            return  # the held messages are invisible: nothing else is there to read
-        empty = 0 if new else empty + 1
         for message in new:  # the whole batch, so that the caller can release all of it
             seen.add(message["MessageId"])
             yield message
         if stop_at in seen:
             return
+        # A short batch may be the last: the held messages are invisible, so SQS counting
+        # nothing visible means nothing else is there to read (and no receive waits for it).
+        if (len(batch) < wanted or not new) and _visible(sqs, url) == 0:
+            return
+        empty = 0 if new else empty + 1
 
 
 # -- forms -------------------------------------------------------------------------------

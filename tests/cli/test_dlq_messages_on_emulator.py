@@ -146,7 +146,10 @@ def test_messages_go_back_to_their_own_subscriptions_queue_in_its_form(
     assert fanout_cli(emulator, "redrive", undelivered(orders), "--journal", str(journal)) == 0
 
     out = capsys.readouterr().out
-    assert "Moved 4 message(s)." in out
+    assert (
+        f"Moved 4 message(s): 2 to {analytics.queue_url.rsplit('/', 1)[-1]}, "
+        f"2 to {billing.queue_url.rsplit('/', 1)[-1]}.\n"
+    ) in out
     enveloped = orders.receive_all(billing.queue_url)
     assert sorted(json.loads(json.loads(m["Body"])["Message"])["order_id"] for m in enveloped) == [
         "o-1",
