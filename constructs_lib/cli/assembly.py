@@ -1,11 +1,12 @@
 """A synthesized cloud assembly read as JSON: its stacks, their templates (nested stacks
 included) and the references between resources.
 
-``cdk synth`` writes ``manifest.json`` and one template per stack (and per nested stack).
-:class:`Assembly` reads them without aws_cdk and follows references to the resources they
-name: ``Ref`` and ``Fn::GetAtt``, a nested stack's parameters and outputs, ``Fn::ImportValue``
-exports, and physical names written in ARNs, URLs or strings (an alarm's Metrics Insights
-query names its queues; a stack in another region references a topic by its ARN).
+``cdk synth`` writes ``manifest.json`` and one template per stack (and per nested stack;
+a Stage's stacks in an assembly of their own). :class:`Assembly` reads them without aws_cdk
+and follows references to the resources they name: ``Ref`` and ``Fn::GetAtt``, a nested
+stack's parameters and outputs, another stack's outputs (``Fn::ImportValue``,
+``Fn::GetStackOutput``), and physical names written in ARNs, URLs or strings (an alarm's
+Metrics Insights query names its queues; a stack in another region names a topic by its ARN).
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class StackInfo:
 
 
 PSEUDO_PARAMETER = re.compile(r"^AWS::")
+CROSS_STACK = ("Fn::ImportValue", "Fn::GetStackOutput")
+"""How a template reads a value of another stack's: an export, or a stack's output."""
 NAME_LIKE = re.compile(r"[\w.-]+")
 """What a physical name is made of: a name in a string is a whole word of these."""
 ARN_OR_URL_TAIL = re.compile(r"[:/]([^:/]+)$")
@@ -182,15 +185,31 @@ class Assembly:
             if fn == "Fn::GetAtt":
                 logical_id, attribute = _getatt(arg)
                 return self._getatt(template, logical_id, attribute)
-            if fn == "Fn::ImportValue":
-                export = self.exports.get(self.text(template, arg))
-                return self.resolve(*export) if export else None
+            if fn in CROSS_STACK:
+                output = self._output(template, fn, arg)
+                return self.resolve(*output) if output else None
         text = self.text(template, expr)
         found = self.named(text, prefer=template)
         if found is None and not isinstance(expr, str):
             mentioned = self.mentions(template, expr, scan_names=False)
             return mentioned[0] if mentioned else None
         return found
+
+    def _output(self, template: Template, fn: str, arg: Any) -> tuple[Template, Any] | None:
+        """The output of another stack an ``Fn::ImportValue`` (an export's name) or an
+        ``Fn::GetStackOutput`` (a stack and output name) reads, and the template it is in."""
+        if fn == "Fn::ImportValue":
+            return self.exports.get(self.text(template, arg))
+        if not isinstance(arg, dict):
+            return None
+        stack_name = self.text(template, arg.get("StackName"))
+        for stack in self.stacks:
+            if stack_name in stack.aliases:
+                output = (stack.template.body.get("Outputs") or {}).get(
+                    self.text(template, arg.get("OutputName"))
+                )
+                return (stack.template, output.get("Value")) if output else None
+        return None
 
     def _ref(self, template: Template, name: str) -> Res | None:
         if name in template.resources:
@@ -238,7 +257,7 @@ class Assembly:
                     if fn == "Fn::GetAtt":
                         add(self._getatt(template, *_getatt(arg)))
                         return
-                    if fn == "Fn::ImportValue":
+                    if fn in CROSS_STACK:
                         add(self.resolve(template, value))
                         return
                     if fn == "Fn::Sub":
@@ -298,8 +317,11 @@ class Assembly:
                     return str(separator).join(self.text(template, p) for p in parts)
             if fn == "Fn::Sub":
                 return arg if isinstance(arg, str) else str(arg[0])
-            if fn == "Fn::ImportValue":
-                return "${Import:" + self.text(template, arg) + "}"
+            if fn in CROSS_STACK:
+                output = self._output(template, fn, arg)
+                if output is not None:
+                    return self.text(*output)
+            return "${" + fn + "}"
         return json.dumps(expr, sort_keys=True)
 
     def parameter(self, template: Template, expr: Any) -> str | None:

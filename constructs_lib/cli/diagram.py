@@ -12,6 +12,7 @@ jsii, boto3 or rich: the command reads JSON and writes text (Graphviz's ``dot`` 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -268,6 +269,12 @@ def node_id(text: str) -> str:
     if not ident[:1].isalpha():
         ident = "n_" + ident
     return ident + "_" if ident.lower() in RESERVED_IDS else ident
+
+
+def outside_id(stack: str, kind: str, reference: str) -> str:
+    """The id of a node for a resource outside the assembly, known by its ``reference``."""
+    digest = hashlib.sha256(reference.encode()).hexdigest()[:8]
+    return node_id(f"{stack}_{kind}_{digest}")
 
 
 @dataclass
@@ -551,7 +558,7 @@ class Builder:
     def add_fanout(self, topic: Res | str, subscriptions: int) -> str:
         none = [] if subscriptions else ["no subscription in the templates"]
         if isinstance(topic, str):
-            fanout = node_id(f"{self.stack.name}_topic_{topic}")
+            fanout = outside_id(self.stack.name, "topic", topic)
             self.graph.fanouts.append(
                 Fanout(fanout + "_fanout", "topic " + topic.rpartition(":")[2], fanout)
             )
@@ -593,9 +600,9 @@ class Builder:
 
     @staticmethod
     def display_name_in_stack(res: Res) -> str:
-        """The construct path without the stack's name: ``OrderPlaced/Topic``."""
+        """The construct path without the stack's: ``OrderPlaced/Topic``."""
         path = res.path or res.logical_id
-        return path.split("/", 1)[1] if "/" in path else path
+        return path.removeprefix(res.template.stack + "/")
 
     # -- subscriptions ------------------------------------------------------------------------
 
@@ -650,7 +657,7 @@ class Builder:
                 text = self.a.text(sub.template, dlq_expr)
                 dlq_node = self.add_node(
                     Node(
-                        node_id(f"{self.stack.name}_queue_{text}"),
+                        outside_id(self.stack.name, "queue", text),
                         "subscription-dead-letter-queue",
                         text.rpartition(":")[2],
                         ["subscription dead-letter queue", "outside the assembly"],

@@ -32,6 +32,8 @@ from constructs_lib.cli.diagram import filter_words, mermaid_text
 from constructs_lib.cli.main import run
 
 EXTRAS = "DiagramExtras"
+TEAM = "DiagramTeam"
+STAGED = "Prod/Shop"
 NO_FANOUT = "NoFanout"
 THUMBNAILS_JOB = ROOT / "lambda_src" / "image_thumbnails"
 
@@ -39,7 +41,7 @@ THUMBNAILS_JOB = ROOT / "lambda_src" / "image_thumbnails"
 @pytest.fixture(scope="module")
 def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference app and this module's two stacks, synthesized into ``<tmp>/cdk.out``."""
-    from aws_cdk import Acknowledgment, Duration, NestedStack, Stack, Validations
+    from aws_cdk import Acknowledgment, Duration, NestedStack, Stack, Stage, Validations
     from aws_cdk import aws_kinesisfirehose as firehose
     from aws_cdk import aws_lambda as lambda_
     from aws_cdk import aws_sns as sns
@@ -103,6 +105,15 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         subscription_dead_letter_queue=events.subscription_dead_letter_queue,
     )
 
+    # A consumer in another stack of the same environment: CDK passes it the topic and the
+    # subscription dead-letter queue as the fanout stack's outputs.
+    ConsumerQueue(
+        Stack(app, TEAM),
+        "Mine",
+        topic=events.topic,
+        subscription_dead_letter_queue=events.subscription_dead_letter_queue,
+    )
+    FanoutTopic(Stack(Stage(app, "Prod"), "Shop"), "Events").add_queue_consumer("Billing")
     sqs.Queue(Stack(app, NO_FANOUT), "Jobs", enforce_ssl=True)
     app.synth()
     return outdir
@@ -171,7 +182,7 @@ def watchers(stack: dict[str, Any], watched: dict[str, Any]) -> set[str]:
 def test_draws_every_stack_with_a_topic_and_skips_the_one_without(
     graph: dict[str, Any],
 ) -> None:
-    assert sorted(graph) == sorted([*REFERENCE_STACKS, EXTRAS])
+    assert sorted(graph) == sorted([*REFERENCE_STACKS, EXTRAS, TEAM, STAGED])
 
 
 def test_analytics_subscription_shows_its_body_filter_in_words_and_raw_delivery(
@@ -378,6 +389,25 @@ def test_consumer_in_a_nested_stack_is_drawn_in_its_fanout(graph: dict[str, Any]
     assert shared["path"] == f"{EXTRAS}/Events/SubscriptionDeadLetterQueue"
 
 
+def test_consumer_in_another_stack_is_found_through_the_stack_outputs(
+    graph: dict[str, Any],
+) -> None:
+    team, extras = graph[TEAM], graph[EXTRAS]
+    mine = f"{TEAM}/Mine/Queue"
+    topic = node(team, f"{EXTRAS}/Events/Topic")
+    assert topic["label"][-1] == f"in stack {EXTRAS}"
+    assert subscription(team, mine)["from"] == topic["id"]
+    (dlq,) = targets(team, topic, "undeliverable")
+    assert dlq["path"] == f"{EXTRAS}/Events/SubscriptionDeadLetterQueue"
+    assert node(extras, mine)["label"] == ["Mine/Queue", "queue", f"in stack {TEAM}"]
+
+
+def test_stacks_of_a_stage_are_read_from_its_assembly(graph: dict[str, Any]) -> None:
+    shop = graph[STAGED]
+    assert [f["name"] for f in shop["fanouts"]] == ["Events"]
+    assert node(shop, "Prod/Shop/Events/Billing/Queue")["name"] == "Billing/Queue"
+
+
 def test_cross_region_subscriber_is_drawn_on_both_stacks(graph: dict[str, Any]) -> None:
     primary, recovery = graph["OrdersPrimary"], graph["OrdersRecovery"]
     replica = node(primary, "OrdersRecovery/OrdersReplica/Queue")
@@ -445,14 +475,12 @@ MERMAID_EDGE = re.compile(r'^  (\w+) (-->|-\.->|-\.-)(\|"([^"]*)"\|)? (\w+)$')
 
 
 def test_mermaid_has_a_flowchart_per_stack_whose_edges_join_declared_nodes(
-    cdk_out: Path,
+    cdk_out: Path, graph: dict[str, Any]
 ) -> None:
     result = fanout("diagram", str(cdk_out))
     assert result.code == EXIT_OK, result.err
     charts = result.out.split("---\ntitle: ")[1:]
-    assert [c.split("\n", 1)[0] for c in charts] == [
-        json.dumps(f"Stack {name}") for name in _stacks(cdk_out) if name != NO_FANOUT
-    ]
+    assert [c.split("\n", 1)[0] for c in charts] == [json.dumps(f"Stack {n}") for n in graph]
     for chart in charts:
         lines = chart.split("\n---\n", 1)[1].rstrip("\n").splitlines()
         assert lines[0] == "flowchart LR"
@@ -473,16 +501,6 @@ def test_mermaid_has_a_flowchart_per_stack_whose_edges_join_declared_nodes(
                 assert line.strip().startswith(("direction LR", "classDef ", "class ")), line
         assert depth == 0
         assert ends <= declared
-
-
-def _stacks(cdk_out: Path) -> list[str]:
-    """The stacks of the assembly, in the manifest's order."""
-    manifest = json.loads((cdk_out / "manifest.json").read_text())
-    return [
-        name
-        for name, artifact in manifest["artifacts"].items()
-        if artifact["type"] == "aws:cloudformation:stack"
-    ]
 
 
 def test_mermaid_labels_escape_what_mermaid_reads_as_syntax() -> None:
@@ -585,12 +603,11 @@ def test_missing_default_folder_says_to_run_cdk_synth(
     )
 
 
-def test_unknown_stack_lists_the_stacks_there(cdk_out: Path) -> None:
+def test_unknown_stack_lists_the_stacks_there(cdk_out: Path, graph: dict[str, Any]) -> None:
     line = _one_line_error(fanout("diagram", str(cdk_out), "--stack", "Orders"))
-    assert line == (
-        f"fanout: error: --stack Orders: no such stack in {cdk_out}; stacks there: "
-        + ", ".join(_stacks(cdk_out))
-    )
+    prefix = f"fanout: error: --stack Orders: no such stack in {cdk_out}; stacks there: "
+    assert line.startswith(prefix)
+    assert sorted(line.removeprefix(prefix).split(", ")) == sorted([*graph, NO_FANOUT])
 
 
 def test_assembly_without_a_topic_says_there_is_nothing_to_draw(cdk_out: Path) -> None:
@@ -604,11 +621,14 @@ def test_assembly_without_a_topic_says_there_is_nothing_to_draw(cdk_out: Path) -
 
 def test_missing_template_says_to_synthesize_again(cdk_out: Path, tmp_path: Path) -> None:
     broken = tmp_path / "cdk.out"
-    broken.mkdir()
-    shutil.copy(cdk_out / "manifest.json", broken / "manifest.json")
-    line = _one_line_error(fanout("diagram", str(broken)))
-    assert line.startswith("fanout: error: stack ")
-    assert line.endswith("is missing: the assembly is incomplete; run `cdk synth` again")
+    shutil.copytree(cdk_out / "assembly-Prod", broken / "assembly-Prod")
+    for json_file in cdk_out.glob("*.json"):
+        if json_file.name != "LedgerFanout.template.json":
+            shutil.copy(json_file, broken / json_file.name)
+    assert _one_line_error(fanout("diagram", str(broken))) == (
+        f"fanout: error: stack LedgerFanout: template {broken}/LedgerFanout.template.json is "
+        "missing: the assembly is incomplete; run `cdk synth` again"
+    )
 
 
 # -- as users run it -------------------------------------------------------------------------
