@@ -321,7 +321,7 @@ class Assembly:
                 output = self._output(template, fn, arg)
                 if output is not None:
                     return self.text(*output)
-            return "${" + fn + "}"
+            return "${" + str(fn) + "}"
         return json.dumps(expr, sort_keys=True)
 
     def parameter(self, template: Template, expr: Any) -> str | None:

@@ -6,7 +6,7 @@ dead-letter queues, consumers (Lambda event source mappings, worker pools, other
 subscribers) and the alarms watching them. References (``Ref``, ``Fn::GetAtt``, nested stack
 parameters and outputs, imports, and physical names in ARNs or alarm queries) are followed
 to the resources they name, so the picture is what deploys. Nothing here imports aws_cdk,
-jsii, boto3 or rich: the command reads JSON and writes text (Graphviz's ``dot`` makes SVG).
+jsii or boto3: the command reads JSON and writes text (Graphviz's ``dot`` makes SVG).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def _value(value: Any) -> str:
     if isinstance(value, int | float):
         return number(value)
     if isinstance(value, str):
-        return value if value and value.strip() == value else json.dumps(value)
+        return value if value and value.strip() == value else json.dumps(value, ensure_ascii=False)
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -213,7 +213,7 @@ def filter_words(policy: Any, prefix: str = "") -> list[str]:
             policy = json.loads(policy)
         except json.JSONDecodeError:
             return ["a filter policy set at deploy time"]
-    if not isinstance(policy, dict):
+    if not isinstance(policy, dict) or any(k == "Ref" or k.startswith("Fn::") for k in policy):
         return ["a filter policy set at deploy time"]
     conditions: list[str] = []
     for key, values in policy.items():
@@ -849,6 +849,8 @@ MERMAID_STYLES = {
     "endpoint": "fill:#f3e8ff,stroke:#9333ea",
     "alarm": "fill:#fef9c3,stroke:#ca8a04",
 }
+MERMAID_CLASSES = {"endpoint": "subscriber"}
+"""Class names that differ from the kind: Mermaid reads words starting with ``end`` badly."""
 MERMAID_ENTITIES = {
     "&": "#amp;",
     '"': "#quot;",
@@ -857,6 +859,7 @@ MERMAID_ENTITIES = {
     "#": "#35;",
     "|": "#124;",
     "`": "#96;",
+    "%": "#37;",
     "[": "#91;",
     "]": "#93;",
     "{": "#123;",
@@ -897,7 +900,7 @@ def to_mermaid(graph: StackGraph) -> str:
     for kind, style in MERMAID_STYLES.items():
         if kind in used:
             members = ",".join(n.id for n in graph.nodes.values() if n.kind == kind)
-            css = node_id(kind)
+            css = MERMAID_CLASSES.get(kind, node_id(kind))
             out.append(f"  classDef {css} {style}")
             out.append(f"  class {members} {css}")
     return "\n".join(out) + "\n"
