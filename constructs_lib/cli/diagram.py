@@ -109,6 +109,7 @@ def cmd_diagram(args: argparse.Namespace, ctx: Context) -> int:
             f"wrote {target}: {fanouts} fanout(s) in {len(graphs)} stack(s)",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     else:
         ctx.stdout.write(text)

@@ -460,6 +460,7 @@ def test_every_edge_joins_two_drawn_nodes(graph: dict[str, Any]) -> None:
             ["either (a is 1) or (b is 2 and c is 3)"],
         ),
         ('{"color": ["blue"]}', ["color is blue"]),
+        ({"Fn::If": ["Prod", {"a": ["1"]}, {}]}, ["a filter policy set at deploy time"]),
     ],
 )
 def test_filter_policy_reads_in_words(policy: Any, words: list[str]) -> None:
@@ -504,10 +505,11 @@ def test_mermaid_has_a_flowchart_per_stack_whose_edges_join_declared_nodes(
 
 
 def test_mermaid_labels_escape_what_mermaid_reads_as_syntax() -> None:
-    text = mermaid_text(['say "hi" <b> #1 | [x] {y} `z` & co', "next"])
-    assert not set('"<>|[]{}`') & set(text.replace("<br/>", ""))
+    text = mermaid_text(['say "hi" <b> #1 | [x] {y} `z` & 5%', "next"])
+    assert not set('"<>|[]{}`%') & set(text.replace("<br/>", ""))
     assert text == (
-        "say #quot;hi#quot; #lt;b#gt; #35;1 #124; #91;x#93; #123;y#125; #96;z#96; #amp; co<br/>next"
+        "say #quot;hi#quot; #lt;b#gt; #35;1 #124; #91;x#93; #123;y#125; #96;z#96; #amp; 5#37;"
+        "<br/>next"
     )
 
 
