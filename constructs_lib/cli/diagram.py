@@ -46,10 +46,10 @@ def register(commands: Commands) -> None:
         "pool, or another kind of subscriber), the fanout's subscription dead-letter queue "
         "and the alarms watching them. Reads JSON only: no AWS call, no aws_cdk.",
         examples=[
-            "cdk synth && fanout diagram                 # Mermaid, one flowchart per stack",
+            "fanout diagram                     # after cdk synth: Mermaid, a flowchart per stack",
             "fanout diagram cdk.out --stack OrderFanout --format svg --output-file orders.svg",
             "fanout diagram --format dot | dot -Tpng > fanouts.png",
-            "fanout diagram --output json                # the graph: nodes and edges",
+            "fanout diagram --output json       # the graph: nodes and edges, for scripts",
         ],
         handler=cmd_diagram,
     )
