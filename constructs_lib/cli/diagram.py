@@ -27,6 +27,8 @@ from .core import EXIT_AWS, Context, OperatorError, UsageError
 from .main import Commands
 
 FORMATS = ("mermaid", "dot", "svg")
+MERMAID_MAX_EDGES = 500
+"""Mermaid's default ``maxEdges``: it refuses to draw a flowchart with more edges."""
 DEFAULT_ASSEMBLY = "cdk.out"
 GRAPHVIZ_MISSING = (
     "--format svg needs Graphviz's `dot`, which is not on PATH: install Graphviz "
@@ -92,6 +94,13 @@ def cmd_diagram(args: argparse.Namespace, ctx: Context) -> int:
         text += "\n"
     elif args.format == "mermaid":
         text = "\n".join(to_mermaid(g) for g in graphs)
+        for g in graphs:
+            if len(g.edges) > MERMAID_MAX_EDGES:
+                ctx.warn(
+                    f"stack {g.name}: {len(g.edges)} edges, and Mermaid draws at most "
+                    f"{MERMAID_MAX_EDGES} unless its maxEdges setting is raised; use --format "
+                    "svg (or dot) for this stack"
+                )
     elif args.format == "dot":
         text = to_dot(graphs)
     else:

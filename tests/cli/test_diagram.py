@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from helpers import REFERENCE_STACKS, ROOT, project_app
 
+from constructs_lib.cli import diagram
 from constructs_lib.cli.core import EXIT_OK, EXIT_USAGE, Context
 from constructs_lib.cli.diagram import filter_words, mermaid_text
 from constructs_lib.cli.main import run
@@ -502,6 +503,18 @@ def test_mermaid_has_a_flowchart_per_stack_whose_edges_join_declared_nodes(
                 assert line.strip().startswith(("direction LR", "classDef ", "class ")), line
         assert depth == 0
         assert ends <= declared
+
+
+def test_mermaid_of_a_stack_with_more_edges_than_mermaid_draws_warns(
+    cdk_out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(diagram, "MERMAID_MAX_EDGES", 9)
+    result = fanout("diagram", str(cdk_out), "--stack", "LedgerFanout")
+    assert result.code == EXIT_OK
+    assert result.err.splitlines() == [
+        "fanout: warning: stack LedgerFanout: 10 edges, and Mermaid draws at most 9 unless "
+        "its maxEdges setting is raised; use --format svg (or dot) for this stack"
+    ]
 
 
 def test_mermaid_labels_escape_what_mermaid_reads_as_syntax() -> None:
