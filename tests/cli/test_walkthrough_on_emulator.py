@@ -73,6 +73,8 @@ def steps() -> list[Step]:
 
 
 STEPS = steps()
+WORKDIR: dict[str, Any] = {}
+"""Where the README's commands run: the folder holding the app's ``cdk.out``."""
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +82,8 @@ def shop(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Deploy
     import aws_cdk
     from helpers import project_app
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
+    outdir = WORKDIR["path"] = tmp_path_factory.mktemp("shop")
+    outdir = outdir / "cdk.out"
     namespace: dict[str, Any] = {}
     # The README's `App()` as `cdk synth` makes it: with the CLI's context (path metadata).
     with pytest.MonkeyPatch.context() as patch:
@@ -124,6 +127,7 @@ def test_each_walkthrough_command_prints_what_the_readme_shows(
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
     monkeypatch.setattr("constructs_lib.cli.dlq.POLL_SECONDS", 0.1)
+    monkeypatch.chdir(WORKDIR["path"])
     argv = shlex.split(step.command)
     assert argv[0] == "fanout"
     capsys.readouterr()
@@ -133,6 +137,11 @@ def test_each_walkthrough_command_prints_what_the_readme_shows(
     out = capsys.readouterr().out
     assert code == 0, out
     assert mask(out) == mask(step.expected), f"actual output:\n{out}"
+    if "--output-file" in argv:  # the README shows what the command wrote, drawn
+        written = (WORKDIR["path"] / argv[argv.index("--output-file") + 1]).read_text()
+        drawn = FENCE.search(README.read_text().split("<!-- walkthrough:diagram -->", 1)[1])
+        assert drawn and drawn.group(1) == "mermaid"
+        assert drawn.group(2) == written, f"written:\n{written}"
 
 
 def test_the_walkthrough_redrives_both_kinds_of_dead_letter_queue() -> None:
@@ -142,3 +151,5 @@ def test_the_walkthrough_redrives_both_kinds_of_dead_letter_queue() -> None:
     assert any(c.endswith("-undelivered") for c in redrives)  # the subscription DLQ
     assert any(c.startswith("fanout dlq list") for c in commands)
     assert any(c.startswith("fanout dlq peek") for c in commands)
+    assert any(c.startswith("fanout replay") for c in commands)
+    assert any(c.startswith("fanout diagram") for c in commands)
