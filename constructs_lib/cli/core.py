@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -73,9 +72,10 @@ class UsageError(OperatorError):
 def _wide_console(stream: Any) -> Console:
     from rich.console import Console
 
-    # Off a terminal (a pipe, a file, a test) rich would wrap tables at 80 columns, which
-    # breaks queue names in two; scripts read --output json, people read whole lines.
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else 250
+    # Off a terminal (a pipe, a file, CI, a test) rich would fit tables into 80 columns (or
+    # COLUMNS), cutting queue names short; there the lines are as long as they need to be.
+    # On a terminal, tables fold long names over lines instead of cutting them.
+    width = None if stream.isatty() else 250
     return Console(file=stream, width=width, highlight=False, soft_wrap=False)
 
 

@@ -207,7 +207,13 @@ def _table(columns: Sequence[tuple[str, bool]]) -> Any:
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for header, right in columns:
-        table.add_column(header, justify="right" if right else "left", no_wrap=True)
+        # Numbers never wrap; names fold rather than lose characters a command needs.
+        table.add_column(
+            header,
+            justify="right" if right else "left",
+            no_wrap=right,
+            overflow="ellipsis" if right else "fold",
+        )
     return table
 
 

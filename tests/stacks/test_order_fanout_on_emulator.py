@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from aws_cdk import cx_api
-from botocore.exceptions import ClientError
 
 from constructs_lib.testing import DeployedStack, demo, running_emulator
 from constructs_lib.testing.fanout import DeployedFanout, published_body
@@ -242,30 +241,24 @@ def test_lambda_consumers_process_good_orders_once_and_dead_letter_the_malformed
 
 
 def test_publishing_when_a_subscribed_queue_was_deleted(fanout: DeployedFanout) -> None:
-    """What the emulator does when a subscribed queue is gone, and what it cannot show.
-
-    Real SNS accepts the publish, delivers to the other subscriptions, retries the missing
-    queue and then moves the message to the subscription's dead-letter queue (the fanout's
-    ``-undelivered`` queue, which has an alarm). moto instead fails the whole ``Publish``
-    with ``NonExistentQueue`` and has no subscription redrive, so the dead-lettering cannot
-    be exercised here. What can be: the deviation itself (so a moto upgrade that fixes it is
-    noticed), and that the subscription, as deployed, names the undelivered queue as its
-    dead-letter queue, which is where real SNS would put the message.
-    """
+    """SNS accepts the publish and moves what it could not deliver to the missing queue into
+    the subscription's dead-letter queue (the fanout's ``-undelivered`` queue, which has an
+    alarm), naming the subscription and the error. moto alone fails the whole ``Publish``
+    with ``NonExistentQueue``; ``sns_fixes`` restores SNS's behaviour. What cannot be shown:
+    SNS's retries of a server-side error before it gives up (a deleted queue is a client-side
+    error, which SNS does not retry)."""
     notifications = fanout.consumers["CustomerNotifications"]
     fanout.sqs.delete_queue(QueueUrl=notifications.queue_url)
     try:
-        with pytest.raises(ClientError, match="NonExistentQueue"):
-            fanout.publish(order("o-gone", Decimal("30")), attributes={"customer_contact": "email"})
-        redrive = json.loads(
-            fanout.sns.get_subscription_attributes(
-                SubscriptionArn=fanout.deployed.physical_id(notifications.subscription)
-            )["Attributes"]["RedrivePolicy"]
-        )
-        undelivered = fanout.sqs.get_queue_attributes(
-            QueueUrl=fanout.subscription_dead_letter_queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
-        assert redrive == {"deadLetterTargetArn": undelivered}
+        fanout.publish(order("o-gone", Decimal("30")), attributes={"customer_contact": "email"})
+        undelivered = str(fanout.subscription_dead_letter_queue_url)
+        [dead] = fanout.receive_all(undelivered)
+        envelope = json.loads(dead["Body"])
+        subscription = fanout.deployed.physical_id(notifications.subscription)
+        assert envelope["UnsubscribeURL"].endswith(f"SubscriptionArn={subscription}")
+        assert json.loads(envelope["Message"])["order_id"] == "o-gone"
+        error = dead["MessageAttributes"]["ErrorCode"]["StringValue"]
+        assert error == "AWS.SimpleQueueService.NonExistentQueue"
     finally:
         fanout.sqs.create_queue(
             QueueName=notifications.queue_url.rsplit("/", 1)[-1],
