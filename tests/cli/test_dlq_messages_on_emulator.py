@@ -14,6 +14,7 @@ the command, and check that every message ends in its queue exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -286,9 +287,30 @@ class Interrupting:
     def __init__(self, client: Any, method: str, when: str, interrupt: Callable[[], None]):
         self._client, self._method, self._when, self._interrupt = client, method, when, interrupt
         self.fired = False
+        self.received: list[tuple[str, str]] = []  # (queue URL, receipt handle) until it fired
+
+    def _remembering(self, receive: Callable[..., Any]) -> Callable[..., Any]:
+        def call(**kwargs: Any) -> Any:
+            answer = receive(**kwargs)
+            self.received += [
+                (kwargs["QueueUrl"], m["ReceiptHandle"]) for m in answer.get("Messages", [])
+            ]
+            return answer
+
+        return call
+
+    def visibility_timeout_passes(self) -> None:
+        """What the crashed run held becomes visible again, as its visibility timeout ends."""
+        for url, handle in self.received:
+            with contextlib.suppress(Exception):  # deleted since: nothing to make visible
+                self._client.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0
+                )
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
+        if name == "receive_message" and not self.fired:
+            attribute = self._remembering(attribute)
         if name != self._method or self.fired:
             return attribute
 
@@ -366,7 +388,7 @@ def test_a_crash_at_any_step_loses_and_duplicates_nothing(
 
     code, client = interrupted_run(emulator, dlq, journal, method, when, crash)
     assert code is None and client.fired
-    time.sleep(1.05)  # the crashed run's batch becomes visible again
+    client.visibility_timeout_passes()
     rerun = fanout_cli(emulator, "redrive", dlq, "--journal", str(journal))
 
     if (method, when) in (("send_message_batch", "before"), ("send_message_batch", "after")):
