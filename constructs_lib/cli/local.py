@@ -302,10 +302,12 @@ def cmd_local(args: argparse.Namespace, ctx: Context) -> int:
                             f"the emulator could not deploy {folder}: {' '.join(str(gap).split())}",
                             EXIT_AWS,
                         ) from None
+                ready = True  # a signal from here on is the expected way to stop
                 _announce(ctx, emulator, deployed, folder, time.perf_counter() - started)
-                ready = True
                 while True:
-                    time.sleep(3600)
+                    # Short naps: a signal caught by one of the server's threads runs its
+                    # Python handler only when the main thread next wakes up.
+                    time.sleep(0.25)
         except KeyboardInterrupt:
             pass
     _quiet_dead_node_at_exit()

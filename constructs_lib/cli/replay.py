@@ -315,20 +315,15 @@ def _window(start: datetime, end: datetime | None) -> str:
 
 
 def _report(ctx: Context, record: dict[str, Any]) -> None:
+    """The record as JSON, or as aligned ``key  value`` lines."""
     if ctx.json_output:
         ctx.print_json(record)
         return
-    from rich.table import Table
-
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in record.items():
-        if value is None:
-            continue
-        shown = json.dumps(value) if isinstance(value, dict) else str(value)
-        table.add_row(key.replace("_", " "), shown)
-    ctx.out.print(table)
+    shown = {k.replace("_", " "): v for k, v in record.items() if v is not None}
+    width = max(len(key) for key in shown)
+    for key, value in shown.items():
+        text = json.dumps(value) if isinstance(value, dict) else str(value)
+        ctx.print(f"{key.ljust(width)}  {text}")
 
 
 def _record(target: Target, **fields: Any) -> dict[str, Any]:
