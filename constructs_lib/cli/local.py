@@ -229,7 +229,7 @@ def _announce(
     if folder is None:
         line()
         line("Nothing is deployed yet. Deploy your app with the CDK CLI, from its folder, in that")
-        line("shell (cdk bootstrap takes about 20 s here, then each deploy about 10 s):")
+        line("shell (cdk bootstrap takes some 20 s against it, then each deploy some 10 s):")
         for command in _cdk_commands(emulator):
             line(command)
         line("Or restart with the folder `cdk synth` wrote: fanout local cdk.out")
@@ -252,6 +252,14 @@ def _stop_on_signals() -> Iterator[None]:
     finally:
         for number, handler in saved.items():
             signal.signal(number, handler)
+
+
+def _wait_for_a_signal() -> None:
+    """Sleep until SIGINT or SIGTERM raises KeyboardInterrupt (``_stop_on_signals``)."""
+    while True:
+        # Short naps: a signal caught by one of the server's threads runs its Python handler
+        # only when the main thread next wakes up.
+        time.sleep(0.25)
 
 
 def cmd_local(args: argparse.Namespace, ctx: Context) -> int:
@@ -304,10 +312,7 @@ def cmd_local(args: argparse.Namespace, ctx: Context) -> int:
                         ) from None
                 ready = True  # a signal from here on is the expected way to stop
                 _announce(ctx, emulator, deployed, folder, time.perf_counter() - started)
-                while True:
-                    # Short naps: a signal caught by one of the server's threads runs its
-                    # Python handler only when the main thread next wakes up.
-                    time.sleep(0.25)
+                _wait_for_a_signal()
         except KeyboardInterrupt:
             pass
     _quiet_dead_node_at_exit()

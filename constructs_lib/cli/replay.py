@@ -83,7 +83,7 @@ def parse_time(option: str, text: str, now: datetime) -> datetime:
     if moment.utcoffset() is None:
         raise UsageError(
             f"{option} {text} has no time zone, which is ambiguous: add Z for UTC or an offset "
-            f"(e.g. {text}Z), or give a relative time (-2h)"
+            f"(e.g. {moment.isoformat()}Z), or give a relative time (-2h)"
         )
     return moment
 

@@ -301,3 +301,26 @@ def test_without_the_testing_extra_it_says_what_to_install(
         "fanout: error: the local emulator needs the testing extra: pip install "
         '"constructs-lib[testing]"'
     ]
+
+
+def test_json_output_describes_the_emulator_once_it_is_ready(
+    cdk_out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from constructs_lib.cli import local as command
+
+    def ctrl_c() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "_wait_for_a_signal", ctrl_c)  # Ctrl-C as soon as it waits
+    monkeypatch.setattr(command, "_quiet_dead_node_at_exit", lambda: None)
+    code, out, err = fanout("--output", "json", "local", str(cdk_out))
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["endpoint_url"] == report["environment"]["AWS_ENDPOINT_URL"]
+    assert report["region"] == report["environment"]["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert [s["name"] for s in report["stacks"]] == ["Shop"]
+    assert {"stack": "Shop", "kind": "queue", "construct": "Shop/Orders/Billing/Queue"}.items() <= (
+        next(r for r in report["resources"] if r["name"] == "shop-billing").items()
+    )
+    assert report["cdk"] == []
+    assert "Stopped the local emulator." in err
