@@ -14,6 +14,7 @@ from aws_cdk import Annotations
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from .replay_policy import replay_policy as replay_policy
 from .validation import Problems, fifo_of
 
 _DAY = timedelta(days=1)
@@ -78,17 +79,3 @@ def check_replay(
             "archive ago: SNS replays only what the archive still holds (from the start of the "
             "archive window at deploy time).",
         )
-
-
-def replay_policy(replay_from: datetime, replay_until: datetime | None) -> dict[str, str]:
-    """The subscription's ``ReplayPolicy``: timestamps in UTC, ISO 8601 with milliseconds."""
-    policy = {"PointType": "Timestamp", "StartingPoint": _timestamp(replay_from)}
-    if replay_until is not None:
-        policy["EndingPoint"] = _timestamp(replay_until)
-    return policy
-
-
-def _timestamp(moment: datetime) -> str:
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )

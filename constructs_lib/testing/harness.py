@@ -115,6 +115,17 @@ def _free_port() -> int:
         return port
 
 
+def _check_port(port: int) -> None:
+    """Raise ``OSError`` (``EADDRINUSE``) when ``port`` on 127.0.0.1 cannot be listened on:
+    the server would fail in its thread and leave ``start()`` waiting for ever."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise OSError(error.errno, f"127.0.0.1:{port} is in use ({error.strerror})") from None
+
+
 @dataclass
 class Emulator:
     """moto in server mode on 127.0.0.1, with the variables that point clients at it.
@@ -127,6 +138,9 @@ class Emulator:
     region: str = "eu-west-1"
     account: str = ACCOUNT
     """The account resources are created in (moto reads ``MOTO_ACCOUNT_ID`` per request)."""
+    port: int | None = None
+    """The port on 127.0.0.1 to serve on; a free one by default. One that is in use raises
+    ``OSError`` on entry."""
     endpoint_url: str = ""
     _server: ThreadedMotoServer | None = None
     _saved_environment: dict[str, str | None] = field(default_factory=dict)
@@ -141,7 +155,11 @@ class Emulator:
         # check_against_template instead), would bury what a test or the demo prints.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto").setLevel(logging.ERROR)
-        port = _free_port()
+        if self.port is None:
+            port = _free_port()
+        else:
+            port = self.port
+            _check_port(port)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.endpoint_url = f"http://127.0.0.1:{port}"

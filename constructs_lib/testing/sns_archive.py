@@ -15,18 +15,30 @@ is kept with its publish time, for the retention period, and a subscription give
 ``ReplayPolicy`` (``{"PointType": "Timestamp", "StartingPoint": ..., "EndingPoint": ...}``,
 ISO 8601 times, at creation or later) gets the archived messages published in that window
 redelivered, through its filter policy and raw-delivery setting, with their original message
-id, then reports ``ReplayStatus`` ``Completed``.
+id, then reports ``ReplayStatus`` ``Completed``. ``GetTopicAttributes`` reports the archive's
+``BeginningArchiveTime``; a new replay policy replaces a replay in progress, and an empty one
+(``{}``) stops it.
+
+By default a replay runs at once, inside the call that sets the policy, so a test can read the
+queue right after it. With :data:`REPLAY_INTERVAL_SECONDS` above 0 it runs as SNS runs it,
+after the call, in a background thread of the server: ``ReplayStatus`` is ``Pending``, then
+``In progress`` while one message goes out per interval, then ``Completed``, which lets a test
+watch a replay and stop it.
 
 Not restored: the ``Replayed`` marker SNS adds to a replayed message, and the replay's own
-metrics; the replay runs at once, not throttled.
+metrics; SNS's own pace; live messages published during a replay are delivered at once (SNS
+delivers them once the replay has caught up); a subscription whose replay policy has an
+``EndingPoint`` keeps receiving newly published messages after the replay (SNS's API reference
+says it no longer receives them).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -44,7 +56,21 @@ class InvalidState(SNSException):
 
 
 ARCHIVE = "_constructs_lib_archive"
+ARCHIVE_SINCE = "_constructs_lib_archive_since"
+"""The time (epoch seconds) a topic's archive policy became active."""
+REPLAY = "_constructs_lib_replay"
+"""A subscription's replay in progress: the event that stops it."""
 DAY_SECONDS = 86_400
+
+PENDING = "Pending"
+IN_PROGRESS = "In progress"
+COMPLETED = "Completed"
+"""``ReplayStatus`` values, as SNS writes them."""
+
+REPLAY_INTERVAL_SECONDS = 0.0
+"""Seconds between two replayed messages (and before the first). 0, the default: a replay runs
+at once, inside the call that sets the policy. Above 0: in a background thread, as SNS runs it,
+so that ``Pending`` and ``In progress`` can be seen and the replay stopped."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +93,11 @@ def apply() -> None:
         sns_models.SNSBackend,
         "_constructs_lib_archive_fixed",
         _report_archive_policy,
+        _report_beginning_archive_time,
         _protect_archive,
         _keep_the_archive,
         _replay_to_a_subscription,
+        _stop_a_replay,
     )
 
 
@@ -94,6 +122,60 @@ def _report_archive_policy() -> None:
         policy = archive_policy(topic)
         if policy and isinstance(result, ActionResult) and isinstance(result.result, dict):
             result.result["Attributes"]["ArchivePolicy"] = json.dumps(policy)
+        return result
+
+
+def beginning_archive_time(topic: Any) -> float | None:
+    """The earliest publish time (epoch seconds) the topic's archive can replay from: when its
+    archive policy became active, or its retention period ago, whichever is later; None when
+    it keeps no archive."""
+    if not archive_policy(topic):
+        return None
+    since = float(getattr(topic, ARCHIVE_SINCE, time.time()))
+    return max(since, time.time() - _retention_seconds(topic))
+
+
+def _iso(epoch: float) -> str:
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _note_activation(topic: Any) -> None:
+    if not archive_policy(topic):
+        if hasattr(topic, ARCHIVE_SINCE):
+            delattr(topic, ARCHIVE_SINCE)
+    elif not hasattr(topic, ARCHIVE_SINCE):
+        setattr(topic, ARCHIVE_SINCE, time.time())
+
+
+@fills(
+    "sns",
+    moto="`GetTopicAttributes` has no `BeginningArchiveTime`",
+    aws="`GetTopicAttributes` of a topic with an active archive policy returns "
+    "`BeginningArchiveTime`, the earliest point a replay can start from (within the "
+    "retention period, not before the archive began)",
+)
+def _report_beginning_archive_time() -> None:
+    @patch(sns_models.SNSBackend, "create_topic")
+    def create_topic(original: Original, self: Any, *args: Any, **kwargs: Any) -> Any:
+        topic = original(self, *args, **kwargs)
+        _note_activation(topic)
+        return topic
+
+    @patch(sns_models.SNSBackend, "set_topic_attribute")
+    def set_topic_attribute(
+        original: Original, self: Any, topic_arn: str, name: str, value: str
+    ) -> None:
+        original(self, topic_arn, name, value)
+        _note_activation(self.get_topic(topic_arn))
+
+    @patch(sns_responses.SNSResponse, "get_topic_attributes")
+    def get_topic_attributes(original: Original, self: Any) -> Any:
+        result = original(self)
+        beginning = beginning_archive_time(self.backend.get_topic(self._get_param("TopicArn")))
+        attributes = result.result if isinstance(result, ActionResult) else None
+        if beginning is not None and isinstance(attributes, dict):
+            attributes["Attributes"]["BeginningArchiveTime"] = _iso(beginning)
         return result
 
 
@@ -171,11 +253,16 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _inactive(value: Any) -> bool:
+    return str(value if value is not None else "").strip() in ("", "{}")
+
+
 @fills(
     "sns",
     moto="`SetSubscriptionAttributes` refuses `ReplayPolicy`",
     aws="a `ReplayPolicy` redelivers the archived messages published in its window to the "
-    "subscription (through its filter policy), then `ReplayStatus` is `Completed`",
+    "subscription (through its filter policy), after the call: `ReplayStatus` is `Pending`, "
+    "`In progress`, then `Completed`; a new policy replaces a replay in progress",
 )
 def _replay_to_a_subscription() -> None:
     @patch(sns_models.SNSBackend, "set_subscription_attributes")
@@ -185,7 +272,7 @@ def _replay_to_a_subscription() -> None:
         if name != "ReplayPolicy":
             original(self, arn, name, value)
             return
-        subscription = next((s for s in self.subscriptions.values() if s.arn == arn), None)
+        subscription = _subscription(self, arn)
         if subscription is None:
             original(self, arn, name, value)  # moto's own "not found"
             return
@@ -194,17 +281,92 @@ def _replay_to_a_subscription() -> None:
                 "Invalid parameter: ReplayPolicy: the topic has no active archive policy"
             )
         start, end = _window(str(value))
+        _stop(subscription)  # a new replay replaces the one in progress
         subscription.attributes["ReplayPolicy"] = str(value)
-        subscription.attributes["ReplayStatus"] = "In progress"
-        for archived in getattr(subscription.topic, ARCHIVE, []):
-            if start <= archived.published_at <= end:
-                subscription.publish(
-                    archived.message,
-                    archived.message_id,
-                    subject=archived.subject,
-                    message_attributes=archived.message_attributes,
-                    group_id=archived.group_id,
-                    deduplication_id=archived.deduplication_id,
-                    message_structure=archived.message_structure,
-                )
-        subscription.attributes["ReplayStatus"] = "Completed"
+        subscription.attributes["ReplayStatus"] = PENDING
+        window = [
+            archived
+            for archived in getattr(subscription.topic, ARCHIVE, [])
+            if start <= archived.published_at <= end
+        ]
+        stop = threading.Event()
+        setattr(subscription, REPLAY, stop)
+        interval = REPLAY_INTERVAL_SECONDS
+        if interval <= 0:
+            _replay(self, subscription, window, stop, 0.0)
+            return
+        threading.Thread(
+            target=_replay,
+            args=(self, subscription, window, stop, interval),
+            name=f"sns-replay-{arn.rsplit(':', 1)[-1]}",
+            daemon=True,
+        ).start()
+
+
+@fills(
+    "sns",
+    moto="`ReplayPolicy` cannot be set, so a replay cannot be stopped",
+    aws="a replay in progress can be stopped (the console's Stop replay); through the API, as "
+    "with `FilterPolicy` and `ArchivePolicy`, an empty policy (`{}`) removes the replay "
+    "policy and stops the replay before its next message",
+)
+def _stop_a_replay() -> None:
+    @patch(sns_models.SNSBackend, "set_subscription_attributes")
+    def set_subscription_attributes(
+        original: Original, self: Any, arn: str, name: str, value: Any
+    ) -> None:
+        subscription = _subscription(self, arn)
+        if name != "ReplayPolicy" or subscription is None or not _inactive(value):
+            original(self, arn, name, value)
+            return
+        _stop(subscription)
+        subscription.attributes.pop("ReplayPolicy", None)
+        subscription.attributes.pop("ReplayStatus", None)
+
+
+def _subscription(backend: Any, arn: str) -> Any:
+    return next((s for s in list(backend.subscriptions.values()) if s.arn == arn), None)
+
+
+def _stop(subscription: Any) -> None:
+    running = getattr(subscription, REPLAY, None)
+    if running is not None:
+        running.set()
+        delattr(subscription, REPLAY)
+
+
+def _replay(
+    backend: Any,
+    subscription: Any,
+    window: list[Archived],
+    stop: threading.Event,
+    interval: float,
+) -> None:
+    """Deliver ``window`` to the subscription, one message per ``interval`` seconds, until done
+    or ``stop`` is set (a new policy, an empty one, the subscription or the emulator gone)."""
+
+    def going_on() -> bool:
+        if interval > 0 and stop.wait(interval):
+            return False
+        return not stop.is_set() and _subscription(backend, subscription.arn) is subscription
+
+    if not going_on():
+        return
+    subscription.attributes["ReplayStatus"] = IN_PROGRESS
+    for number, archived in enumerate(window):
+        if number and not going_on():
+            return
+        subscription.publish(
+            archived.message,
+            archived.message_id,
+            subject=archived.subject,
+            message_attributes=archived.message_attributes,
+            group_id=archived.group_id,
+            deduplication_id=archived.deduplication_id,
+            message_structure=archived.message_structure,
+        )
+    if interval > 0 and not going_on():
+        return
+    subscription.attributes["ReplayStatus"] = COMPLETED
+    if getattr(subscription, REPLAY, None) is stop:
+        delattr(subscription, REPLAY)
