@@ -32,6 +32,7 @@ MASKS = [
     (re.compile(r"\(task [^)]+\)"), "(task <handle>)"),
     (re.compile(r"\(journal [^)]+\)"), "(journal <file>)"),
     (re.compile(r"receive count: \d+"), "receive count: <n>"),
+    (re.compile(r"^seconds( +)[\d.]+$", re.MULTILINE), r"seconds\1<n>"),
 ]
 
 
@@ -103,6 +104,10 @@ def incidents(shop: DeployedStack) -> Iterator[None]:
         orders.receive_all(billing.queue_url, visibility_timeout=0, delete=False)
     orders.receive_all(billing.queue_url)
     orders.receive_all(shipping.queue_url)  # shipping processed those two
+    ledger = DeployedFanout(shop, "Shop/Ledger")
+    for n in range(3):
+        ledger.publish({"entry": n, "account": "a-1"}, group_id="a-1", deduplication_id=f"e-{n}")
+    ledger.receive_all(ledger.consumers["Balances"].queue_url)
     url = shipping.queue_url
     kept = orders.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     orders.sqs.delete_queue(QueueUrl=url)
