@@ -241,8 +241,10 @@ class ConsumerQueue(Construct):
         ``datetime``), through its filter policy, then delivers new ones. Needs a FIFO topic
         with an archive (a synth error otherwise; a warning when it is older than the
         archive's retention). Changing it replays again. Default: none (new messages only).
-    :param replay_until: stop the replay at this time (after ``replay_from``). Default: none
-        (replay until the consumer has caught up).
+    :param replay_until: stop the replay at this time (after ``replay_from``). Once such a
+        bounded replay has completed, SNS delivers no newly published message to this
+        consumer (a synth warning says so): for a consumer that only rebuilds a window.
+        Default: none (replay until the consumer has caught up, then deliver new messages).
     """
 
     def __init__(

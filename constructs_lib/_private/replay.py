@@ -57,6 +57,14 @@ def check_replay(
             )
     if aware and replay_until is not None and replay_until <= replay_from:
         problems.add("replay_until", replay_until, f"must be after replay_from ({replay_from})")
+    if replay_until is not None:
+        Annotations.of(scope).add_warning_v2(
+            "constructs-lib:replayUntilEndsDelivery",
+            "replay_until ends this consumer's deliveries: once the replay has completed, SNS "
+            "no longer delivers newly published messages to the subscription (SNS API "
+            "reference, ReplayStatus Completed). Use it for a consumer that only rebuilds a "
+            "window; leave it out for a live consumer, which then catches up and goes on.",
+        )
     if fifo_of(topic) is False:
         problems.add(
             "replay_from",

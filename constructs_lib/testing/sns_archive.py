@@ -27,9 +27,9 @@ watch a replay and stop it.
 
 Not restored: the ``Replayed`` marker SNS adds to a replayed message, and the replay's own
 metrics; SNS's own pace; live messages published during a replay are delivered at once (SNS
-delivers them once the replay has caught up); a subscription whose replay policy has an
-``EndingPoint`` keeps receiving newly published messages after the replay (SNS's API reference
-says it no longer receives them).
+delivers them once the replay has caught up). Restored: a subscription whose replay policy has
+an ``EndingPoint`` receives no newly published message once its replay has completed (SNS's
+API reference, ``ReplayStatus`` ``Completed``), until its replay policy is replaced or removed.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def apply() -> None:
         _keep_the_archive,
         _replay_to_a_subscription,
         _stop_a_replay,
+        _end_delivery_after_a_bounded_replay,
     )
 
 
@@ -282,6 +283,7 @@ def _replay_to_a_subscription() -> None:
             )
         start, end = _window(str(value))
         _stop(subscription)  # a new replay replaces the one in progress
+        setattr(subscription, ENDED, False)
         subscription.attributes["ReplayPolicy"] = str(value)
         subscription.attributes["ReplayStatus"] = PENDING
         window = [
@@ -320,6 +322,7 @@ def _stop_a_replay() -> None:
             original(self, arn, name, value)
             return
         _stop(subscription)
+        setattr(subscription, ENDED, False)
         subscription.attributes.pop("ReplayPolicy", None)
         subscription.attributes.pop("ReplayStatus", None)
 
@@ -368,5 +371,26 @@ def _replay(
     if interval > 0 and not going_on():
         return
     subscription.attributes["ReplayStatus"] = COMPLETED
+    if "EndingPoint" in json.loads(subscription.attributes.get("ReplayPolicy") or "{}"):
+        setattr(subscription, ENDED, True)
     if getattr(subscription, REPLAY, None) is stop:
         delattr(subscription, REPLAY)
+
+
+ENDED = "_constructs_lib_replay_ended"
+"""Set on a subscription whose bounded replay has completed: SNS delivers it nothing new."""
+
+
+@fills(
+    "sns",
+    moto="a subscription keeps receiving newly published messages whatever its replay policy",
+    aws="once a replay whose `ReplayPolicy` has an `EndingPoint` has completed, the "
+    "subscription no longer receives newly published messages (until its replay policy is "
+    "replaced or removed)",
+)
+def _end_delivery_after_a_bounded_replay() -> None:
+    @patch(sns_models.Subscription, "publish")
+    def publish(original: Original, self: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, ENDED, False):
+            return None
+        return original(self, *args, **kwargs)

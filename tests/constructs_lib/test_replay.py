@@ -84,6 +84,16 @@ def test_a_start_older_than_the_archive_is_a_warning() -> None:
     )
 
 
+def test_a_bounded_replay_warns_that_it_ends_the_consumers_deliveries() -> None:
+    ledger = _ledger(fifo=True, archive_retention_days=30)
+    ledger.add_queue_consumer("Live", replay_from=START)
+    ledger.add_queue_consumer("Window", replay_from=START, replay_until=START + timedelta(1))
+    annotations = assertions.Annotations.from_stack(Stack.of(ledger))
+    ends = assertions.Match.string_like_regexp("replay_until ends this consumer's deliveries")
+    annotations.has_warning("/Payments/Ledger/Window", ends)
+    annotations.has_no_warning("/Payments/Ledger/Live", ends)
+
+
 def test_an_imported_fifo_topic_may_be_replayed_from() -> None:
     """Its archive cannot be seen from here: the replay policy is written, SNS decides."""
     stack = Stack(new_app(), "Rebuild", env=Environment(region="eu-west-1"))

@@ -94,9 +94,13 @@ def test_the_replay_delivers_the_archived_window_through_the_filter_in_order(
     assert json.loads(attributes["ReplayPolicy"])["PointType"] == "Timestamp"
 
 
-def test_after_the_replay_the_consumer_gets_new_messages(replayed: SimpleNamespace) -> None:
+def test_after_a_bounded_replay_the_consumer_gets_no_new_messages(
+    replayed: SimpleNamespace,
+) -> None:
+    """``replay_until`` gives the subscription a ReplayPolicy with an EndingPoint: once the
+    replay has completed, SNS delivers it nothing newly published (``sns_archive``)."""
     _publish(replayed.emulator, replayed.topic_arn, 6, "debit")
-    assert _bodies(replayed.emulator, replayed.queue_url) == [{"n": 6, "kind": "debit"}]
+    assert _bodies(replayed.emulator, replayed.queue_url) == []
 
 
 def test_the_replay_goes_to_the_new_subscription_only(replayed: SimpleNamespace) -> None:
