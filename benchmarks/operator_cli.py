@@ -84,6 +84,17 @@ def _fanout(sqs: Any, sns: Any, account: str, region: str) -> dict[str, str]:
     return {"topic": topic, "consumer": consumer}
 
 
+def _publish(sns: Any, topic: str, messages: int) -> None:
+    for start in range(0, messages, 10):
+        sns.publish_batch(
+            TopicArn=topic,
+            PublishBatchRequestEntries=[
+                {"Id": str(i), "Message": json.dumps({"order": start + i})}
+                for i in range(min(10, messages - start))
+            ],
+        )
+
+
 def _count(sqs: Any, url: str) -> int:
     attributes = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
@@ -129,14 +140,7 @@ def _redrive(messages: int, emulator: Any) -> list[tuple[str, int, float]]:
 
     # Undelivered: the consumer queue is deleted, SNS dead-letters every message.
     sqs.delete_queue(QueueUrl=consumer)
-    for start in range(0, messages, 10):
-        sns.publish_batch(
-            TopicArn=fanout["topic"],
-            PublishBatchRequestEntries=[
-                {"Id": str(i), "Message": json.dumps({"order": start + i})}
-                for i in range(min(10, messages - start))
-            ],
-        )
+    _publish(sns, fanout["topic"], messages)
     sqs.create_queue(
         QueueName="bench-consumer",
         Attributes={
@@ -163,14 +167,7 @@ def _redrive(messages: int, emulator: Any) -> list[tuple[str, int, float]]:
 
     # Processing: the consumer fails every message once; a move task brings them back.
     _drain(sqs, consumer)
-    for start in range(0, messages, 10):
-        sns.publish_batch(
-            TopicArn=fanout["topic"],
-            PublishBatchRequestEntries=[
-                {"Id": str(i), "Message": json.dumps({"order": start + i})}
-                for i in range(min(10, messages - start))
-            ],
-        )
+    _publish(sns, fanout["topic"], messages)
     while sqs.receive_message(QueueUrl=consumer, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
         "Messages"
     ):

@@ -43,7 +43,16 @@ from .core import (
     OperatorError,
     UsageError,
 )
-from .messages import describe, export_line, hold_all, import_entry, peek, render, timestamp
+from .messages import (
+    describe,
+    export_line,
+    hold_all,
+    import_entry,
+    peek,
+    release,
+    render,
+    timestamp,
+)
 
 if TYPE_CHECKING:
     from .main import Commands
@@ -610,16 +619,7 @@ def cmd_delete(args: argparse.Namespace, ctx: Context) -> int:
             ctx.print(f"Deleted {args.message_id} from {queue_name(url)}.")
         return EXIT_OK
     finally:
-        _release(sqs, url, held.values())
-
-
-def _release(sqs: Client, url: str, messages: Iterable[Mapping[str, Any]]) -> None:
-    entries = [
-        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-        for i, m in enumerate(messages)
-    ]
-    for start in range(0, len(entries), 10):
-        sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries[start : start + 10])
+        release(sqs, url, [m["ReceiptHandle"] for m in held.values()])
 
 
 def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
@@ -644,7 +644,7 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
                 stream.write(line + "\n")
             stream.flush()
     finally:
-        _release(sqs, url, held)
+        release(sqs, url, [m["ReceiptHandle"] for m in held])
     if stream is None and ctx.json_output:
         ctx.print_json({"queue": name, "exported": len(held), "file": args.file})
     elif stream is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -217,6 +217,18 @@ def hold_all(
         if (len(batch) < wanted or not new) and _visible(sqs, url) == 0:
             return
         empty = 0 if new else empty + 1
+
+
+def release(sqs: Client, url: str, handles: Iterable[str]) -> None:
+    """Make the received messages visible again at once (``ChangeMessageVisibility`` 0)."""
+    entries = [
+        {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+        for i, handle in enumerate(handles)
+    ]
+    for start in range(0, len(entries), RECEIVE_BATCH):
+        sqs.change_message_visibility_batch(
+            QueueUrl=url, Entries=entries[start : start + RECEIVE_BATCH]
+        )
 
 
 # -- forms -------------------------------------------------------------------------------

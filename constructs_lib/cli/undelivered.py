@@ -52,6 +52,7 @@ from .messages import (
     envelope_of,
     raw_from_envelope,
     receive,
+    release,
     sqs_attributes,
     subscription_of_envelope,
     timestamp,
@@ -265,14 +266,7 @@ class Redrive:
         ]
 
     def _release(self, handles: Sequence[str]) -> None:
-        entries = [
-            {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
-            for i, h in enumerate(handles)
-        ]
-        for start in range(0, len(entries), RECEIVE_BATCH):
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.dlq_url, Entries=entries[start : start + RECEIVE_BATCH]
-            )
+        release(self.sqs, self.dlq_url, handles)
 
     def _delete(self, messages: Sequence[Mapping[str, Any]]) -> list[str]:
         if not messages:
