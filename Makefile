@@ -11,20 +11,21 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup demo synth test lint typecheck unit dist bench clean
+.PHONY: help setup demo synth test lint typecheck unit docs dist bench clean
 
 help:
 	@echo "make demo   - install toolchain if missing, deploy the order fanout and push stacks to a local emulator, publish sample orders and push messages, print what each consumer and device got"
 	@echo "make synth  - install toolchain if missing, cdk synth (every stack) into cdk.out"
 	@echo "make test   - install toolchain if missing, then ruff, mypy and pytest"
+	@echo "make docs   - install toolchain if missing, build the documentation site (mkdocs --strict) into site/"
 	@echo "make dist   - build the constructs_lib wheel into dist/"
 	@echo "make bench  - install toolchain if missing, run every script in benchmarks/ (slow)"
-	@echo "make clean  - remove .venv, node_modules, cdk.out and dist"
+	@echo "make clean  - remove .venv, node_modules, cdk.out, dist and site"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,bench,docs]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -57,6 +58,12 @@ unit: setup
 
 test: lint typecheck unit
 
+# The documentation site (docs/, mkdocs.yml) with MkDocs Material and mkdocstrings: --strict
+# fails on a broken link, anchor, API reference or nav entry. `make test` builds it too
+# (tests/test_docs.py).
+docs: setup
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --site-dir site
+
 dist: setup
 	$(VENV)/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
@@ -70,4 +77,4 @@ bench: setup
 	python benchmarks/operator_cli.py
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out dist build
+	rm -rf $(VENV) node_modules cdk.out dist build site

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import re
 
+import docs_pages
 import pytest
 from aws_cdk import cx_api
-from helpers import ROOT
 
 from constructs_lib.testing import demo
 
@@ -68,7 +68,7 @@ def test_the_readme_shows_the_table_the_demo_prints(
 ) -> None:
     _, text = printed
     table = text.split(opening, 1)[1].split("\n\n", 1)[0]
-    assert f"{heading} {table}" in (ROOT / "README.md").read_text()
+    assert f"{heading} {table}" in docs_pages.text()
 
 
 def test_the_second_act_delivers_by_segment_and_retires_the_disabled_device(

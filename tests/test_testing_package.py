@@ -8,18 +8,19 @@ import re
 import subprocess
 from pathlib import Path
 
+import docs_pages
 import pytest
 from helpers import ROOT
 from installed_wheel import app_environment, install, outside_repository
 
-SECTION = re.compile(r"## Test your own app on the emulator\n(.*?)\n## ", re.DOTALL)
+SECTION = re.compile(r"^# Test your own app on the emulator\n(.*?)(?=^## |\Z)", re.DOTALL | re.M)
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 
 
 def _readme_files() -> dict[str, str]:
     """The section's ``cdk.json`` and test module, as a user would save them."""
-    match = SECTION.search((ROOT / "README.md").read_text())
-    assert match, "README has a 'Test your own app on the emulator' section"
+    match = SECTION.search((docs_pages.DOCS / "testing" / "your-app.md").read_text())
+    assert match, "the docs have a 'Test your own app on the emulator' page"
     blocks = dict((lang, body) for lang, body in FENCE.findall(match.group(1)))
     test_module = blocks["py"]
     name = test_module.splitlines()[0].removeprefix("# ").strip()

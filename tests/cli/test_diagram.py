@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docs_pages
 import pytest
 from helpers import REFERENCE_STACKS, ROOT, project_app
 
@@ -674,10 +675,7 @@ def test_command_runs_without_importing_aws_cdk(cdk_out: Path) -> None:
 
 
 def _readme_section() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("### Diagrams: `fanout diagram`")
-    end = text.find("\n#", start + 1)
-    return text[start : end if end != -1 else None]
+    return (docs_pages.DOCS / "cli" / "diagram.md").read_text()
 
 
 def _readme_blocks() -> Iterator[tuple[str, str]]:

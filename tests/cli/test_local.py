@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import docs_pages
 import pytest
 from aws_cdk import Stack
 from helpers import ROOT, project_app
@@ -113,9 +114,7 @@ def _port_open(port: int) -> bool:
 
 
 def _readme_blocks() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("### A local emulator: `fanout local`") :]
-    section = section[: section.index("\n## ")]
+    section = (docs_pages.DOCS / "cli" / "local.md").read_text()
     return re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
 
 

@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import docs_pages
 import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_sns as sns
@@ -521,8 +522,7 @@ def test_it_imports_neither_aws_cdk_nor_jsii(ledger: SimpleNamespace) -> None:
 
 def _readme_commands() -> list[list[str]]:
     """The ``fanout`` lines of the README block that says this module runs it."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("### Replaying a FIFO archive: `fanout replay`") :]
+    section = (docs_pages.DOCS / "cli" / "replay.md").read_text()
     blocks = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
     block = next(b for b in blocks if "tests/cli/test_replay_on_emulator.py runs" in b)
     lines = [shlex.split(line, comments=True) for line in block.splitlines()]

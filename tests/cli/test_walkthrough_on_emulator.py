@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import docs_pages
 import pytest
-from helpers import ROOT
 
 from constructs_lib.cli.main import main
 from constructs_lib.testing import DeployedFanout, DeployedStack, Emulator
 
-README = ROOT / "README.md"
+README = docs_pages.page_with("<!-- walkthrough:app -->")
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 MASKS = [
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<id>"),
@@ -89,7 +89,7 @@ def shop(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Deploy
     # The README's `App()` as `cdk synth` makes it: with the CLI's context (path metadata).
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(aws_cdk, "App", lambda *_, **__: project_app(outdir))
-        exec(compile(app_source(), "README.md", "exec"), namespace)
+        exec(compile(app_source(), str(README), "exec"), namespace)
     return emulator.deploy(namespace["app"].synth().get_stack_by_name("Shop"))
 
 

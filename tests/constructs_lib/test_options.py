@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import docs_pages
 import pytest
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -36,7 +37,7 @@ from constructs_lib import FanoutConfigurationError, FanoutTopic
 from constructs_lib._private.options import Declared
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
+README = docs_pages.text()
 CODE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 
 CONSTRUCT_MODULES = (
@@ -161,7 +162,7 @@ def test_each_option_has_a_param_line_with_its_real_default(name: str) -> None:
 
 def _readme_table(heading: str) -> set[str]:
     """The option names of the first option table after ``heading``."""
-    section = README.split(heading, 1)[1]
+    section = README.split(f"\n{heading}\n", 1)[1]
     table = section.split("| option | default | meaning |", 1)[1].split("\n\n", 1)[0]
     names: set[str] = set()
     for row in table.splitlines()[2:]:
@@ -171,16 +172,17 @@ def _readme_table(heading: str) -> set[str]:
 
 
 README_TABLES = {
-    "FanoutTopic": "## `FanoutTopic`",
-    "ConsumerQueue": "## `ConsumerQueue`",
-    "LambdaConsumer": "## `LambdaConsumer`",
-    "QueueWorkerPool": "## `QueueWorkerPool`",
-    "LambdaSubscriber": "### `LambdaSubscriber`",
-    "HttpSubscriber": "### `HttpSubscriber`",
-    "EmailSubscriber": "### `EmailSubscriber` and `SmsSubscriber`",
-    "FirehoseSubscriber": "### `FirehoseSubscriber`",
-    "FanoutDashboard": "### A dashboard per fanout",
+    "FanoutTopic": "# `FanoutTopic`",
+    "ConsumerQueue": "# `ConsumerQueue`",
+    "LambdaConsumer": "# `LambdaConsumer`",
+    "QueueWorkerPool": "# `QueueWorkerPool`",
+    "LambdaSubscriber": "## `LambdaSubscriber`",
+    "HttpSubscriber": "## `HttpSubscriber`",
+    "EmailSubscriber": "## `EmailSubscriber` and `SmsSubscriber`",
+    "FirehoseSubscriber": "## `FirehoseSubscriber`",
+    "FanoutDashboard": "# A dashboard per fanout",
 }
+"""Each construct's option table: the first after this heading of its page in docs/."""
 
 
 @pytest.mark.parametrize("name", sorted(README_TABLES))
