@@ -11,13 +11,14 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help setup demo synth test lint typecheck unit docs dist bench clean
+.PHONY: help setup demo synth test lint typecheck unit docs diagrams dist bench clean
 
 help:
 	@echo "make demo   - install toolchain if missing, deploy the order fanout and push stacks to a local emulator, publish sample orders and push messages, print what each consumer and device got"
 	@echo "make synth  - install toolchain if missing, cdk synth (every stack) into cdk.out"
 	@echo "make test   - install toolchain if missing, then ruff, mypy and pytest"
 	@echo "make docs   - install toolchain if missing, build the documentation site (mkdocs --strict) into site/"
+	@echo "make diagrams - synthesize the app and redraw docs/diagrams/ (each reference stack, Mermaid and SVG)"
 	@echo "make dist   - build the constructs_lib wheel into dist/"
 	@echo "make bench  - install toolchain if missing, run every script in benchmarks/ (slow)"
 	@echo "make clean  - remove .venv, node_modules, cdk.out, dist and site"
@@ -63,6 +64,16 @@ test: lint typecheck unit
 # (tests/test_docs.py).
 docs: setup
 	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --site-dir site
+
+# Each reference stack drawn from its synthesized template by the operator command; a test
+# (tests/cli/test_diagram.py) fails when a committed diagram no longer matches the app.
+REFERENCE_STACKS := OrderFanout PushNotifications ImageProcessing LedgerFanout OrdersPrimary OrdersRecovery
+diagrams: synth
+	mkdir -p docs/diagrams
+	for stack in $(REFERENCE_STACKS); do \
+	  fanout diagram cdk.out --stack $$stack --output-file docs/diagrams/$$stack.mmd && \
+	  fanout diagram cdk.out --stack $$stack --format svg --output-file docs/diagrams/$$stack.svg || exit 1; \
+	done
 
 dist: setup
 	$(VENV)/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .

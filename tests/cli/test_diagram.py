@@ -31,7 +31,7 @@ from helpers import REFERENCE_STACKS, ROOT, project_app
 from constructs_lib.cli import diagram
 from constructs_lib.cli.core import EXIT_OK, EXIT_USAGE, Context
 from constructs_lib.cli.diagram import filter_words, mermaid_text
-from constructs_lib.cli.main import run
+from constructs_lib.cli.main import main, run
 
 EXTRAS = "DiagramExtras"
 TEAM = "DiagramTeam"
@@ -700,3 +700,33 @@ def test_readme_example_prints_what_the_readme_shows(
         assert result.code == EXIT_OK, (line, result.err)
         outputs.append(result.out)
     assert outputs[0] == shown
+
+
+DIAGRAMS = docs_pages.DOCS / "diagrams"
+
+
+def test_the_docs_draw_every_reference_stack() -> None:
+    assert {p.stem for p in DIAGRAMS.glob("*.mmd")} == set(REFERENCE_STACKS)
+    stacks_page = (docs_pages.DOCS / "stacks.md").read_text()
+    for stack in REFERENCE_STACKS:
+        assert f'--8<-- "diagrams/{stack}.mmd"' in stacks_page
+
+
+@pytest.mark.parametrize("stack", REFERENCE_STACKS)
+def test_the_committed_diagram_matches_the_app(
+    stack: str, cdk_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make diagrams` wrote it; it must still be what the app synthesizes."""
+    drawn = tmp_path / f"{stack}.mmd"
+    assert main(["diagram", str(cdk_out), "--stack", stack, "--output-file", str(drawn)]) == 0
+    assert drawn.read_text() == (DIAGRAMS / f"{stack}.mmd").read_text(), "run `make diagrams`"
+
+
+@pytest.mark.parametrize("stack", REFERENCE_STACKS)
+def test_the_committed_svg_is_the_diagram_drawn_by_graphviz(
+    stack: str, cdk_out: Path, tmp_path: Path, graphviz: str
+) -> None:
+    drawn = tmp_path / f"{stack}.svg"
+    argv = ["diagram", str(cdk_out), "--stack", stack, "--format", "svg"]
+    assert main([*argv, "--output-file", str(drawn)]) == 0
+    assert drawn.read_text() == (DIAGRAMS / f"{stack}.svg").read_text(), "run `make diagrams`"
