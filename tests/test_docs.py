@@ -134,3 +134,45 @@ def test_every_gap_names_the_code_that_fills_it() -> None:
         owner = importlib.import_module(module)
         assert hasattr(owner, name), gap.where
         assert gap.moto and gap.aws, gap.where
+
+
+CONSTRUCT_PAGES = sorted((docs_pages.DOCS / "constructs").glob("*.md"))
+UPDATE_DIAGRAMS = "FANOUT_UPDATE_DIAGRAMS"
+"""Set (``make diagrams`` does) to redraw the committed diagrams instead of comparing them."""
+
+
+def _first_example(page: Path) -> str:
+    return next(
+        body
+        for lang, body in FENCE.findall(page.read_text())
+        if lang == "python" and "import" in body
+    )
+
+
+@pytest.mark.parametrize("page", CONSTRUCT_PAGES, ids=[p.stem for p in CONSTRUCT_PAGES])
+def test_each_construct_page_shows_the_diagram_of_its_example(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's first example, synthesized as `cdk synth` would, drawn by `fanout diagram`:
+    the picture on the page is what that example deploys."""
+    import aws_cdk
+    from helpers import project_app
+
+    from constructs_lib.cli.main import main
+
+    name = f"construct-{page.stem}"
+    assert f'--8<-- "diagrams/{name}.mmd"' in page.read_text()
+    outdir = tmp_path / "cdk.out"
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(aws_cdk, "App", lambda *_, **__: project_app(outdir))
+    namespace: dict[str, object] = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(_first_example(page), str(page), "exec"), namespace)
+    namespace["app"].synth()  # type: ignore[attr-defined]
+    drawn = tmp_path / f"{name}.mmd"
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main(["diagram", str(outdir), "--output-file", str(drawn)]) == 0
+    committed = docs_pages.DOCS / "diagrams" / f"{name}.mmd"
+    if os.environ.get(UPDATE_DIAGRAMS):
+        committed.write_text(drawn.read_text())
+    assert committed.read_text() == drawn.read_text(), "run `make diagrams`"

@@ -706,7 +706,8 @@ DIAGRAMS = docs_pages.DOCS / "diagrams"
 
 
 def test_the_docs_draw_every_reference_stack() -> None:
-    assert {p.stem for p in DIAGRAMS.glob("*.mmd")} == set(REFERENCE_STACKS)
+    drawn = {p.stem for p in DIAGRAMS.glob("*.mmd") if not p.stem.startswith("construct-")}
+    assert drawn == set(REFERENCE_STACKS)
     stacks_page = (docs_pages.DOCS / "stacks.md").read_text()
     for stack in REFERENCE_STACKS:
         assert f'--8<-- "diagrams/{stack}.mmd"' in stacks_page
