@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from aws_cdk import Stack, Validations, cx_api
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks
-from helpers import REFERENCE_STACKS, cfn_lint, new_app
+from helpers import REFERENCE_STACKS, ROOT, cfn_lint, new_app
 
 from stacks import add_reference_stacks
 
@@ -105,3 +106,35 @@ def test_the_nag_harness_catches_a_violation(tmp_path: Path) -> None:
         app.synth()
     report = (tmp_path / "validation-report.json").read_text()
     assert "AwsSolutions-SQS3" in report and "AwsSolutions-SQS4" in report
+
+
+SECURITY_PAGE = ROOT / "docs" / "guides" / "security.md"
+
+
+def _acknowledgments_table(assembly: cx_api.CloudAssembly) -> str:
+    """Markdown: each acknowledged AwsSolutions rule with its reason, and where it applies."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for path, rule, reason in _acknowledgments(assembly):
+        if "AwsSolutions" not in rule:
+            continue
+        base = rule.split("[", 1)[0].rsplit("::", 1)[-1]
+        grouped.setdefault((base, reason), []).append(path.lstrip("/"))
+    rows = ["| rule | where (construct paths) | reason |", "| --- | --- | --- |"]
+    for (base, reason), paths in sorted(grouped.items()):
+        where = ", ".join(f"`{p}`" for p in sorted(set(paths)))
+        rows.append(f"| {base} | {where} | {reason} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_security_page_lists_every_acknowledgment_with_its_reason(
+    assembly: cx_api.CloudAssembly, request: pytest.FixtureRequest
+) -> None:
+    if "agnostic" not in request.node.callspec.id:
+        pytest.skip("the page lists the account-agnostic app's")
+    start, end = "<!-- acknowledgments:start -->\n", "<!-- acknowledgments:end -->"
+    text = SECURITY_PAGE.read_text()
+    table = _acknowledgments_table(assembly)
+    if os.environ.get("FANOUT_UPDATE_DOCS"):
+        text = text[: text.index(start) + len(start)] + table + text[text.index(end) :]
+        SECURITY_PAGE.write_text(text)
+    assert text[text.index(start) + len(start) : text.index(end)] == table
