@@ -74,7 +74,7 @@ diagrams: synth
 	  fanout diagram cdk.out --stack $$stack --output-file docs/diagrams/$$stack.mmd && \
 	  fanout diagram cdk.out --stack $$stack --format svg --output-file docs/diagrams/$$stack.svg || exit 1; \
 	done
-	FANOUT_UPDATE_DIAGRAMS=1 pytest tests/test_docs.py -p no:xdist -q -k construct_page
+	FANOUT_UPDATE_DOCS=1 pytest tests/test_docs.py -p no:xdist -q -k construct_page
 
 dist: setup
 	$(VENV)/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .

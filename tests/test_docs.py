@@ -137,7 +137,7 @@ def test_every_gap_names_the_code_that_fills_it() -> None:
 
 
 CONSTRUCT_PAGES = sorted((docs_pages.DOCS / "constructs").glob("*.md"))
-UPDATE_DIAGRAMS = "FANOUT_UPDATE_DIAGRAMS"
+UPDATE_DIAGRAMS = "FANOUT_UPDATE_DOCS"
 """Set (``make diagrams`` does) to redraw the committed diagrams instead of comparing them."""
 
 
