@@ -1,11 +1,11 @@
-"""The README's operator walk-through, run as written against the emulator.
+"""The operator walk-through (docs/cli/index.md), run as written against the emulator.
 
-The app is the README's own Python block after ``<!-- walkthrough:app -->``; it is deployed
-to the emulator, the incidents the README describes are made to happen (the billing consumer
+The app is the page's own Python block after ``<!-- walkthrough:app -->``; it is deployed
+to the emulator, the incidents the page describes are made to happen (the billing consumer
 fails two orders; the shipping queue is deleted while three orders are published, then
 created again), and each ``$ fanout ...`` line of the console block between
 ``<!-- walkthrough:start -->`` and ``<!-- walkthrough:end -->`` is run. What it prints on
-standard output must be what the README shows, once the values that differ from run to run
+standard output must be what the page shows, once the values that differ from run to run
 (message ids, times, the random part of generated names) are masked on both sides.
 """
 
