@@ -1,8 +1,9 @@
 # One target per job. Every target installs what it needs from nothing: a virtualenv with
 # the pinned Python packages (constraints.txt) and the pinned Node 22 + AWS CDK CLI
 # (package-lock.json). node_modules/.bin comes first on PATH so jsii and the CLI use Node 22.
-# The venv includes the `bench` extra (AWS Solutions Constructs, 1.3 MB, no other new
-# dependency) so that the tests also run the SnsToSqs half of the synth benchmarks.
+# The venv includes the `bench` extra (AWS Solutions Constructs, 1.3 MB; matplotlib for the
+# benchmarks' figures, about 165 MB installed with numpy, Pillow and fontTools) so that the
+# tests also run the SnsToSqs half of the synth benchmarks and draw the figures.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -20,7 +21,7 @@ help:
 	@echo "make docs   - install toolchain if missing, build the documentation site (mkdocs --strict) into site/"
 	@echo "make diagrams - synthesize the app and redraw docs/diagrams/ (each reference stack, Mermaid and SVG)"
 	@echo "make dist   - build the constructs_lib wheel into dist/"
-	@echo "make bench  - install toolchain if missing, run every script in benchmarks/ (slow)"
+	@echo "make bench  - install toolchain if missing, run every script in benchmarks/ (slow; redraws docs/images/benchmarks/)"
 	@echo "make clean  - remove .venv, node_modules, cdk.out, dist and site"
 
 $(VENV)/.installed: pyproject.toml constraints.txt

@@ -809,6 +809,7 @@ def record(measurement: Measurement, *, default_synth: str | None = None) -> Non
         "default_synth": default_synth or measurement.failure() or "ok",
         "wall_s": measurement.wall_s,
         "peak_mib": measurement.peak_mib,
+        "process_wall_s": measurement.process_wall_s,
     }
     (measurement.outdir / "benchmark.json").write_text(json.dumps(info, indent=2))
 
@@ -825,6 +826,8 @@ class Complete:
     peak_mib: float | None
     """Python + node peak memory of the run that wrote it."""
     reused: bool
+    process_wall_s: float | None = None
+    """Whole-process wall time (start to exit) of the run that wrote it."""
 
 
 def cached(base: Path, impl: str, n: int) -> Complete | None:
@@ -842,6 +845,7 @@ def cached(base: Path, impl: str, n: int) -> Complete | None:
         info.get("wall_s"),
         info.get("peak_mib"),
         reused=True,
+        process_wall_s=info.get("process_wall_s"),
     )
 
 
@@ -863,7 +867,9 @@ def complete_assembly(base: Path, impl: str, n: int) -> Complete:
         else "ok"
     )
     record(run, default_synth=default)
-    return Complete(assembly, default, run.wall_s, run.peak_mib, reused=False)
+    return Complete(
+        assembly, default, run.wall_s, run.peak_mib, reused=False, process_wall_s=run.process_wall_s
+    )
 
 
 # -- output --------------------------------------------------------------------------------

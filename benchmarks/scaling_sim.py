@@ -21,6 +21,9 @@ the in-process synth):
 3. Prints a table every few minutes (backlog, workers running), ASCII plots of backlog and
    workers, and a summary: drain time (first minute the backlog is below one minute of steady
    arrivals), its ratio to the ideal (target: at most 1.5x), peak workers and worker-minutes.
+4. Writes the same backlog and workers as a figure, ``scaling-backlog-workers.png`` and
+   ``.svg``, into ``--figures-dir`` (default ``docs/images/benchmarks/``; matplotlib, from the
+   ``bench`` extra).
 """
 
 from __future__ import annotations
@@ -983,6 +986,84 @@ def plot(
     return lines
 
 
+FIGURE_STEM = "scaling-backlog-workers"
+FIGURE_LABELS = {
+    "ideal": "ideal (max capacity at once)",
+    "constructs_lib": "constructs_lib QueueWorkerPool",
+    "aws-cdk-lib default": "aws-cdk-lib QueueProcessingFargateService defaults",
+}
+"""Legend labels by run name; each is followed by its drain time."""
+
+
+def write_figure(
+    runs: Sequence[Run],
+    load: Load,
+    span: int,
+    directory: Path,
+    *,
+    max_capacity: int,
+    subtitle: str,
+) -> list[Path]:
+    """Backlog and workers running against minutes after the burst, for minutes 0-``span``,
+    as PNG and SVG in ``directory``; the first run is the ideal the others are compared to."""
+    from _plots import COLORS, new_figure, save
+
+    colors = [COLORS["ideal"], COLORS["ours"], COLORS["theirs"], "#2ca02c"]
+    styles = [(0, (5, 3)), "-", "-", "-."]
+    minutes = list(range(span + 1))
+    drains = [r.drain_minute(load) for r in runs]
+    ideal = drains[0]
+    with new_figure(2) as figure:
+        backlog, workers = figure.axes
+        for index, (run, drain) in enumerate(zip(runs, drains, strict=True)):
+            color, style = colors[index % len(colors)], styles[index % len(styles)]
+            if drain is None:
+                label = f"not drained in {len(run.backlog)} min"
+            elif index == 0 or not ideal:
+                label = f"drained in {drain} min"
+            else:
+                label = f"drained in {drain} min ({drain / ideal:.2f}x ideal)"
+            label = f"{FIGURE_LABELS.get(run.name, run.name)}: {label}"
+            backlog.plot(minutes, run.backlog[: span + 1], color=color, ls=style, label=label)
+            workers.step(minutes, run.running[: span + 1], where="post", color=color, ls=style)
+            if drain is not None and drain <= span:
+                for axes in (backlog, workers):
+                    axes.axvline(drain, color=color, ls=":", lw=1)
+                backlog.annotate(  # the ideal's left of its line, the others right of theirs
+                    f"{drain} min",
+                    (drain, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(-3 if index == 0 else 3, -3 - 13 * (index % 2)),
+                    textcoords="offset points",
+                    ha="right" if index == 0 else "left",
+                    va="top",
+                    color=color,
+                )
+        workers.axhline(max_capacity, color="black", ls=":", lw=1)
+        workers.annotate(
+            f"max capacity {max_capacity}",
+            (span, max_capacity),
+            xytext=(-3, 3),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+        )
+        backlog.set_ylabel("backlog (messages visible)")
+        backlog.yaxis.set_major_formatter("{x:,.0f}")
+        backlog.set_ylim(0, load.burst * 1.12)
+        backlog.set_title(subtitle, fontsize=9)
+        workers.set_ylabel("workers running (tasks)")
+        workers.set_ylim(0, max_capacity * 1.12)
+        workers.set_xlabel("minutes after the burst arrives")
+        workers.set_xlim(0, span)
+        figure.suptitle(
+            f"Draining a burst of {load.burst:,} messages: backlog and workers over time",
+            fontsize=12,
+        )
+        figure.legend(loc="outside lower center", frameon=False)
+        return save(figure, directory, FIGURE_STEM)
+
+
 def _nice_step(raw: float) -> int:
     for step in (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 720):
         if step >= raw:
@@ -1075,6 +1156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--minutes", type=int, default=1440, help="simulated after the burst")
     parser.add_argument("--settle-minutes", type=int, default=45, help="shown after the drain")
+    from _plots import add_figures_option
+
+    add_figures_option(parser, "the figure of backlog and workers over time")
     args = parser.parse_args(argv)
     if args.metric_lag_minutes < 1 or args.processing_seconds <= 0:
         parser.error("--metric-lag-minutes must be at least 1 and --processing-seconds positive")
@@ -1191,6 +1275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     print()
+    print(f"Figure of the same: {figure(runs, load, span, args)}")
+    print()
     lines, _ = summary(runs, load, span, args.settle_minutes)
     print(
         f"Summary (drained: the first minute the backlog is below "
@@ -1236,6 +1322,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     print(f"  total run time {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def figure(runs: Sequence[Run], load: Load, span: int, args: argparse.Namespace) -> str:
+    """Write the figure into ``--figures-dir``; what was written, or why not."""
+    from _plots import missing, written
+
+    reason = missing()
+    if reason:
+        return f"SKIPPED, {reason}"
+    subtitle = (
+        "scaling policies read from the two synthesized templates, simulated in "
+        f"{TICK_SECONDS}-second ticks\nmax {args.max_capacity} workers, "
+        f"{_num(args.steady_rate)} messages/min steady, {_num(args.processing_seconds)} s per "
+        f"message, {args.metric_lag_minutes}-min metric lag, {_num(args.launch_minutes)}-min "
+        "task launch"
+    )
+    paths = write_figure(
+        runs, load, span, args.figures_dir, max_capacity=args.max_capacity, subtitle=subtitle
+    )
+    return written(paths)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Run from the repository root, with no AWS account and no network (the SnsToSqs s
 ``bench`` extra, which ``make setup`` installs):
 
     .venv/bin/python benchmarks/synth_scale.py [--counts 10,50,200,1000] [--reps 3] [--quick]
+        [--figures-dir docs/images/benchmarks]
 
 1. For each N, builds and synthesizes each fanout (``_fanouts.py`` says exactly what is
    built) in a fresh subprocess per measurement, so every figure includes a fresh jsii node
@@ -27,6 +28,10 @@ Run from the repository root, with no AWS account and no network (the SnsToSqs s
    largest template, and consumers per stack (the most consumers whose fixed and
    per-consumer resources fit in 500, checked by synthesizing that many and one more).
 4. Linearity of synth cost in N, and a checklist of the targets.
+5. A figure, ``synth-scale.png`` and ``.svg`` in ``--figures-dir`` (default
+   ``docs/images/benchmarks/``; matplotlib, from the ``bench`` extra): the whole-process wall
+   time per N (median and range; where CDK refuses a stack, the run with its check lifted) and
+   the resources in the assembly and in its largest template, both fanouts, against N.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from _fanouts import (
     IMPLEMENTATIONS,
@@ -132,6 +138,196 @@ def deploy_verdict(assembly: Assembly) -> str:
     return "ok" if not problems else "would fail at deploy: " + "; ".join(problems)
 
 
+FIGURE_STEM = "synth-scale"
+FIGURE_LABELS = {
+    OURS: "constructs_lib: FanoutTopic + add_queue_consumer() x N",
+    THEIRS: "SnsToSqs: one per consumer on a shared topic",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WallPoint:
+    """Whole-process wall time at one N: median and range of the runs that synthesized, or
+    the one run with CDK's resource check lifted (``lifted``)."""
+
+    n: int
+    median: float
+    low: float
+    high: float
+    lifted: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureSeries:
+    impl: str
+    walls: list[WallPoint]
+    resources: list[tuple[int, int, int]]
+    """(N, resources in every template, resources in the largest template)."""
+
+
+def figure_series(
+    impls: Sequence[str],
+    counts: Sequence[int],
+    runs: dict[tuple[str, int], list[Measurement]],
+    lifted_process_wall: dict[tuple[str, int], float],
+    assemblies: dict[tuple[str, int], Assembly],
+) -> list[FigureSeries]:
+    series = []
+    for impl in impls:
+        walls = []
+        for n in counts:
+            good = [r.process_wall_s for r in runs[(impl, n)] if r.ok]
+            if good:
+                walls.append(WallPoint(n, statistics.median(good), min(good), max(good)))
+            elif (impl, n) in lifted_process_wall:
+                wall = lifted_process_wall[(impl, n)]
+                walls.append(WallPoint(n, wall, wall, wall, lifted=True))
+        resources = [
+            (n, a.total_resources(), a.largest().count())
+            for n in counts
+            if (a := assemblies.get((impl, n))) is not None
+        ]
+        series.append(FigureSeries(impl, walls, resources))
+    return series
+
+
+def write_figure(series: Sequence[FigureSeries], directory: Path, *, subtitle: str) -> list[Path]:
+    """Whole-process wall time and resources against N (log scale), one line per fanout, as
+    PNG and SVG in ``directory``."""
+    from _plots import COLORS, new_figure, save
+    from matplotlib.ticker import LogLocator
+
+    colors = {OURS: COLORS["ours"], THEIRS: COLORS["theirs"]}
+    counts = sorted(
+        {p.n for s in series for p in s.walls} | {r[0] for s in series for r in s.resources}
+    )
+    top_wall = _highest({s.impl: [(p.n, p.median) for p in s.walls] for s in series})
+    top_total = _highest({s.impl: [(n, total) for n, total, _ in s.resources] for s in series})
+    with new_figure(2) as figure:
+        time_axes, resource_axes = figure.axes
+        handles: list[Any] = []  # ours, theirs, theirs with the check lifted
+        for one in series:
+            color = colors.get(one.impl, "#2ca02c")
+            label = FIGURE_LABELS.get(one.impl, one.impl)
+            full = [p for p in one.walls if not p.lifted]
+            time_axes.plot(
+                [p.n for p in one.walls], [p.median for p in one.walls], color=color, lw=1
+            )
+            handles.append(
+                time_axes.errorbar(
+                    [p.n for p in full],
+                    [p.median for p in full],
+                    yerr=[[p.median - p.low for p in full], [p.high - p.median for p in full]],
+                    fmt="o",
+                    color=color,
+                    capsize=3,
+                    label=label,
+                )
+            )
+            lifted = [p for p in one.walls if p.lifted]
+            if lifted:
+                (hollow,) = time_axes.plot(
+                    [p.n for p in lifted],
+                    [p.median for p in lifted],
+                    "o",
+                    mfc="white",
+                    color=color,
+                    label=f"{one.impl}, CDK refuses the stack (> {STACK_RESOURCE_LIMIT} "
+                    "resources): timed with its check lifted",
+                )
+                handles.append(hollow)
+            for point in one.walls:
+                time_axes.annotate(
+                    f"{point.median:.1f} s",
+                    (point.n, point.median),
+                    xytext=(6, 8 if top_wall[point.n] == one.impl else -8),
+                    textcoords="offset points",
+                    ha="left",
+                    va="center",
+                    color=color,
+                    fontsize=9,
+                )
+            ns = [n for n, _, _ in one.resources]
+            resource_axes.plot(
+                ns, [total for _, total, _ in one.resources], "o-", color=color, label=label
+            )
+            if any(total != largest for _, total, largest in one.resources):
+                resource_axes.plot(
+                    ns,
+                    [largest for _, _, largest in one.resources],
+                    "s--",
+                    color=color,
+                    mfc="white",
+                    label=f"{one.impl}: largest template (nested stacks)",
+                )
+                for n, total, largest in one.resources:
+                    if largest != total:
+                        resource_axes.annotate(
+                            f"{largest:,}",
+                            (n, largest),
+                            xytext=(6, -8),
+                            textcoords="offset points",
+                            ha="left",
+                            va="center",
+                            color=color,
+                            fontsize=9,
+                        )
+            for n, total, _ in one.resources:
+                resource_axes.annotate(
+                    f"{total:,}",
+                    (n, total),
+                    xytext=(6, 8 if top_total[n] == one.impl else -8),
+                    textcoords="offset points",
+                    ha="left",
+                    va="center",
+                    color=color,
+                    fontsize=9,
+                )
+        resource_axes.axhline(STACK_RESOURCE_LIMIT, color="black", ls=":", lw=1)
+        resource_axes.annotate(
+            f"CloudFormation quota: {STACK_RESOURCE_LIMIT} resources per template",
+            (counts[0] if counts else 1, STACK_RESOURCE_LIMIT),
+            xytext=(0, 3),
+            textcoords="offset points",
+            va="bottom",
+            fontsize=9,
+        )
+        time_axes.set_ylabel("whole-process wall time (s)")
+        time_axes.set_ylim(0, time_axes.get_ylim()[1] * 1.08)  # room for the value labels
+        time_axes.set_title(subtitle, fontsize=9)
+        time_axes.legend(handles=handles, loc="upper left", fontsize=9)
+        resource_axes.set_ylabel("resources in the cloud assembly")
+        resource_axes.set_yscale("log")
+        resource_axes.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        resource_axes.yaxis.set_major_formatter("{x:,.0f}")
+        resource_axes.legend(loc="lower right", fontsize=9)
+        resource_axes.set_xscale("log")
+        resource_axes.set_xticks(counts, [f"{n:,}" for n in counts])
+        if counts:
+            resource_axes.set_xlim(counts[0] / 1.4, counts[-1] * 1.6)
+        low, high = resource_axes.get_ylim()
+        resource_axes.set_ylim(low, high * 1.5)
+        resource_axes.minorticks_off()
+        resource_axes.set_xlabel("N, consumers in the fanout (log scale)")
+        figure.suptitle(
+            f"Synthesizing a fanout of N consumers: constructs_lib against AWS Solutions "
+            f"Constructs' {THEIRS}",
+            fontsize=12,
+        )
+        return save(figure, directory, FIGURE_STEM)
+
+
+def _highest(values: dict[str, list[tuple[int, float]]]) -> dict[int, str]:
+    """For each N, the series with the highest value (the first of those tied): its value
+    label goes above its point, the others' below."""
+    best: dict[int, tuple[float, str]] = {}
+    for name, points in values.items():
+        for n, value in points:
+            if n not in best or value > best[n][0]:
+                best[n] = (value, name)
+    return {n: name for n, (_, name) in best.items()}
+
+
 def _fmt(value: float) -> str:
     return f"{value:g}" if value == int(value) else f"{value:.2f}"
 
@@ -162,6 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-check", action="store_true", help="skip synthesizing the consumers-per-stack bound"
     )
     add_assemblies_option(parser, "where the cloud assemblies go (fixed_cost.py reuses them)")
+    from _plots import add_figures_option
+
+    add_figures_option(parser, "the figure of synth time and resources against N")
     args = parser.parse_args(argv)
     counts: list[int] = args.counts or list(QUICK_COUNTS if args.quick else DEFAULT_COUNTS)
     reps = 1 if args.quick else args.reps
@@ -203,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     default_synth: dict[tuple[str, int], str] = {}
     lifted_wall: dict[tuple[str, int], float] = {}
     lifted_peak: dict[tuple[str, int], float] = {}
+    lifted_process_wall: dict[tuple[str, int], float] = {}
     for impl in impls:
         for n in counts:
             last = runs[(impl, n)][-1]
@@ -217,6 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lifted_wall[(impl, n)] = complete.wall_s
             if not last.ok and complete.peak_mib is not None:
                 lifted_peak[(impl, n)] = complete.peak_mib
+            if not last.ok and complete.process_wall_s is not None:
+                lifted_process_wall[(impl, n)] = complete.process_wall_s
 
     # 3. resources per consumer, fixed resources, consumers per stack
     small = counts[0]
@@ -505,11 +707,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("Targets (issue 14):")
     print(f"  {whole.target_line()}")
     print()
+    series = figure_series(impls, counts, runs, lifted_process_wall, assemblies)
+    print(
+        "Figure (whole-process wall time and resources against N): "
+        + figure(series, args.figures_dir, reps, large_reps)
+    )
     print(
         f"Machine load at the end: {machine_load()}; total run time "
         f"{time.perf_counter() - started:.0f} s"
     )
     return 0
+
+
+def figure(series: Sequence[FigureSeries], directory: Path, reps: int, large_reps: int) -> str:
+    """Write the figure into ``directory``; what was written, or why not."""
+    from _plots import missing, written
+
+    reason = missing()
+    if reason:
+        return f"SKIPPED, {reason}"
+    subtitle = (
+        "each point: a fresh Python process and its jsii node process, start to exit "
+        "(imports, build, app.synth())\n"
+        f"median of {reps} run(s) for N <= {LARGE_N}, {large_reps} above, bars min-max; "
+        "resources counted in every template, nested stacks included"
+    )
+    return written(write_figure(series, directory, subtitle=subtitle))
 
 
 @dataclasses.dataclass

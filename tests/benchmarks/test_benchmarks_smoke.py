@@ -9,7 +9,9 @@ import io
 import json
 import os
 import re
+import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import ModuleType
 
@@ -242,7 +244,8 @@ def _run(main, argv: list[str]) -> str:
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
     base = tmp_path_factory.mktemp("assemblies")
     common = ["--counts", "2,3", "--assemblies", str(base)]
-    scale = _run(synth_scale.main, [*common, "--reps", "1", "--no-check"])
+    figures = ["--figures-dir", str(base / "figures")]
+    scale = _run(synth_scale.main, [*common, "--reps", "1", "--no-check", *figures])
     cost = _run(fixed_cost.main, common)
     return scale, cost, base
 
@@ -320,6 +323,43 @@ def test_sns_to_sqs_side(outputs) -> None:
     keys = sum(r["Type"] == "AWS::KMS::Key" for r in _resources(base / "SnsToSqs-2").values())
     assert keys == 3  # the shared topic's key and one per consumer
     assert f"N=2 SnsToSqs: ${keys * fixed_cost.KMS_KEY:,.2f} = " in cost
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_synth_scale_writes_its_figure_as_png_and_svg(outputs) -> None:
+    scale, _, base = outputs
+    png, svg = base / "figures" / "synth-scale.png", base / "figures" / "synth-scale.svg"
+    assert f"(whole-process wall time and resources against N): {png}, {svg}" in scale
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert ET.parse(svg).getroot().tag == f"{SVG}svg"
+
+
+def test_synth_scale_figure_shows_each_fanout_and_its_resource_counts(outputs) -> None:
+    _, _, base = outputs
+    root = ET.parse(base / "figures" / "synth-scale.svg").getroot()
+    texts = [text.text or "" for text in root.iter(f"{SVG}text")]
+    assert "constructs_lib: FanoutTopic + add_queue_consumer() x N" in texts
+    assert "whole-process wall time (s)" in texts
+    assert "resources in the cloud assembly" in texts
+    # each point is labelled with the resources its templates hold
+    for n in (2, 3):
+        assert f"{len(_resources(base / f'constructs_lib-{n}')):,}" in texts
+    if not THEIRS_MISSING:
+        assert "SnsToSqs: one per consumer on a shared topic" in texts
+        assert f"{len(_resources(base / 'SnsToSqs-3')):,}" in texts
+
+
+def test_benchmark_scripts_do_not_import_matplotlib_until_they_draw() -> None:
+    code = (
+        f"import sys; sys.path.insert(0, {str(BENCHMARKS)!r}); "
+        "import scaling_sim, synth_scale, fixed_cost; print('matplotlib' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=BENCHMARKS
+    )
+    assert done.stdout.strip() == "False"
 
 
 def test_lambda_invoke_benchmark_prints_both_runtimes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "scaling_sim.py"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+SCRIPT = BENCHMARKS / "scaling_sim.py"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _load() -> ModuleType:
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))  # the figure is drawn by the sibling _plots.py
     spec = importlib.util.spec_from_file_location("scaling_sim", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -316,3 +322,86 @@ def test_ideal_drains_at_max_capacity_from_minute_zero():
     )
     assert run.drain_minute(load) == 10  # 10 workers x 6 messages/minute
     assert sum(run.billed_worker_minutes[:10]) == pytest.approx(100)
+
+
+# -- the figure ----------------------------------------------------------------------------------
+
+
+def _small_runs() -> tuple[list, object]:
+    """The three fleets on hand-written templates: 600 messages, at most 10 workers."""
+    load = sim.Load(burst=600, steady_per_minute=0.0, processing_seconds=10.0)
+    common = {"minutes": 30, "warmup_minutes": 0, "launch_minutes": 1.0, "busy_cpu": 0.0}
+    runs = [
+        sim.simulate(sim.Ideal(10, load), load, **{**common, "launch_minutes": 0.0}),
+        sim.simulate(
+            sim.AutoScaling("constructs_lib", sim.read_scaling(pool_template()), 2), load, **common
+        ),
+        sim.simulate(
+            sim.AutoScaling("aws-cdk-lib default", sim.read_scaling(cdk_upper_alarm_policy()), 2),
+            load,
+            **common,
+        ),
+    ]
+    return runs, load
+
+
+def _draw(directory: Path) -> list[Path]:
+    runs, load = _small_runs()
+    return sim.write_figure(runs, load, 29, directory, max_capacity=10, subtitle="small run")
+
+
+@pytest.fixture(scope="module")
+def figure(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return _draw(tmp_path_factory.mktemp("figure"))
+
+
+def _svg_texts(path: Path) -> list[str]:
+    root = ET.parse(path).getroot()
+    assert root.tag == f"{SVG}svg"
+    return [text.text or "" for text in root.iter(f"{SVG}text")]
+
+
+def test_figure_is_written_as_png_and_svg(figure) -> None:
+    png, svg = figure
+    assert (png.name, svg.name) == ("scaling-backlog-workers.png", "scaling-backlog-workers.svg")
+    assert png.read_bytes().startswith(PNG_SIGNATURE)
+    assert ET.parse(svg).getroot().tag == f"{SVG}svg"
+
+
+def test_figure_legend_names_each_fleet_with_its_drain_time(figure) -> None:
+    runs, load = _small_runs()
+    ideal, ours, cdk = (run.drain_minute(load) for run in runs)
+    assert ideal == 10 and ours is not None
+    texts = _svg_texts(figure[1])
+    assert f"ideal (max capacity at once): drained in {ideal} min" in texts
+    assert (
+        f"constructs_lib QueueWorkerPool: drained in {ours} min ({ours / ideal:.2f}x ideal)"
+        in texts
+    )
+    cdk_label = "aws-cdk-lib QueueProcessingFargateService defaults: "
+    assert (
+        cdk_label
+        + (
+            f"drained in {cdk} min ({cdk / ideal:.2f}x ideal)"
+            if cdk is not None
+            else "not drained in 30 min"
+        )
+        in texts
+    )
+
+
+def test_figure_labels_both_panels_and_the_time_axis(figure) -> None:
+    texts = _svg_texts(figure[1])
+    for label in (
+        "backlog (messages visible)",
+        "workers running (tasks)",
+        "minutes after the burst arrives",
+        "max capacity 10",
+        "Draining a burst of 600 messages: backlog and workers over time",
+    ):
+        assert label in texts
+
+
+def test_figure_is_identical_when_drawn_again(figure, tmp_path: Path) -> None:
+    again = _draw(tmp_path)
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in figure]
