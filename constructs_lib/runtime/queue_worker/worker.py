@@ -18,6 +18,32 @@ strings) is logged as an invalid job. Each turn of the loop:
    does that, not the worker);
 4. on an empty poll, marks the worker idle, so scale-in may choose it.
 
+Several queues in priority order (``QUEUE_URLS``, highest first; each with its own redrive
+policy and DLQ): every turn still takes one message, and everything above holds for it on the
+queue it came from (heartbeats, delete, retry backoff and give-back go to that queue; log lines
+name it in ``queue``). The polling policy is strict priority with a starvation guard:
+
+- The queues are short-polled (``WaitTimeSeconds=0``) in priority order, and the first
+  message found is taken: a lower queue is asked only when every higher one returned nothing.
+  Strict priority is the point of the option (a burst of low-priority work must not delay a
+  high-priority job), and a weighted share would make high jobs wait behind low ones even
+  when workers are scarce.
+- Starvation guard: for each lower queue the worker counts the messages it took from higher
+  queues since it last asked that queue. When the count reaches ``PRIORITY_STARVATION_LIMIT``
+  (default 20), the next turn short-polls that queue first; a message there is taken (count
+  reset), an empty answer just resets the count. So a lower queue with work gets at least one
+  message in every limit + 1 a worker takes (with more than two queues, queues due together
+  take their turns one after another, so at least 1 in limit + the number of lower queues).
+  The cost is one extra, possibly empty, receive per limit + 1 messages. 0 turns the guard off
+  (pure strict priority: a lower queue waits as long as any higher one has work).
+- When every queue is empty, the worker long-polls the highest queue only, for
+  ``WAIT_TIME_SECONDS`` (default 20), then starts the round again. A long poll never waits on
+  a lower queue, so a high-priority message arriving at an idle worker is received at once;
+  a lower one waits until the long poll ends: up to ``WAIT_TIME_SECONDS`` when idle (set it
+  lower for a tighter bound, at the price of more receive calls). SQS short polls sample a
+  subset of the queue's servers, so a queue holding only a few messages can read empty on
+  one turn; its message is found on a later one (each idle round asks every queue again).
+
 Stopping: SIGTERM or SIGINT (or, on EC2, the instance's target lifecycle state turning to
 ``Terminated``) stops receiving. A job in flight may finish within ``STOP_GRACE_SECONDS``
 (heartbeats go on meanwhile) and its message is then deleted; past the grace its message is
@@ -70,6 +96,8 @@ MAX_VISIBILITY_TIMEOUT = 43200
 MAX_WAIT_TIME_SECONDS = 20
 """SQS's limit for long polling."""
 DEFAULT_RETRY_DELAY_SECONDS = 30
+DEFAULT_PRIORITY_STARVATION_LIMIT = 20
+MAX_PRIORITY_STARVATION_LIMIT = 10000
 TERMINATION_POLL_SECONDS = 5.0
 """How often a running job's heartbeat loop asks whether the platform wants the worker gone."""
 RECEIVE_ERROR_PAUSE_SECONDS = 5.0
@@ -97,7 +125,7 @@ class Settings:
     """What the worker is told by its environment (the CDK stack sets it)."""
 
     queue_url: str
-    """``QUEUE_URL`` (required): the work queue."""
+    """``QUEUE_URL``: the work queue. With ``QUEUE_URLS``, the highest-priority queue."""
     visibility_timeout: int
     """``VISIBILITY_TIMEOUT`` (required): the queue's visibility timeout in seconds, 1 to
     43200. Each receive asks for it, and heartbeats renew it every third of it."""
@@ -128,6 +156,19 @@ class Settings:
     log_level: str = "INFO"
     """``LOG_LEVEL``: ``DEBUG``, ``INFO`` (default), ``WARNING``, ``ERROR`` or
     ``CRITICAL``."""
+    queue_urls: tuple[str, ...] = ()
+    """``QUEUE_URLS``: instead of ``QUEUE_URL`` (exactly one of the two is set), the work
+    queues in priority order, highest first, comma-separated; all in one region. Empty when
+    ``QUEUE_URL`` is used."""
+    priority_starvation_limit: int = DEFAULT_PRIORITY_STARVATION_LIMIT
+    """``PRIORITY_STARVATION_LIMIT``: with ``QUEUE_URLS``, after this many messages in a row
+    taken from higher queues, a lower queue is asked first (see the module's docstring);
+    0 to 10000, 0 for pure strict priority; default 20. Ignored with ``QUEUE_URL``."""
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        """The queues the worker drains, highest priority first (one with ``QUEUE_URL``)."""
+        return self.queue_urls or (self.queue_url,)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -158,8 +199,23 @@ class Settings:
                 return 0
             return value
 
-        queue_url = required("QUEUE_URL")
-        if queue_url and not queue_url.startswith(("https://", "http://")):
+        queue_url = environ.get("QUEUE_URL", "").strip()
+        queue_urls_text = environ.get("QUEUE_URLS", "").strip()
+        queue_urls: tuple[str, ...] = ()
+        if queue_url and queue_urls_text:
+            problems.append(
+                "QUEUE_URL and QUEUE_URLS are both set; set QUEUE_URL for one queue or "
+                "QUEUE_URLS for several in priority order, not both"
+            )
+        elif queue_urls_text:
+            queue_urls = tuple(url.strip() for url in queue_urls_text.split(","))
+            problems.extend(_queue_list_problems(queue_urls))
+            queue_url = queue_urls[0]
+        elif not queue_url:
+            problems.append(
+                "QUEUE_URL is not set (nor QUEUE_URLS, for several queues in priority order)"
+            )
+        elif not queue_url.startswith(("https://", "http://")):
             problems.append(f"QUEUE_URL is {queue_url!r}; expected the queue's URL")
         visibility_timeout = whole_number("VISIBILITY_TIMEOUT", 1, MAX_VISIBILITY_TIMEOUT, None)
         handler = required("WORKER_HANDLER")
@@ -178,12 +234,31 @@ class Settings:
             min(DEFAULT_RETRY_DELAY_SECONDS, visibility_timeout or DEFAULT_RETRY_DELAY_SECONDS),
         )
 
+        starvation_text = environ.get("PRIORITY_STARVATION_LIMIT", "").strip()
+        priority_starvation_limit = DEFAULT_PRIORITY_STARVATION_LIMIT
+        if starvation_text:
+            try:
+                priority_starvation_limit = int(starvation_text)
+            except ValueError:
+                priority_starvation_limit = -1
+            if not 0 <= priority_starvation_limit <= MAX_PRIORITY_STARVATION_LIMIT:
+                problems.append(
+                    f"PRIORITY_STARVATION_LIMIT is {starvation_text!r}; expected a whole number "
+                    f"of messages from 0 (strict priority) to {MAX_PRIORITY_STARVATION_LIMIT}"
+                )
+                priority_starvation_limit = DEFAULT_PRIORITY_STARVATION_LIMIT
+
         region = (
             environ.get("AWS_REGION", "").strip() or environ.get("AWS_DEFAULT_REGION", "").strip()
         )
-        if not region and queue_url:
-            match = QUEUE_URL_REGION.match(queue_url)
-            region = (match.group("region") or match.group("legacy")) if match else ""
+        if not region and queue_urls:
+            regions = {_region_of(url) for url in queue_urls if url}
+            if len(regions) == 1 and "" not in regions:
+                region = regions.pop()
+            elif "" in regions and not problems:
+                problems.append("AWS_REGION is not set, and a queue in QUEUE_URLS names no region")
+        elif not region and queue_url:
+            region = _region_of(queue_url)
             if not region:
                 problems.append("AWS_REGION is not set, and QUEUE_URL names no region")
 
@@ -226,7 +301,46 @@ class Settings:
             autoscaling_group_name=autoscaling_group_name,
             lifecycle_hook_name=lifecycle_hook_name,
             log_level=log_level,
+            queue_urls=queue_urls,
+            priority_starvation_limit=priority_starvation_limit,
         )
+
+
+def _region_of(queue_url: str) -> str:
+    """The region an SQS queue URL names, or ``""`` (an emulator's URL names none)."""
+    match = QUEUE_URL_REGION.match(queue_url)
+    return (match.group("region") or match.group("legacy")) if match else ""
+
+
+def queue_name(queue_url: str) -> str:
+    """The queue's name: the last part of its URL."""
+    return queue_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _queue_list_problems(queue_urls: tuple[str, ...]) -> list[str]:
+    """What is wrong with ``QUEUE_URLS``: entries that are no URL, repeats, mixed regions."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for position, url in enumerate(queue_urls, start=1):
+        if not url:
+            problems.append(
+                f"QUEUE_URLS has an empty entry at position {position}; expected queue URLs "
+                "separated by commas, highest priority first"
+            )
+        elif not url.startswith(("https://", "http://")):
+            problems.append(f"QUEUE_URLS entry {position} is {url!r}; expected a queue's URL")
+        elif url in seen:
+            problems.append(
+                f"QUEUE_URLS names {url!r} twice; list each queue once, highest priority first"
+            )
+        seen.add(url)
+    regions = sorted({_region_of(url) for url in queue_urls} - {""})
+    if len(regions) > 1:
+        problems.append(
+            f"QUEUE_URLS names queues in several regions ({', '.join(regions)}); "
+            "all the queues of one worker must be in one region"
+        )
+    return problems
 
 
 class JsonFormatter(logging.Formatter):
@@ -285,21 +399,28 @@ class Message:
     receipt_handle: str
     body: str
     receive_count: int
+    queue_url: str = ""
+    """The queue it came from: heartbeats, the delete and a give-back go to that queue."""
 
     @classmethod
-    def from_sqs(cls, message: Mapping[str, Any]) -> Message:
+    def from_sqs(cls, message: Mapping[str, Any], queue_url: str = "") -> Message:
         count = str(message.get("Attributes", {}).get("ApproximateReceiveCount", "0"))
         return cls(
             message_id=message["MessageId"],
             receipt_handle=message["ReceiptHandle"],
             body=message.get("Body", ""),
             receive_count=int(count) if count.isdigit() else 0,
+            queue_url=queue_url,
         )
 
     @property
     def fields(self) -> dict[str, object]:
         """What every log line about this message carries."""
-        return {"message_id": self.message_id, "receive_count": self.receive_count}
+        return {
+            "message_id": self.message_id,
+            "receive_count": self.receive_count,
+            "queue": queue_name(self.queue_url),
+        }
 
 
 class Outcome(Enum):
@@ -315,6 +436,10 @@ class Outcome(Enum):
     """A message was given back unprocessed because the worker is stopping."""
     RECEIVE_FAILED = "receive_failed"
     """The receive call failed; the loop paused before going on."""
+
+
+class _ReceiveFailed(Exception):
+    """A receive call failed (already logged, with the queue it was for)."""
 
 
 class _JobRun:
@@ -341,7 +466,8 @@ def wait_for(event: threading.Event, timeout: float) -> bool:
 
 
 class Worker:
-    """The receive, work, heartbeat and delete loop over one queue."""
+    """The receive, work, heartbeat and delete loop over one queue, or several in priority
+    order (``Settings.queue_urls``)."""
 
     def __init__(
         self,
@@ -368,6 +494,8 @@ class Worker:
         self._stop_at = 0.0
         self._terminating = False
         self._abandoned: threading.Thread | None = None
+        self._passed_over = [0] * len(settings.queues)
+        """Per queue, the messages taken from higher queues since it was last asked."""
 
     @property
     def stop_requested(self) -> bool:
@@ -392,6 +520,10 @@ class Worker:
             logging.INFO,
             "worker started",
             queue_url=self.settings.queue_url,
+            queues=[queue_name(url) for url in self.settings.queues],
+            priority_starvation_limit=(
+                self.settings.priority_starvation_limit if self.settings.queue_urls else None
+            ),
             platform=self.settings.platform,
             visibility_timeout=self.settings.visibility_timeout,
             stop_grace_seconds=self.settings.stop_grace_seconds,
@@ -412,10 +544,67 @@ class Worker:
     def step(self) -> Outcome:
         """One turn of the loop: a receive, and the job of the message it brings, if any."""
         try:
+            message = self._next_message()
+        except _ReceiveFailed:
+            self._wait(self._stop, RECEIVE_ERROR_PAUSE_SECONDS)
+            return Outcome.RECEIVE_FAILED
+        if message is None:
+            self._protection.unprotect()
+            return Outcome.EMPTY
+        if self._stop.is_set():
+            self._give_back(message, "the worker is stopping")
+            return Outcome.RETURNED
+        self._protection.protect()
+        return self._process(message)
+
+    def _next_message(self) -> Message | None:
+        """The next message by the polling policy (the module's docstring), or None."""
+        queues = self.settings.queues
+        if len(queues) == 1:
+            return self._receive(queues[0], self.settings.wait_time_seconds)
+        limit = self.settings.priority_starvation_limit
+        if limit:
+            for index in range(1, len(queues)):
+                if self._passed_over[index] < limit:
+                    continue
+                passed_over = self._passed_over[index]
+                message = self._receive(queues[index], 0)
+                if message is not None:
+                    _log(
+                        logging.DEBUG,
+                        "lower-priority turn: the starvation limit was reached",
+                        passed_over=passed_over,
+                        **message.fields,
+                    )
+                    self._took(index)
+                    return message
+                self._passed_over[index] = 0
+        for index, url in enumerate(queues):
+            message = self._receive(url, 0)
+            if message is not None:
+                self._took(index)
+                return message
+            self._passed_over[index] = 0
+        if self._stop.is_set():
+            return None
+        message = self._receive(queues[0], self.settings.wait_time_seconds)
+        if message is not None:
+            self._took(0)
+        return message
+
+    def _took(self, index: int) -> None:
+        """Counts a message taken from queue ``index`` against every lower queue."""
+        self._passed_over[index] = 0
+        for lower in range(index + 1, len(self._passed_over)):
+            self._passed_over[lower] += 1
+
+    def _receive(self, queue_url: str, wait_time_seconds: int) -> Message | None:
+        """One message from ``queue_url``, or None; raises ``_ReceiveFailed`` (logged)."""
+        try:
             response = self._sqs.receive_message(
-                QueueUrl=self.settings.queue_url,
+                QueueUrl=queue_url,
                 MaxNumberOfMessages=1,
-                WaitTimeSeconds=self.settings.wait_time_seconds,
+                WaitTimeSeconds=wait_time_seconds,
                 VisibilityTimeout=self.settings.visibility_timeout,
                 AttributeNames=["ApproximateReceiveCount"],
             )
@@ -426,19 +615,11 @@ class Worker:
                 error=str(error),
                 error_type=type(error).__name__,
                 pause_seconds=RECEIVE_ERROR_PAUSE_SECONDS,
+                queue=queue_name(queue_url),
             )
-            self._wait(self._stop, RECEIVE_ERROR_PAUSE_SECONDS)
-            return Outcome.RECEIVE_FAILED
+            raise _ReceiveFailed() from error
         messages = response.get("Messages") or []
-        if not messages:
-            self._protection.unprotect()
-            return Outcome.EMPTY
-        message = Message.from_sqs(messages[0])
-        if self._stop.is_set():
-            self._give_back(message, "the worker is stopping")
-            return Outcome.RETURNED
-        self._protection.protect()
-        return self._process(message)
+        return Message.from_sqs(messages[0], queue_url) if messages else None
 
     def _process(self, message: Message) -> Outcome:
         """Runs the job in a thread; meanwhile heartbeats, and watches for a stop."""
@@ -485,7 +666,7 @@ class Worker:
             return Outcome.FAILED
         try:
             self._sqs.delete_message(
-                QueueUrl=self.settings.queue_url, ReceiptHandle=message.receipt_handle
+                QueueUrl=message.queue_url, ReceiptHandle=message.receipt_handle
             )
         except AWS_ERRORS as error:
             _log(
@@ -540,7 +721,7 @@ class Worker:
     def _change_visibility(self, message: Message, seconds: int, purpose: str) -> bool:
         try:
             self._sqs.change_message_visibility(
-                QueueUrl=self.settings.queue_url,
+                QueueUrl=message.queue_url,
                 ReceiptHandle=message.receipt_handle,
                 VisibilityTimeout=seconds,
             )

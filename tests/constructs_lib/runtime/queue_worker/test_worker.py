@@ -58,7 +58,8 @@ def test_reads_the_settings_with_their_defaults(worker_module):
 def test_names_every_missing_required_setting_at_once(worker_module):
     with pytest.raises(
         worker_module.ConfigurationError,
-        match=r"^the queue worker cannot start: QUEUE_URL is not set; "
+        match=r"^the queue worker cannot start: QUEUE_URL is not set \(nor QUEUE_URLS, for several "
+        r"queues in priority order\); "
         r"VISIBILITY_TIMEOUT is not set; WORKER_HANDLER is not set$",
     ):
         worker_module.Settings.from_environ({"AWS_REGION": "eu-west-1"})
