@@ -171,7 +171,7 @@ def priority_worker(worker_module, fake_sqs):
     """``priority_worker(**settings)``: a worker over HIGH then LOW on the fake SQS whose job
     records the bodies it does, in ``worker.done``."""
 
-    def make(**changes: Any) -> Any:
+    def make(*, work: Any = None, clock: Any = None, **changes: Any) -> Any:
         values: dict[str, Any] = {
             "queue_url": HIGH,
             "queue_urls": (HIGH, LOW),
@@ -185,8 +185,9 @@ def priority_worker(worker_module, fake_sqs):
         worker = worker_module.Worker(
             worker_module.Settings(**values),
             fake_sqs,
-            done.append,
+            work or done.append,
             worker_module.NoProtection(),
+            **({"clock": clock, "wait": clock.wait} if clock else {}),
         )
         worker.done = done
         return worker
@@ -291,6 +292,42 @@ def test_message_from_the_low_queue_is_deleted_from_the_low_queue(priority_worke
     assert [(call["QueueUrl"], call["ReceiptHandle"].split("#")[0]) for call in deletes] == [
         (LOW, LOW)
     ]
+
+
+def visibility_changes(fake_sqs: FakeSqs) -> list[tuple[str, int]]:
+    """(queue name, VisibilityTimeout) of every ChangeMessageVisibility call."""
+    return [
+        (call["QueueUrl"].rsplit("/", 1)[1], call["VisibilityTimeout"])
+        for name, call in fake_sqs.calls
+        if name == "change_message_visibility"
+    ]
+
+
+def test_heartbeats_of_a_low_job_go_to_the_low_queue(priority_worker, fake_sqs, clock):
+    # GIVEN a visibility timeout of 30 s (a heartbeat every 10 s) and a low job of 25 s
+    fake_sqs.send(LOW, "low-1")
+
+    def job(body: str) -> None:
+        for _ in range(5):
+            clock.advance(5)
+            time.sleep(0.02)
+
+    # WHEN the worker runs it
+    priority_worker(work=job, clock=clock).step()
+
+    # THEN its visibility was extended on the low queue, twice
+    assert visibility_changes(fake_sqs) == [("free", 30), ("free", 30)]
+
+
+def test_retry_backoff_of_a_failed_low_job_is_set_on_the_low_queue(priority_worker, fake_sqs):
+    fake_sqs.send(LOW, "low-1")
+
+    def fail(body: str) -> None:
+        raise RuntimeError("boom")
+
+    priority_worker(work=fail, retry_delay_seconds=7).step()
+
+    assert visibility_changes(fake_sqs) == [("free", 7)]
 
 
 def test_log_lines_name_the_queue_of_the_message(priority_worker, fake_sqs, logs):
