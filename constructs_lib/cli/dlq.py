@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from .aws import (
     ACCESS_DENIED,
-    NOT_FOUND,
     QUEUE_NOT_FOUND,
     code,
     json_attribute,
@@ -44,6 +43,7 @@ from .core import (
     UsageError,
 )
 from .messages import (
+    counts,
     describe,
     export_line,
     hold_all,
@@ -635,7 +635,7 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
             for received in hold_all(sqs, url, visibility=args.hold, limit=args.limit):
                 held.append(received)
                 bar.update(task, completed=len(held))
-        unread = 0 if args.limit else _visible_count(sqs, url)
+        unread = 0 if args.limit else counts(sqs, url)[0]
         lines = [json.dumps(export_line(m, name), ensure_ascii=False) for m in held]
         if stream is None:
             Path(args.file).write_text("".join(line + "\n" for line in lines))
@@ -659,11 +659,6 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
         ctx.warn(f"{unread} message(s) of {name} were not exported: {why}")
         return EXIT_INCOMPLETE
     return EXIT_OK
-
-
-def _visible_count(sqs: Client, url: str) -> int:
-    attributes = queue_attributes(sqs, url, ["ApproximateNumberOfMessages"])
-    return int(attributes.get("ApproximateNumberOfMessages", 0))
 
 
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
@@ -876,4 +871,4 @@ def register(commands: Commands) -> None:
     )
 
 
-__all__ = ["NOT_FOUND", "register"]
+__all__ = ["register"]

@@ -17,7 +17,6 @@ from typing import Any
 from .core import (
     EXIT_CODES,
     EXIT_INTERRUPTED,
-    EXIT_USAGE,
     PROG,
     Context,
     OperatorError,
@@ -176,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(argv)
 
 
-__all__ = ["EXIT_USAGE", "main", "parser", "run"]
+__all__ = ["main", "parser", "run"]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

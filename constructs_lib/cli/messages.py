@@ -184,11 +184,16 @@ def peek(sqs: Client, url: str, count: int) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def _visible(sqs: Client, url: str) -> int:
+def counts(sqs: Client, url: str) -> tuple[int, int]:
+    """The queue's approximate visible and in-flight (received, not deleted) messages."""
     attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
-    return int(attributes.get("ApproximateNumberOfMessages", 0))
+    return (
+        int(attributes.get("ApproximateNumberOfMessages", 0)),
+        int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+    )
 
 
 def hold_all(
@@ -214,7 +219,7 @@ def hold_all(
             return
         # A short batch may be the last: the held messages are invisible, so SQS counting
         # nothing visible means nothing else is there to read (and no receive waits for it).
-        if (len(batch) < wanted or not new) and _visible(sqs, url) == 0:
+        if (len(batch) < wanted or not new) and counts(sqs, url)[0] == 0:
             return
         empty = 0 if new else empty + 1
 

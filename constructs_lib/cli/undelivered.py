@@ -48,6 +48,7 @@ from .core import (
 )
 from .messages import (
     RECEIVE_BATCH,
+    counts,
     envelope_from_raw,
     envelope_of,
     raw_from_envelope,
@@ -342,15 +343,7 @@ class Redrive:
     # -- the run ------------------------------------------------------------------------
 
     def _counts(self) -> tuple[int, int]:
-        """The dead-letter queue's visible and in-flight messages (approximate)."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.dlq_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return (
-            int(attributes.get("ApproximateNumberOfMessages", 0)),
-            int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
-        )
+        return counts(self.sqs, self.dlq_url)
 
     def run(self) -> int:
         approximate = self._counts()[0]
