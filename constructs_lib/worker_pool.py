@@ -1,4 +1,5 @@
-"""QueueWorkerPool: a fleet of workers that drains a queue and scales on backlog per worker.
+"""QueueWorkerPool: a fleet of workers that drains a queue (or several, in priority order) and
+scales on backlog per worker.
 
 AWS recommends scaling queue workers on *backlog per worker* — messages visible divided by
 workers in service — tracked against ``acceptable_latency / processing_time_per_message``.
@@ -49,10 +50,10 @@ from ._private import monitoring
 from ._private.metrics import SUM, MetricOptions, metric_of, settled_metric_options
 from ._private.nag import acknowledge_managed_policy, acknowledge_wildcard_resource
 from ._private.options import Declared
-from ._private.queue_facts import SQS_DEFAULT_VISIBILITY_TIMEOUT, QueueFacts, queue_facts
+from ._private.queue_facts import SQS_DEFAULT_VISIBILITY_TIMEOUT, QueueFacts
 from ._private.validation import Problems, known_seconds, unresolved
 from ._private.worker_build import BUILD_EXCLUDE, JOB_REQUIREMENTS, stage_build, worker_image
-from ._private.worker_metrics import BACKLOG_PER_WORKER, BacklogMetrics, PoolMetrics
+from ._private.worker_metrics import BacklogMetrics, PoolMetrics
 from ._private.worker_network import (
     VPC_CIDR,
     ZonedNetwork,
@@ -61,11 +62,14 @@ from ._private.worker_network import (
     zoned_subnet,
 )
 from ._private.worker_rules import (
+    DEFAULT_PRIORITY_STARVATION_LIMIT,
     check_capacities,
+    check_starvation_limit,
     check_worker_types,
     check_workers,
     check_zones,
     target_backlog,
+    worked_queues,
     worker_environment_rules,
 )
 from .consumer_queue import ConsumerQueue
@@ -108,7 +112,7 @@ MAX_FROM_ZERO_STEPS = 8
 
 
 class QueueWorkerPoolOptions(TypedDict, total=False):
-    """The options of :class:`QueueWorkerPool` other than ``queue`` and ``workers``,
+    """The options of :class:`QueueWorkerPool` other than ``queue``, ``queues`` and ``workers``,
     declared once: the constructor takes them as keyword arguments; see
     :class:`QueueWorkerPool` for what each one means and its default.
     """
@@ -124,6 +128,7 @@ class QueueWorkerPoolOptions(TypedDict, total=False):
     log_retention: logs.RetentionDays
     alarms: bool
     alarm_topic: sns.ITopic | None
+    priority_starvation_limit: int
 
 
 OPTIONS = Declared(
@@ -141,10 +146,13 @@ OPTIONS = Declared(
         log_retention=DEFAULT_LOG_RETENTION,
         alarms=True,
         alarm_topic=None,
+        priority_starvation_limit=DEFAULT_PRIORITY_STARVATION_LIMIT,
     ),
     expected={
         "queue": "the work queue: a ConsumerQueue (e.g. FanoutTopic.add_queue_consumer(...)) "
         "or an sqs.IQueue",
+        "queues": "a list of work queues, highest priority first, each a ConsumerQueue or an "
+        "sqs.IQueue",
         "workers": "Ec2Workers(job=WorkerJob(...)) or FargateWorkers(job=WorkerJob(...))",
         "availability_zones": "a list of zone names, e.g. ['eu-west-1a', 'eu-west-1b']",
         "acceptable_latency": "a Duration, e.g. Duration.seconds(30)",
@@ -165,6 +173,8 @@ class _Settings:
     """The options in effect once validated, with what the rules worked out from them."""
 
     options: QueueWorkerPoolOptions
+    queues: list[QueueFacts]
+    """The worked queues, highest priority first (one for ``queue``)."""
     target_backlog_per_worker: float
     """Given, or ``acceptable_latency / processing_time_per_message``."""
     availability_zones: list[str] | None
@@ -183,7 +193,18 @@ class _ScalingPolicyAction:
 
 
 class QueueWorkerPool(Construct):
-    """Workers that drain ``queue``, scaled on backlog per worker, safe on scale-in.
+    """Workers that drain ``queue`` (or ``queues``, in priority order), scaled on backlog per
+    worker, safe on scale-in.
+
+    * Priority: ``queues=[high, low]`` instead of ``queue=...``. Each worker takes from a lower
+      queue only when every higher one returned nothing (strict priority), with a starvation
+      guard: after ``priority_starvation_limit`` messages from higher queues in a row, a
+      worker asks the lower queue first once. When every queue is empty it long-polls the
+      highest queue only, so a high-priority job never waits behind a long poll on a low one.
+      The pool scales on the combined backlog (the sum of every queue's messages visible)
+      per worker, from zero as with one queue. Each queue keeps its own redrive policy and
+      DLQ; the pool adds a latency alarm per queue. The queues must be all standard or all
+      FIFO, share one visibility timeout, and be in the pool's region.
 
     * Scaling: target tracking on ``ApproximateNumberOfMessagesVisible / workers in service``
       (metric math in the L1 policy) at ``target_backlog_per_worker`` =
@@ -197,7 +218,7 @@ class QueueWorkerPool(Construct):
       program (``constructs_lib/runtime/queue_worker``, see :func:`worker_program_path`),
       which runs your :class:`WorkerJob`; an own image or program must do the same (see
       :class:`FargateWorkers` and :class:`Ec2Workers`).
-    * Least privilege: consume rights on the queue (and decrypt on its key), scale-in
+    * Least privilege: consume rights on the queue(s) (and decrypt on their keys), scale-in
       protection of its own workers, nothing else; grant more with :attr:`grant_principal`.
     * EC2: private subnets without inbound rules, IMDSv2 required, encrypted volumes,
       detailed monitoring, Systems Manager instead of SSH. Fargate: Container Insights,
@@ -209,7 +230,10 @@ class QueueWorkerPool(Construct):
     a :class:`ConsumerQueue`'s shorter ``receive_message_wait_time`` of 1 second or more
     (``WAIT_TIME_SECONDS``; never short polling, which would spin on an empty queue).
 
-    :param queue: the work queue (:class:`ConsumerQueue` or ``sqs.IQueue``).
+    :param queue: the work queue (:class:`ConsumerQueue` or ``sqs.IQueue``). Give this or
+        ``queues``.
+    :param queues: several work queues, highest priority first (each a
+        :class:`ConsumerQueue` or ``sqs.IQueue``; at most 8). Give this or ``queue``.
     :param workers: :class:`Ec2Workers` or :class:`FargateWorkers`, by default with a
         :class:`WorkerJob` (your job, the library's worker program).
     :param vpc: Default: a new VPC (2 AZs, one NAT gateway, flow logs).
@@ -236,6 +260,10 @@ class QueueWorkerPool(Construct):
     :param alarms: alarm when the oldest message waits longer than ``acceptable_latency``
         (or 15 minutes) three minutes in a row. Default: True.
     :param alarm_topic: a standard SNS topic for the alarm's notifications. Default: none.
+    :param priority_starvation_limit: with ``queues``, after this many messages in a row
+        from higher queues a worker asks each lower queue first once, so a lower queue with
+        work gets at least one message in every limit + 1 a worker takes; 0 is pure strict
+        priority (a lower queue waits while any higher one has work). Default: 20.
     """
 
     def __init__(
@@ -243,18 +271,25 @@ class QueueWorkerPool(Construct):
         scope: Construct,
         id: str,
         *,
-        queue: ConsumerQueue | sqs.IQueue,
         workers: Ec2Workers | FargateWorkers,
+        queue: ConsumerQueue | sqs.IQueue | None = None,
+        queues: Sequence[ConsumerQueue | sqs.IQueue] | None = None,
         **options: Unpack[QueueWorkerPoolOptions],
     ) -> None:
         super().__init__(scope, id)
-        settings = self._validate(queue, workers, options)
+        settings = self._validate(queue, queues, workers, options)
         given = settings.options
-        facts = queue_facts(queue)
+        facts = settings.queues[0]
+        self.queues: list[sqs.IQueue] = [f.queue for f in settings.queues]
+        """The work queues, highest priority first (one when given ``queue``)."""
+        self.consumer_queues: list[ConsumerQueue | None] = [
+            f.consumer_queue for f in settings.queues
+        ]
+        """For each of :attr:`queues`, the ConsumerQueue it was given as, or None."""
         self.queue: sqs.IQueue = facts.queue
-        """The work queue (a ConsumerQueue's ``queue``)."""
+        """The work queue (a ConsumerQueue's ``queue``); with ``queues``, the highest."""
         self.consumer_queue: ConsumerQueue | None = facts.consumer_queue
-        """The ConsumerQueue the pool works, when it was given as one."""
+        """The ConsumerQueue :attr:`queue` was given as, or None."""
         self.target_backlog_per_worker: float = settings.target_backlog_per_worker
         """Messages visible per worker that target tracking keeps the pool at."""
         self.min_capacity: int = given["min_capacity"]
@@ -292,35 +327,50 @@ class QueueWorkerPool(Construct):
         self.scalable_target: appscaling.CfnScalableTarget | None = None
         """Fargate only: the service's desired count as an Application Auto Scaling target."""
         self.backlog_alarm: cloudwatch.Alarm | None = None
-        """The latency alarm on the age of the oldest message (None with ``alarms=False``)."""
+        """The latency alarm on the age of the oldest message of :attr:`queue` (None with
+        ``alarms=False``)."""
+        self.latency_alarms: list[cloudwatch.Alarm] = []
+        """One latency alarm per queue of :attr:`queues`, in their order (none with
+        ``alarms=False``)."""
 
         self.vpc = given["vpc"] or self._new_vpc(settings.availability_zones)
-        environment = self._worker_environment(facts, workers, given["environment"])
+        environment = self._worker_environment(settings.queues, workers, given)
         if isinstance(workers, Ec2Workers):
             self._build_ec2_workers(workers, environment, given["log_retention"])
         else:
             self._build_fargate_workers(workers, environment, given["log_retention"])
 
-        self.queue.grant_consume_messages(self.grant_principal)
+        for worked in self.queues:
+            worked.grant_consume_messages(self.grant_principal)
         if given["alarms"]:
-            self._add_latency_alarm(given["acceptable_latency"], given["alarm_topic"])
+            self._add_latency_alarms(given["acceptable_latency"], given["alarm_topic"])
 
     # -- validate ------------------------------------------------------------------------
 
     def _validate(
         self,
-        queue: ConsumerQueue | sqs.IQueue,
+        queue: ConsumerQueue | sqs.IQueue | None,
+        queues: Sequence[ConsumerQueue | sqs.IQueue] | None,
         workers: Ec2Workers | FargateWorkers,
         options: QueueWorkerPoolOptions,
     ) -> _Settings:
         """Every rule on the options, all problems raised together (wrong types first: the
         value rules read each value as its declared type)."""
         problems = Problems()
-        settings = OPTIONS.settle(self, options, problems, queue=queue, workers=workers)
+        settings = OPTIONS.settle(
+            self, options, problems, queue=queue, queues=queues, workers=workers
+        )
         if isinstance(workers, Ec2Workers | FargateWorkers):
             check_worker_types(problems, workers)
         problems.raise_if_any(self)
 
+        worked = worked_queues(problems, self, queue, queues)
+        check_starvation_limit(
+            problems,
+            "priority_starvation_limit" in options,
+            settings["priority_starvation_limit"],
+            worked,
+        )
         check_capacities(problems, settings["min_capacity"], settings["max_capacity"])
         target = target_backlog(
             problems,
@@ -344,7 +394,7 @@ class QueueWorkerPool(Construct):
             worker_environment_rules(isinstance(workers, Ec2Workers)),
         )
         problems.raise_if_any(self)
-        return _Settings(settings, target, zones)
+        return _Settings(settings, worked, target, zones)
 
     def _check_network(
         self, problems: Problems, vpc: ec2.IVpc | None, availability_zones: Sequence[str] | None
@@ -397,27 +447,41 @@ class QueueWorkerPool(Construct):
 
     def _worker_environment(
         self,
-        facts: QueueFacts,
+        queues: Sequence[QueueFacts],
         workers: Ec2Workers | FargateWorkers,
-        environment: Mapping[str, str] | None,
+        given: QueueWorkerPoolOptions,
     ) -> dict[str, str]:
-        """What every worker is told: the queue, its visibility timeout (the heartbeat),
-        the job, then the user's own variables."""
+        """What every worker is told: the queue (or the queues in priority order and the
+        starvation limit), the visibility timeout (the heartbeat), the job, then the user's
+        own variables. The long poll is the highest queue's (the only one long-polled)."""
+        if len(queues) == 1:
+            worked = {"QUEUE_URL": self.queue.queue_url}
+        else:
+            worked = {
+                "QUEUE_URLS": ",".join(q.queue_url for q in self.queues),
+                "PRIORITY_STARVATION_LIMIT": str(int(given["priority_starvation_limit"])),
+            }
         return {
-            "QUEUE_URL": self.queue.queue_url,
-            "VISIBILITY_TIMEOUT": self._visibility_seconds(facts),
+            **worked,
+            "VISIBILITY_TIMEOUT": self._visibility_seconds(queues),
             **({"WORKER_HANDLER": workers.job.handler} if workers.job is not None else {}),
-            **_wait_time(facts),
-            **(environment or {}),
+            **_wait_time(queues[0]),
+            **(given["environment"] or {}),
         }
 
-    def _visibility_seconds(self, facts: QueueFacts) -> str:
-        """The queue's visibility timeout in seconds: known, a deploy-time token, or (when
-        it cannot be read, with a warning) SQS's default."""
-        visibility = facts.visibility_timeout
-        if visibility is None:
-            facts.warn_if_visibility_unknown(self, VISIBILITY_NEEDED)
-            visibility = SQS_DEFAULT_VISIBILITY_TIMEOUT
+    def _visibility_seconds(self, queues: Sequence[QueueFacts]) -> str:
+        """The queues' visibility timeout in seconds (validated to be one): known, a
+        deploy-time token, or (when none can be read, with a warning for each queue whose
+        timeout cannot) SQS's default."""
+        readable = [f.visibility_timeout for f in queues if f.visibility_timeout is not None]
+        known = [v for v in readable if not v.is_unresolved()]
+        visibility = (known or readable or [SQS_DEFAULT_VISIBILITY_TIMEOUT])[0]
+        needed = VISIBILITY_NEEDED
+        if len(queues) > 1:
+            told = "as long as the other queues'" if readable else "30 seconds (SQS's default)"
+            needed += f", and the same for every queue of the pool: the workers are told {told}"
+        for facts in queues:
+            facts.warn_if_visibility_unknown(self, needed)
         if visibility.is_unresolved():
             return Token.as_string(visibility.to_seconds())
         return str(int(visibility.to_seconds()))
@@ -959,14 +1023,22 @@ class QueueWorkerPool(Construct):
 
     # -- build: scaling pieces shared by both compute options ------------------------------
 
+    @property
+    def _backlog(self) -> BacklogMetrics:
+        return BacklogMetrics(self.queues)
+
     def _backlog_queries(self) -> list[_Query]:
-        """``visible / workers`` (a worker count of 0 counts as 1: the backlog itself)."""
+        """``visible / workers`` (a worker count of 0 counts as 1: the backlog itself), the
+        backlog being the sum over the queues when there are several."""
         return [
-            _Query("visible", metric=BacklogMetrics(self.queue).messages_visible()),
+            *(
+                _Query(query_id, metric=metric)
+                for query_id, metric in self._backlog.messages_visible().items()
+            ),
             _Query("workers", metric=self.workers_metric),
             _Query(
                 "backlog_per_worker",
-                expression=BACKLOG_PER_WORKER,
+                expression=self._backlog.per_worker_expression,
                 label="Messages visible per worker in service",
                 return_data=True,
             ),
@@ -1052,7 +1124,7 @@ class QueueWorkerPool(Construct):
         self.from_zero_alarm = cloudwatch.Alarm(
             self,
             "FromZeroAlarm",
-            metric=BacklogMetrics(self.queue).while_no_worker_is_wanted(desired),
+            metric=self._backlog.while_no_worker_is_wanted(desired),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -1063,23 +1135,30 @@ class QueueWorkerPool(Construct):
 
     # -- wire ----------------------------------------------------------------------------
 
-    def _add_latency_alarm(
+    def _add_latency_alarms(
         self, acceptable_latency: Duration | None, alarm_topic: sns.ITopic | None
     ) -> None:
-        """Alarm when messages wait longer than ``acceptable_latency`` (or 15 minutes)."""
+        """Alarm when messages wait longer than ``acceptable_latency`` (or 15 minutes): one
+        alarm per queue, named by the queue when there are several (``<Queue>LatencyAlarm``),
+        since the pool drains the combined backlog within that latency at its target."""
         threshold = (
             DEFAULT_LATENCY_ALARM_THRESHOLD if acceptable_latency is None else acceptable_latency
         )
         waited = "acceptable_latency" if threshold.is_unresolved() else threshold.to_human_string()
-        self.backlog_alarm = monitoring.oldest_message_age_alarm(
-            self,
-            "LatencyAlarm",
-            metric=self.metric_approximate_age_of_oldest_message(),
-            threshold=threshold,
-            description=f"{self.node.path}: messages wait longer than {waited}; the pool is at "
-            "max capacity or stuck",
-        )
-        monitoring.notify(self.backlog_alarm, alarm_topic)
+        names = _alarm_names(self.queues, self.consumer_queues)
+        for queue, name in zip(self.queues, names, strict=True):
+            where = "" if len(self.queues) == 1 else f" in {queue.node.path}"
+            alarm = monitoring.oldest_message_age_alarm(
+                self,
+                f"{name}LatencyAlarm",
+                metric=metric_of(self, queue, "ApproximateAgeOfOldestMessage", {}),
+                threshold=threshold,
+                description=f"{self.node.path}: messages{where} wait longer than {waited}; "
+                "the pool is at max capacity or stuck",
+            )
+            monitoring.notify(alarm, alarm_topic)
+            self.latency_alarms.append(alarm)
+        self.backlog_alarm = self.latency_alarms[0]
 
     # -- metrics -------------------------------------------------------------------------
 
@@ -1094,7 +1173,7 @@ class QueueWorkerPool(Construct):
             problems = Problems()
             problems.add("unit", settings["unit"], "a math expression has no unit; drop it")
             problems.raise_if_any(self)
-        return BacklogMetrics(self.queue).per_worker(
+        return self._backlog.per_worker(
             self.workers_metric,
             period=settings["period"],
             statistic=settings["statistic"] or SUM,
@@ -1104,9 +1183,42 @@ class QueueWorkerPool(Construct):
 
     def metric_approximate_age_of_oldest_message(
         self, **options: Unpack[MetricOptions]
-    ) -> cloudwatch.Metric:
-        """Age of the oldest message in the work queue. Default: Maximum over 1 minute."""
-        return metric_of(self, self.queue, "ApproximateAgeOfOldestMessage", options)
+    ) -> cloudwatch.Metric | cloudwatch.MathExpression:
+        """Age of the oldest message in the work queue (with several, the oldest of all:
+        the highest of their ages). Default: Maximum over 1 minute."""
+        if len(self.queues) == 1:
+            return metric_of(self, self.queue, "ApproximateAgeOfOldestMessage", options)
+        ages = {
+            f"age_{n}": metric_of(self, queue, "ApproximateAgeOfOldestMessage", options)
+            for n, queue in enumerate(self.queues, start=1)
+        }
+        first = ages["age_1"]
+        settings = settled_metric_options(self, options)
+        return cloudwatch.MathExpression(
+            expression=f"MAX([{', '.join(ages)}])",
+            using_metrics=ages,
+            period=first.period,
+            label=settings["label"] or "Age of the oldest message (all queues)",
+            color=settings["color"],
+        )
+
+
+def _alarm_names(
+    queues: Sequence[sqs.IQueue], consumer_queues: Sequence[ConsumerQueue | None]
+) -> list[str]:
+    """The prefix of each queue's alarm id: none for one queue (``LatencyAlarm``); with
+    several, the id of the ConsumerQueue (or of the queue) it was given as, or where two
+    share an id, the queue's unique id: never a position, which moves when the list does."""
+    if len(queues) == 1:
+        return [""]
+    ids = [
+        (consumer.node.id if consumer is not None else queue.node.id)
+        for queue, consumer in zip(queues, consumer_queues, strict=True)
+    ]
+    return [
+        name if ids.count(name) == 1 else Names.unique_id(queue)
+        for name, queue in zip(ids, queues, strict=True)
+    ]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ rather than one attached to a construct.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -97,23 +98,70 @@ class PoolMetrics:
 
 
 class BacklogMetrics:
-    """The backlog of a worked queue, alone and per worker (Sum over one minute: SQS
-    publishes the figure once a minute, so the Sum is that figure)."""
+    """The backlog of the queues a pool works, alone and per worker (Sum over one minute:
+    SQS publishes the figure once a minute, so the Sum is that figure).
 
-    def __init__(self, queue: sqs.IQueue) -> None:
-        self.queue = queue
+    One queue's backlog is its ``ApproximateNumberOfMessagesVisible`` (query id ``visible``);
+    several queues' is the sum of theirs (ids ``visible_1``, ``visible_2``, … in priority
+    order), each filled with 0 where it has no datapoint: SQS stops publishing the metrics of
+    a queue nobody has used for six hours, and a sum with one missing term would have no
+    value at all, so work arriving in a busy queue would not start a pool at zero.
+    """
+
+    def __init__(self, queues: Sequence[sqs.IQueue]) -> None:
+        if not queues:
+            raise ValueError("BacklogMetrics needs at least one queue")
+        self.queues = list(queues)
+
+    @property
+    def visible_ids(self) -> list[str]:
+        """The query id of each queue's messages visible, in priority order."""
+        if len(self.queues) == 1:
+            return ["visible"]
+        return [f"visible_{n}" for n in range(1, len(self.queues) + 1)]
+
+    @property
+    def visible_expression(self) -> str:
+        """The backlog in metric math over :attr:`visible_ids`."""
+        if len(self.queues) == 1:
+            return "visible"
+        return " + ".join(f"FILL({query_id}, 0)" for query_id in self.visible_ids)
+
+    @property
+    def per_worker_expression(self) -> str:
+        """Backlog per worker in metric math (ids: :attr:`visible_ids`, ``workers``)."""
+        if len(self.queues) == 1:
+            return BACKLOG_PER_WORKER
+        return f"({self.visible_expression}) / IF(workers > 0, workers, 1)"
+
+    @property
+    def from_zero_expression(self) -> str:
+        """The backlog while no worker is wanted (ids: :attr:`visible_ids`, ``desired``)."""
+        if len(self.queues) == 1:
+            return FROM_ZERO
+        return f"IF(FILL(desired, 0) == 0, {self.visible_expression}, 0)"
 
     def messages_visible(
         self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
-    ) -> cloudwatch.Metric:
-        """Messages waiting, named by the queue's name (as a scaling policy reads it)."""
-        return _metric(
-            "AWS/SQS",
-            "ApproximateNumberOfMessagesVisible",
-            {"QueueName": self.queue.queue_name},
-            period=period,
-            statistic=statistic,
-        )
+    ) -> dict[str, cloudwatch.Metric]:
+        """Each queue's messages waiting, named by the queue's name (as a scaling policy
+        reads it), by query id."""
+        return {
+            query_id: _metric(
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                {"QueueName": queue.queue_name},
+                period=period,
+                statistic=statistic,
+            )
+            for query_id, queue in zip(self.visible_ids, self.queues, strict=True)
+        }
+
+    def _queue_metrics(self, **options: Any) -> dict[str, cloudwatch.IMetric]:
+        return {
+            query_id: queue.metric_approximate_number_of_messages_visible(**options)
+            for query_id, queue in zip(self.visible_ids, self.queues, strict=True)
+        }
 
     def per_worker(
         self,
@@ -130,13 +178,8 @@ class BacklogMetrics:
         taken with the queue's own default period.
         """
         return cloudwatch.MathExpression(
-            expression=BACKLOG_PER_WORKER,
-            using_metrics={
-                "visible": self.queue.metric_approximate_number_of_messages_visible(
-                    statistic=statistic
-                ),
-                "workers": workers,
-            },
+            expression=self.per_worker_expression,
+            using_metrics={**self._queue_metrics(statistic=statistic), "workers": workers},
             period=period,
             label=label,
             color=color,
@@ -152,11 +195,9 @@ class BacklogMetrics:
         """Messages visible (``statistic``) while ``desired`` workers is zero (or has no
         data), else 0: what starts a pool that scaled to zero."""
         return cloudwatch.MathExpression(
-            expression=FROM_ZERO,
+            expression=self.from_zero_expression,
             using_metrics={
-                "visible": self.queue.metric_approximate_number_of_messages_visible(
-                    period=period, statistic=statistic
-                ),
+                **self._queue_metrics(period=period, statistic=statistic),
                 "desired": desired,
             },
             label="Messages visible while no worker is wanted",

@@ -9,12 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
 
+from ..consumer_queue import ConsumerQueue
 from ..workers import PROGRAM_FILES, Ec2Workers, FargateWorkers, WorkerJob
 from .options import check_type
+from .queue_facts import QueueFacts, queue_facts
 from .validation import EnvironmentRules, Problems, known_seconds, unresolved
 from .worker_build import JOB_REQUIREMENTS, job_files
 
@@ -24,6 +28,8 @@ HANDLER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]
 RESERVED_ENVIRONMENT = frozenset(
     {
         "QUEUE_URL",
+        "QUEUE_URLS",
+        "PRIORITY_STARVATION_LIMIT",
         "VISIBILITY_TIMEOUT",
         "WORKER_HANDLER",
         "WORKER_PLATFORM",
@@ -48,8 +54,9 @@ def worker_environment_rules(ec2_workers: bool) -> EnvironmentRules:
     (the EC2 environment file holds one variable a line), and room in EC2's user data."""
     return EnvironmentRules(
         reserved=RESERVED_ENVIRONMENT,
-        reserved_reason="is set by the pool for the worker program (queue, visibility "
-        "timeout, job, platform); a value of yours would break it: rename the variable",
+        reserved_reason="is set by the pool for the worker program (queues, their priority "
+        "policy, visibility timeout, job, platform); a value of yours would break it: rename "
+        "the variable (the starvation limit is the option priority_starvation_limit)",
         name=ENVIRONMENT_NAME,
         name_rule="letters, digits and underscores, not starting with a digit",
         max_bytes=MAX_EC2_ENVIRONMENT_BYTES if ec2_workers else None,
@@ -335,3 +342,159 @@ def check_job(problems: Problems, job: WorkerJob) -> None:
             f"holds {', '.join(clashes)}, which the worker program's build folder already "
             "has: rename them",
         )
+
+
+MAX_PRIORITY_QUEUES = 8
+"""The most queues one pool works. Each queue's backlog is a metric of the target tracking
+policy and of the from-zero alarm, and CloudWatch allows 10 metric queries in an alarm's
+metric math (the queues, the worker count and the expression)."""
+DEFAULT_PRIORITY_STARVATION_LIMIT = 20
+"""The worker program's default (``PRIORITY_STARVATION_LIMIT``)."""
+MAX_PRIORITY_STARVATION_LIMIT = 10000
+"""The largest limit the worker program accepts."""
+
+
+def worked_queues(
+    problems: Problems,
+    pool: Construct,
+    queue: ConsumerQueue | sqs.IQueue | None,
+    queues: Sequence[ConsumerQueue | sqs.IQueue] | None,
+) -> list[QueueFacts]:
+    """The queues the pool works, highest priority first, with every problem of ``queue``
+    and ``queues`` added: exactly one of them given; not an empty list, no queue twice, at
+    most :data:`MAX_PRIORITY_QUEUES`; all FIFO or all standard; one visibility timeout; each
+    in the pool's region (values known only at deploy time are skipped)."""
+    if queue is None and queues is None:
+        problems.add(
+            "queue",
+            None,
+            "give the work queue (queue=a ConsumerQueue or an sqs.IQueue), or several in "
+            "priority order (queues=[highest, ..., lowest])",
+        )
+        return []
+    if queue is not None and queues is not None:
+        problems.add(
+            "queues",
+            _paths(queues),
+            f"give queue={_path(queue)} or queues=[...], not both (queues=[...] is several "
+            "queues in priority order, highest first)",
+        )
+        return []
+    given = [queue] if queue is not None else list(queues or [])
+    option = "queue" if queue is not None else "queues"
+    if not given:
+        problems.add(
+            "queues",
+            [],
+            "is empty; give at least one queue, highest priority first (or queue= for one)",
+        )
+        return []
+    if len(given) > MAX_PRIORITY_QUEUES:
+        problems.add(
+            "queues",
+            _paths(given),
+            f"lists {len(given)} queues; a pool works at most {MAX_PRIORITY_QUEUES}: its "
+            "scaling alarm reads every queue's backlog in one metric math expression, which "
+            "CloudWatch limits to 10 metrics (the queues, the worker count, the sum)",
+        )
+    facts = [queue_facts(q) for q in given]
+    _check_repeats(problems, facts)
+    _check_types(problems, facts)
+    _check_visibility(problems, facts)
+    _check_regions(problems, option, facts, Stack.of(pool).region)
+    return facts
+
+
+def check_starvation_limit(
+    problems: Problems, given: bool, limit: int, queues: Sequence[QueueFacts]
+) -> None:
+    """``priority_starvation_limit`` is a whole number the worker accepts, and only set for
+    a pool of several queues (one queue has nobody to starve)."""
+    if not given:
+        return
+    if len(queues) == 1:
+        problems.add(
+            "priority_starvation_limit",
+            limit,
+            "applies only to a pool of several queues (queues=[...]); drop it, or give the "
+            "queues in priority order",
+        )
+        return
+    problems.check_int("priority_starvation_limit", limit, 0, MAX_PRIORITY_STARVATION_LIMIT)
+
+
+def _path(queue: ConsumerQueue | sqs.IQueue) -> str:
+    return str(queue.node.path)
+
+
+def _paths(queues: Sequence[ConsumerQueue | sqs.IQueue]) -> list[str]:
+    return [_path(q) if isinstance(q, Construct) else repr(q) for q in queues]
+
+
+def _check_repeats(problems: Problems, facts: Sequence[QueueFacts]) -> None:
+    """The same SQS queue twice (also as a ConsumerQueue and its ``queue``)."""
+    seen: dict[str, int] = {}
+    for position, fact in enumerate(facts, start=1):
+        path = fact.queue.node.path
+        if path in seen:
+            problems.add(
+                "queues",
+                path,
+                f"is listed twice (positions {seen[path]} and {position}); list each queue "
+                "once, highest priority first",
+            )
+        else:
+            seen[path] = position
+
+
+def _check_types(problems: Problems, facts: Sequence[QueueFacts]) -> None:
+    """All FIFO or all standard."""
+    fifo = [f.queue.node.path for f in facts if f.fifo]
+    standard = [f.queue.node.path for f in facts if not f.fifo]
+    if fifo and standard:
+        problems.add(
+            "queues",
+            {"FIFO": fifo, "standard": standard},
+            "mixes FIFO and standard queues; give queues of one type. A FIFO queue promises "
+            "that each message group is worked in order and exactly once, a standard queue "
+            "neither, and which queue a job goes to is meant to say only how urgent it is, "
+            "not which guarantees it gets (run two pools for two kinds of queue)",
+        )
+
+
+def _check_visibility(problems: Problems, facts: Sequence[QueueFacts]) -> None:
+    """One visibility timeout (the workers' heartbeat) for every queue whose timeout is known."""
+    known: dict[str, float] = {}
+    for fact in facts:
+        if fact.visibility_timeout is None:
+            continue
+        seconds = known_seconds(fact.visibility_timeout)
+        if seconds is not None:
+            known[fact.queue.node.path] = seconds
+    if len(set(known.values())) > 1:
+        problems.add(
+            "queues",
+            {path: f"{seconds:g} s" for path, seconds in known.items()},
+            "have different visibility timeouts; give every queue the same one. The workers "
+            "keep the message they hold invisible with one heartbeat (VISIBILITY_TIMEOUT): a "
+            "queue with a shorter timeout would show its message to a second worker before "
+            "the first heartbeat",
+        )
+
+
+def _check_regions(
+    problems: Problems, option: str, facts: Sequence[QueueFacts], region: str
+) -> None:
+    """Every queue in the pool's region (the workers' SQS client is of that region)."""
+    if unresolved(region):
+        return
+    for fact in facts:
+        queue_region = fact.queue.env.region
+        if not unresolved(queue_region) and queue_region != region:
+            problems.add(
+                option,
+                fact.queue.node.path,
+                f"is in region {queue_region}, the pool in {region}; the workers poll queues "
+                "of their own region: put the pool in the queue's region (a stack there), or "
+                "the queue in the pool's",
+            )
