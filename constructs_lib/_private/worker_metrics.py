@@ -109,9 +109,8 @@ class BacklogMetrics:
     """
 
     def __init__(self, queues: Sequence[sqs.IQueue]) -> None:
-        if not queues:
-            raise ValueError("BacklogMetrics needs at least one queue")
         self.queues = list(queues)
+        """At least one (the pool validated them)."""
 
     @property
     def visible_ids(self) -> list[str]:
