@@ -1,4 +1,5 @@
-"""Reference architecture: a work queue drained by an autoscaled worker fleet."""
+"""Reference architecture: two work queues in priority order drained by one autoscaled worker
+fleet."""
 
 from __future__ import annotations
 
@@ -16,16 +17,23 @@ THUMBNAILS_JOB = Path(__file__).resolve().parent.parent / "lambda_src" / "image_
 
 
 class ImageProcessingStack(Stack):
-    """Image jobs published once, thumbnailed by Fargate workers that scale with the backlog.
+    """Image jobs published once, thumbnailed by Fargate workers that scale with the backlog,
+    paying customers' uploads before bulk re-encodes.
 
-    * a producer (any principal allowed to assume ``producer_role``) publishes jobs to the
-      ``ImageJobs`` fanout topic;
-    * the ``Thumbnails`` consumer queue feeds a :class:`QueueWorkerPool` of Fargate tasks
-      running the library's worker program with the thumbnail job of
-      ``lambda_src/image_thumbnails`` (``jobs.handler``; the image is built at deploy time),
-      scaled on backlog per worker: 5 minutes acceptable latency at about 2 seconds per job
-      is 150 queued jobs per worker; zero tasks while idle;
-    * results land in ``results_table`` (one item per job id, written once).
+    * a producer (any principal allowed to assume ``producer_role``) publishes the thumbnail
+      jobs of customers' uploads to the ``ImageJobs`` fanout topic, and bulk re-encodes of the
+      back catalogue (the same job at a new size, thousands at a time) to ``ReencodeJobs``;
+    * one :class:`QueueWorkerPool` of Fargate tasks drains both consumer queues in priority
+      order, ``Thumbnails`` first, ``Reencodes`` when no thumbnail is waiting (with the
+      default starvation guard: one re-encode in every 21 jobs a worker takes while both have
+      work), running the library's worker program with the job of
+      ``lambda_src/image_thumbnails`` (``jobs.handler``; the image is built at deploy time);
+    * it scales on the combined backlog per worker: 5 minutes acceptable latency at about 2
+      seconds per job is 150 queued jobs per worker; zero tasks while idle. A burst of
+      re-encodes scales the pool out, and a thumbnail arriving meanwhile is the next job a
+      worker takes;
+    * each queue keeps its own DLQ and alarms; results land in ``results_table`` (one item per
+      job id, written once).
     """
 
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
@@ -33,6 +41,10 @@ class ImageProcessingStack(Stack):
         self.jobs = FanoutTopic(self, "ImageJobs", display_name="Image jobs")
         self.thumbnails = self.jobs.add_queue_consumer(
             "Thumbnails", visibility_timeout=Duration.minutes(2)
+        )
+        self.reencode_jobs = FanoutTopic(self, "ReencodeJobs", display_name="Bulk re-encodes")
+        self.reencodes = self.reencode_jobs.add_queue_consumer(
+            "Reencodes", visibility_timeout=Duration.minutes(2)
         )
         self.results_table = dynamodb.TableV2(
             self,
@@ -45,7 +57,7 @@ class ImageProcessingStack(Stack):
         self.workers = QueueWorkerPool(
             self,
             "Workers",
-            queue=self.thumbnails,
+            queues=[self.thumbnails, self.reencodes],  # highest priority first
             workers=FargateWorkers(
                 job=WorkerJob(code_path=str(THUMBNAILS_JOB), handler="jobs.handler")
             ),
@@ -63,3 +75,4 @@ class ImageProcessingStack(Stack):
             "are allowed to assume it",
         )
         self.jobs.grant_publish(self.producer_role)
+        self.reencode_jobs.grant_publish(self.producer_role)

@@ -13,8 +13,9 @@ stopped with SIGTERM, as ECS stops a task.
 
 ``DeployedWorkerPool.scaling`` reads the pool's scalable target, its target tracking policy
 (backlog per worker, metric math) and its from-zero step policy with the alarm that runs it,
-all from the emulator, and computes what Application Auto Scaling would decide from the
-queue's ``ApproximateNumberOfMessages`` and the service's task counts. moto evaluates no
+all from the emulator, and computes what Application Auto Scaling would decide from each
+queue's ``ApproximateNumberOfMessages`` (a pool over several queues, ``QUEUE_URLS``, sums
+them in its metric math) and the service's task counts. moto evaluates no
 alarm and runs no scaling policy: decisions are computed here, and ``apply`` makes the call
 Application Auto Scaling makes (``UpdateService`` with the new desired count).
 """
@@ -287,7 +288,8 @@ class ScalingDecision:
     """What the pool's policies would do with the figures of one moment."""
 
     visible: int
-    """Messages visible in the queue (``ApproximateNumberOfMessages``)."""
+    """Messages visible in the queue (``ApproximateNumberOfMessages``); with several queues,
+    in all of them."""
     running: int
     """Workers in service (the metric ``RunningTaskCount``)."""
     desired: int
@@ -337,28 +339,46 @@ class PoolScaling:
         ]
 
     def figures(self) -> tuple[int, int, int]:
-        """(visible, running, desired) now: the queue's ``ApproximateNumberOfMessages``, and
-        the service's running and desired counts as the emulator reports them."""
-        visible = int(
-            self.pool.deployed.client("sqs").get_queue_attributes(
-                QueueUrl=self.pool.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]["ApproximateNumberOfMessages"]
-        )
+        """(visible, running, desired) now: the queues' ``ApproximateNumberOfMessages`` (all
+        of them together), and the service's running and desired counts as the emulator
+        reports them."""
+        visible = sum(self.visible_by_queue().values())
         service = self.pool.service()
         return visible, int(service["runningCount"]), int(service["desiredCount"])
 
-    def backlog_per_worker(self, visible: int, running: int) -> float:
-        """The target tracking metric for these figures, by the deployed policy's metric math."""
-        value = _evaluate(self.metrics, self._values(visible, running, running))
+    def visible_by_queue(self) -> dict[str, int]:
+        """Each worked queue's ``ApproximateNumberOfMessages`` now, by queue name, highest
+        priority first."""
+        client = self.pool.deployed.client("sqs")
+        return {
+            url.rsplit("/", 1)[-1]: int(
+                client.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]["ApproximateNumberOfMessages"]
+            )
+            for url in self.pool.queue_urls
+        }
+
+    def backlog_per_worker(self, visible: int | Mapping[str, int], running: int) -> float:
+        """The target tracking metric for these figures, by the deployed policy's metric math
+        (``visible`` as for :meth:`decide`)."""
+        value = _evaluate(self.metrics, self._values(self._by_queue(visible), running, running))
         if value is None:
             raise ValueError(f"{self.pool.path}: the scaling metric has no value")
         return value
 
     def decide(
-        self, *, visible: int | None = None, running: int | None = None, desired: int | None = None
+        self,
+        *,
+        visible: int | Mapping[str, int] | None = None,
+        running: int | None = None,
+        desired: int | None = None,
     ) -> ScalingDecision:
         """What Application Auto Scaling would set the desired count to, if these figures held
         long enough for the alarms (the emulator's figures where not given).
+
+        ``visible`` is the messages visible, by queue name for a pool over several queues
+        (a number there is taken as the highest queue's, the others empty).
 
         Target tracking: above the target it scales out, below 90 % of it in, to
         ``ceil(desired * metric / target)`` within the target's bounds (from zero it cannot:
@@ -366,12 +386,14 @@ class PoolScaling:
         alarm's metric minus the threshold gives the capacity. Of several policies scaling
         out, the largest capacity wins; scale-in likewise takes the largest proposal.
         """
-        if visible is None or running is None or desired is None:
-            now = self.figures()
-            visible = now[0] if visible is None else visible
-            running = now[1] if running is None else running
-            desired = now[2] if desired is None else desired
-        values = self._values(visible, running, desired)
+        if visible is None:
+            visible = self.visible_by_queue()
+        if running is None or desired is None:
+            service = self.pool.service()
+            running = int(service["runningCount"]) if running is None else running
+            desired = int(service["desiredCount"]) if desired is None else desired
+        by_queue = self._by_queue(visible)
+        values = self._values(by_queue, running, desired)
         metric = _evaluate(self.metrics, values)
         proposals: list[tuple[int, str]] = []
         if metric is not None:
@@ -390,7 +412,7 @@ class PoolScaling:
         out = [p for p in proposals if p[0] > desired]
         chosen = max(out or [p for p in proposals if p[0] < desired] or [(desired, "")])
         return ScalingDecision(
-            visible=visible,
+            visible=sum(by_queue.values()),
             running=running,
             desired=desired,
             backlog_per_worker=math.nan if metric is None else metric,
@@ -447,13 +469,19 @@ class PoolScaling:
                 raise ValueError(f"{policy['PolicyName']}: adjustment type {kind} not modelled")
         return None
 
-    def _values(self, visible: int, running: int, desired: int) -> dict[str, float | None]:
+    def _by_queue(self, visible: int | Mapping[str, int]) -> dict[str, int]:
+        names = [url.rsplit("/", 1)[-1] for url in self.pool.queue_urls]
+        if isinstance(visible, Mapping):
+            unknown = set(visible) - set(names)
+            if unknown:
+                raise ValueError(f"{self.pool.path}: works {names}, not {sorted(unknown)}")
+            return {name: int(visible.get(name, 0)) for name in names}
+        return {name: (int(visible) if n == 0 else 0) for n, name in enumerate(names)}
+
+    def _values(
+        self, visible: Mapping[str, int], running: int, desired: int
+    ) -> dict[str, float | None]:
         """The value of each metric the policies and alarms use, by its id."""
-        by_quantity = {
-            "visible": float(visible),
-            "running": float(running),
-            "desired": float(desired),
-        }
         values: dict[str, float | None] = {}
         queries = [*self.metrics]
         for _policy, alarms in self.step_policies:
@@ -461,25 +489,32 @@ class PoolScaling:
                 queries += alarm.get("Metrics", [])
         for query in queries:
             if "MetricStat" in query:
-                values[query["Id"]] = by_quantity[self._quantity(query["MetricStat"]["Metric"])]
+                metric = query["MetricStat"]["Metric"]
+                quantity = self._quantity(metric)
+                if quantity == "visible":
+                    dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+                    values[query["Id"]] = float(visible[dimensions["QueueName"]])
+                else:
+                    values[query["Id"]] = float(running if quantity == "running" else desired)
         return values
 
     def _quantity(self, metric: Mapping[str, Any]) -> str:
-        """Which figure a metric is: checks that it is this pool's queue or service."""
+        """Which figure a metric is: checks that it is one of this pool's queues or its
+        service."""
         key = (str(metric.get("Namespace")), str(metric.get("MetricName")))
         quantity = _QUANTITIES.get(key)
         if quantity is None:
             raise ValueError(f"{self.pool.path}: metric {key} is not one this helper computes")
         dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
         expected = (
-            {"QueueName": self.pool.queue_url.rsplit("/", 1)[-1]}
+            [{"QueueName": url.rsplit("/", 1)[-1]} for url in self.pool.queue_urls]
             if quantity == "visible"
-            else {"ClusterName": self.pool.cluster, "ServiceName": self.pool.service_name}
+            else [{"ClusterName": self.pool.cluster, "ServiceName": self.pool.service_name}]
         )
-        if dimensions != expected:
+        if dimensions not in expected:
             raise ValueError(
                 f"{self.pool.path}: metric {key} has dimensions {dimensions}; this pool's are "
-                f"{expected}"
+                f"{' or '.join(map(str, expected))}"
             )
         return quantity
 
@@ -540,8 +575,18 @@ class DeployedWorkerPool:
         return {e["name"]: e["value"] for e in self.container().get("environment", [])}
 
     @property
+    def queue_urls(self) -> list[str]:
+        """The worked queues' URLs, highest priority first (``QUEUE_URLS``, or the one
+        ``QUEUE_URL``)."""
+        environment = self.environment
+        if "QUEUE_URLS" in environment:
+            return [url for url in environment["QUEUE_URLS"].split(",") if url]
+        return [environment["QUEUE_URL"]]
+
+    @property
     def queue_url(self) -> str:
-        return self.environment["QUEUE_URL"]
+        """The work queue's URL (with several queues, the highest priority one's)."""
+        return self.queue_urls[0]
 
     def service(self) -> dict[str, Any]:
         """The ECS service as the emulator reports it (``DescribeServices``)."""
@@ -626,9 +671,10 @@ class DeployedWorkerPool:
         return PoolScaling(self)
 
     def queue_depth(self) -> tuple[int, int]:
-        """(visible, in flight) messages of the work queue."""
-        visible, in_flight = queue_counts(self.deployed.client("sqs"), self.queue_url)
-        return visible, in_flight
+        """(visible, in flight) messages of the work queues, all of them together."""
+        client = self.deployed.client("sqs")
+        counts = [queue_counts(client, url) for url in self.queue_urls]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
 def _worker_program_path() -> str:

@@ -21,24 +21,34 @@ def t(stack: ImageProcessingStack) -> Tmpl:
     return Tmpl(stack)
 
 
-def test_fargate_workers_drain_the_thumbnails_queue(stack: ImageProcessingStack, t: Tmpl) -> None:
+def test_fargate_workers_scale_on_thumbnails_and_reencodes_together(
+    stack: ImageProcessingStack, t: Tmpl
+) -> None:
     policy = t.props(stack.workers.scaling_policy)
-    metrics = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"][
-        "Metrics"
-    ]
-    visible = next(m for m in metrics if m["Id"] == "visible")
-    queue_lid = t.logical_id(stack.thumbnails.queue)
-    assert visible["MetricStat"]["Metric"]["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_lid, "QueueName"]}}
-    ]
+    metrics = {
+        m["Id"]: m
+        for m in policy["TargetTrackingScalingPolicyConfiguration"][
+            "CustomizedMetricSpecification"
+        ]["Metrics"]
+    }
+    for query_id, queue in (("visible_1", stack.thumbnails), ("visible_2", stack.reencodes)):
+        assert metrics[query_id]["MetricStat"]["Metric"]["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": [t.logical_id(queue.queue), "QueueName"]}}
+        ]
+    assert metrics["backlog_per_worker"]["Expression"].startswith(
+        "(FILL(visible_1, 0) + FILL(visible_2, 0)) / "
+    )
     # 5 minutes of acceptable latency at 2 seconds per job.
     assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 150
 
 
-def test_workers_find_the_queue_and_the_results_table(stack: ImageProcessingStack, t: Tmpl) -> None:
+def test_workers_take_thumbnails_before_reencodes_and_find_the_results_table(
+    stack: ImageProcessingStack, t: Tmpl
+) -> None:
     (container,) = t.props(stack.workers.task_definition)["ContainerDefinitions"]
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
-    assert env["QUEUE_URL"] == {"Ref": t.logical_id(stack.thumbnails.queue)}
+    thumbnails, reencodes = (t.logical_id(q.queue) for q in (stack.thumbnails, stack.reencodes))
+    assert env["QUEUE_URLS"] == {"Fn::Join": ["", [{"Ref": thumbnails}, ",", {"Ref": reencodes}]]}
     assert env["RESULTS_TABLE_NAME"] == {"Ref": t.logical_id(stack.results_table)}
 
 
@@ -60,15 +70,22 @@ def test_workers_may_only_put_results(stack: ImageProcessingStack, t: Tmpl) -> N
     ]
 
 
-def test_the_producer_may_publish_jobs(stack: ImageProcessingStack, t: Tmpl) -> None:
+def test_the_producer_may_publish_image_jobs_and_reencodes(
+    stack: ImageProcessingStack, t: Tmpl
+) -> None:
     role_lid = t.logical_id(stack.producer_role)
-    actions = [
-        s["Action"]
+    (publish,) = [
+        s
         for p in t.of_type("AWS::IAM::Policy").values()
         if {"Ref": role_lid} in p["Properties"]["Roles"]
         for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "sns:Publish"
     ]
-    assert "sns:Publish" in actions
+    topics = [{"Ref": t.logical_id(f.topic)} for f in (stack.jobs, stack.reencode_jobs)]
+    resources = publish["Resource"]
+    assert sorted(map(str, resources if isinstance(resources, list) else [resources])) == sorted(
+        map(str, topics)
+    )
 
 
 def test_the_worker_image_is_built_from_the_queue_worker_folder(

@@ -3,13 +3,15 @@
 The stack is deployed as ``cdk deploy`` would (the worker image is not built). moto runs no
 ECS task, so the pool's worker program runs as local processes with the environment of the
 deployed task definition (``DeployedWorkerPool.run_workers``); jobs are published to the
-``ImageJobs`` topic and reach the workers through the deployed subscription and queue. The
-scaling policies are read back from the emulator and their decisions computed from the queue's
-and the service's figures (moto evaluates no alarm and runs no policy).
+``ImageJobs`` topic (thumbnails, high priority) and the ``ReencodeJobs`` topic (bulk, low
+priority) and reach the workers through the deployed subscriptions and queues. The scaling
+policies are read back from the emulator and their decisions computed from the queues' and
+the service's figures (moto evaluates no alarm and runs no policy).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -50,8 +52,15 @@ def jobs(deployed: DeployedStack) -> DeployedFanout:
     return fanout
 
 
+@pytest.fixture
+def reencodes(deployed: DeployedStack) -> DeployedFanout:
+    fanout = DeployedFanout(deployed, "ImageProcessing/ReencodeJobs")
+    fanout.empty()
+    return fanout
+
+
 def publish_jobs(jobs: DeployedFanout, bodies: Sequence[dict[str, Any]]) -> None:
-    """Publish job bodies to the ImageJobs topic, ten per ``PublishBatch``."""
+    """Publish job bodies to the topic (ImageJobs or ReencodeJobs), ten per ``PublishBatch``."""
     for start in range(0, len(bodies), 10):
         jobs.sns.publish_batch(
             TopicArn=jobs.topic_arn,
@@ -255,3 +264,102 @@ def test_from_zero_the_step_policy_sizes_the_pool_by_its_bands(pool: DeployedWor
     assert capacity(2400, 0) == (16, "from-zero")
     assert capacity(2401, 0) == (20, "from-zero")
     assert capacity(6000, 1) == (20, "backlog-per-worker")  # 40 wanted, max_capacity 20
+
+
+def _logged_at(line: dict[str, Any]) -> datetime.datetime:
+    return datetime.datetime.strptime(line["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.UTC
+    )
+
+
+def test_paid_thumbnails_are_taken_before_the_bulk_reencodes_waiting_ahead_of_them(
+    pool: DeployedWorkerPool, jobs: DeployedFanout, reencodes: DeployedFanout
+) -> None:
+    # GIVEN a burst of 30 bulk re-encodes being drained by two workers (0.1 s a job)
+    publish_jobs(reencodes, [image_job(f"bulk-{n:02d}") for n in range(30)])
+    slow = {"WORKER_HANDLER": "slow_jobs.handler", "SLOW_JOB_SECONDS": "0.1", "LOG_LEVEL": "DEBUG"}
+    with pool.run_workers(
+        2, job_path=[SLOW_JOB, pool.image_folder()], environment={**FAST, **slow}
+    ) as fleet:
+        fleet.wait_until(lambda: len(fleet.logged("job done")) >= 4, what="the burst under way")
+        # WHEN paying customers' thumbnails arrive, then more re-encodes after them
+        published = datetime.datetime.now(datetime.UTC)
+        publish_jobs(jobs, [image_job(f"paid-{n}") for n in range(5)])
+        publish_jobs(reencodes, [image_job(f"late-{n}") for n in range(5)])
+        fleet.wait_until(
+            lambda: len(fleet.logged("job done")) >= 40 and pool.queue_depth() == (0, 0),
+            timeout=40,
+            what="both queues drained",
+        )
+        statuses = fleet.stop_all()
+
+    # THEN every job was done once, none lost, each from its own queue
+    done = fleet.logged("job done")
+    job_of = {line["message_id"]: line["job_id"] for line in done}
+    assert sorted(job_of.values()) == sorted(
+        [f"bulk-{n:02d}" for n in range(30)]
+        + [f"paid-{n}" for n in range(5)]
+        + [f"late-{n}" for n in range(5)]
+    )
+    assert max(Counter(line["message_id"] for line in done).values()) == 1
+    queues = {line["job_id"]: line["queue"] for line in done}
+    thumbnails_queue = pool.queue_urls[0].rsplit("/", 1)[-1]
+    assert {queues[f"paid-{n}"] for n in range(5)} == {thumbnails_queue}
+    assert thumbnails_queue not in {queues[f"bulk-{n:02d}"] for n in range(30)}
+    # AND every thumbnail started before any re-encode that arrived after it, and once the
+    # thumbnails were queued a worker took at most the one re-encode it was already receiving
+    started = {job_of[line["message_id"]]: _logged_at(line) for line in fleet.logged("job started")}
+    last_paid = max(started[f"paid-{n}"] for n in range(5))
+    assert last_paid < min(started[f"late-{n}"] for n in range(5))
+    overtaking = [
+        job for job, at in started.items() if job.startswith("bulk-") and published < at < last_paid
+    ]
+    assert len(overtaking) <= 2, overtaking
+    # AND every bulk job still got done: the low queue is not starved once the high one is empty
+    assert result_ids(pool, "bulk-") == [f"bulk-{n:02d}" for n in range(30)]
+    assert statuses == {"worker-1": 0, "worker-2": 0}
+
+
+def test_a_poison_reencode_reaches_the_reencodes_dlq_not_the_thumbnails_one(
+    pool: DeployedWorkerPool, jobs: DeployedFanout, reencodes: DeployedFanout
+) -> None:
+    queue = reencodes.consumers["Reencodes"]
+    publish_jobs(reencodes, [image_job("poison-bulk", width=0)])
+
+    with pool.run_workers(1, environment=FAST) as fleet:
+        fleet.wait_until(
+            lambda: reencodes.depth(queue.dead_letter_queue_url) == 1,
+            timeout=20,
+            what="the poison re-encode dead-lettered",
+        )
+
+    counts = [line["receive_count"] for line in fleet.logged(INVALID_JOB)]
+    assert counts == list(range(1, queue.max_receive_count + 1))
+    (dead,) = reencodes.receive_all(queue.dead_letter_queue_url)
+    assert published_body(dead, raw=queue.raw)["job_id"] == "poison-bulk"
+    assert jobs.depth(jobs.consumers["Thumbnails"].dead_letter_queue_url) == 0
+    assert pool.queue_depth() == (0, 0)
+
+
+def test_the_deployed_policies_scale_on_both_queues_together(
+    pool: DeployedWorkerPool, jobs: DeployedFanout, reencodes: DeployedFanout
+) -> None:
+    scaling = pool.scaling()
+    # GIVEN work only in the low queue, at zero workers: the from-zero alarm sees it
+    publish_jobs(reencodes, [image_job("zero-bulk")])
+    assert (scaling.decide(running=0, desired=0).capacity, scaling.decide().policy) == (
+        1,
+        "from-zero",
+    )
+    # WHEN 200 re-encodes and 100 thumbnails wait for one worker: 300 per worker
+    publish_jobs(reencodes, [image_job(f"sum-bulk-{n}") for n in range(199)])
+    publish_jobs(jobs, [image_job(f"sum-paid-{n}") for n in range(100)])
+    by_queue = scaling.visible_by_queue()
+    decision = scaling.decide(running=1, desired=1)
+
+    # THEN the target tracking metric is their sum per worker: twice the target, two workers
+    assert sorted(by_queue.values()) == [100, 200]
+    assert (decision.visible, decision.backlog_per_worker) == (300, 300.0)
+    assert (decision.capacity, decision.policy) == (2, "backlog-per-worker")
+    jobs.empty()
+    reencodes.empty()
