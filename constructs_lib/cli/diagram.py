@@ -427,6 +427,9 @@ class Consumers:
         scales on it (a scaling policy's metrics, or an alarm that triggers a policy)."""
         self.alarms: dict[Res, list[Res]] = {}
         """What each CloudWatch alarm watches: the resources its metrics name."""
+        self.priorities: dict[tuple[Res, Res], tuple[int, int]] = {}
+        """(queue, pool) -> (rank, of how many) for a pool told several queues in priority
+        order (``QUEUE_URLS``, highest first)."""
         for mapping in a.resources(template, "AWS::Lambda::EventSourceMapping"):
             source = a.resolve(mapping.template, mapping.props.get("EventSourceArn"))
             if source is not None:
@@ -447,14 +450,24 @@ class Consumers:
         for service in a.resources(template, "AWS::ECS::Service"):
             task = a.resolve(service.template, service.props.get("TaskDefinition"))
             if task is not None:
-                for queue in a.mentions(task.template, task.props.get("ContainerDefinitions")):
+                containers = task.props.get("ContainerDefinitions")
+                for queue in a.mentions(task.template, containers):
                     self._reads(queue, service, scaled=False)
+                self._ranked(a, task.template, service, _after_marker(containers))
         for group in a.resources(template, "AWS::AutoScaling::AutoScalingGroup"):
             launch = group.props.get("LaunchTemplate") or {}
             spec = a.resolve(group.template, launch.get("LaunchTemplateId"))
             if spec is not None:
-                for queue in a.mentions(spec.template, spec.props.get("LaunchTemplateData")):
+                data = spec.props.get("LaunchTemplateData")
+                for queue in a.mentions(spec.template, data):
                     self._reads(queue, group, scaled=False)
+                self._ranked(a, spec.template, group, _after_marker(data))
+
+    def _ranked(self, a: Assembly, template: Template, pool: Res, listed: list[Any]) -> None:
+        queues = [q for q in a.mentions(template, listed) if q.type == "AWS::SQS::Queue"]
+        if len(queues) > 1:
+            for rank, queue in enumerate(queues, start=1):
+                self.priorities[(queue, pool)] = (rank, len(queues))
 
     def _scaled(self, a: Assembly, policy: Res, metrics: list[Res]) -> None:
         for queue in metrics:
@@ -466,6 +479,45 @@ class Consumers:
             return
         pools = self.pools.setdefault(queue, {})
         pools[pool] = pools.get(pool, False) or scaled
+
+
+PRIORITY_MARKERS = ("QUEUE_URLS",)
+"""The worker program's setting of several queues in priority order."""
+
+
+def _after_marker(expr: Any) -> list[Any]:
+    """The parts of ``expr`` that are the value of ``QUEUE_URLS``: an ECS container's
+    environment entry of that name, or in an EC2 user data ``Fn::Join``, what follows
+    ``QUEUE_URLS=`` up to the end of its line. Empty when the pool is told one queue."""
+    found: list[Any] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if value.get("Name") in PRIORITY_MARKERS and "Value" in value:
+                found.append(value["Value"])
+                return
+            join = value.get("Fn::Join") if len(value) == 1 else None
+            if isinstance(join, list) and len(join) == 2 and isinstance(join[1], list):
+                taking = False
+                for part in join[1]:
+                    if isinstance(part, str):
+                        if taking and "\n" in part:
+                            taking = False
+                        if any(f"{m}=" in part for m in PRIORITY_MARKERS):
+                            taking = "\n" not in part.split("QUEUE_URLS=", 1)[1]
+                    elif taking:
+                        found.append(part)
+                    else:
+                        walk(part)
+                return
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(expr)
+    return found
 
 
 class Builder:
@@ -784,8 +836,17 @@ class Builder:
             self.edge(node, target, "event-source-mapping", label, batch_size=batch)
         for pool, scaled in self.consumers.pools.get(queue, {}).items():
             target = self.res_node(pool, "worker-pool", [self.capacity(pool)], fanout)
-            label = ["workers, scaled on its backlog" if scaled else "workers"]
-            self.edge(node, target, "workers", label, scaled_on_backlog=scaled)
+            ranked = self.consumers.priorities.get((queue, pool))
+            if ranked is None:
+                label = ["workers, scaled on its backlog" if scaled else "workers"]
+                self.edge(node, target, "workers", label, scaled_on_backlog=scaled)
+                continue
+            rank, of = ranked
+            label = [
+                f"workers, priority {rank} of {of}",
+                *(["scaled on the combined backlog"] if scaled else []),
+            ]
+            self.edge(node, target, "workers", label, scaled_on_backlog=scaled, priority=rank)
 
     def capacity(self, pool: Res) -> str:
         if pool.type == "AWS::AutoScaling::AutoScalingGroup":

@@ -90,10 +90,11 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         },
     )
     jobs = events.add_queue_consumer("Jobs", visibility_timeout=Duration.minutes(2))
+    backlog = events.add_queue_consumer("Backlog", visibility_timeout=Duration.minutes(2))
     QueueWorkerPool(
         extras,
         "Pool",
-        queue=jobs,
+        queues=[jobs, backlog],
         workers=Ec2Workers(job=WorkerJob(code_path=str(THUMBNAILS_JOB), handler="jobs.handler")),
         acceptable_latency=Duration.minutes(5),
         processing_time_per_message=Duration.seconds(10),
@@ -342,8 +343,13 @@ def test_image_processing_worker_pool_consumes_its_queue_and_scales_on_it(
     (pool,) = targets(images, queue, "workers")
     assert pool["label"] == ["Workers/Service/Service", "ECS service (Fargate), 0 to 20 tasks"]
     (edge,) = edges(images, queue, "workers")
-    assert edge["label"] == ["workers, scaled on its backlog"]
-    assert "Workers/LatencyAlarm" in watchers(images, queue)
+    assert edge["label"] == ["workers, priority 1 of 2", "scaled on the combined backlog"]
+    assert "Workers/ThumbnailsLatencyAlarm" in watchers(images, queue)
+    reencodes = node(images, "ImageProcessing/ReencodeJobs/Reencodes/Queue")
+    assert targets(images, reencodes, "workers") == [pool]
+    (edge,) = edges(images, reencodes, "workers")
+    assert edge["label"] == ["workers, priority 2 of 2", "scaled on the combined backlog"]
+
 
 
 def test_ec2_worker_pool_is_found_through_its_scaling_policy(graph: dict[str, Any]) -> None:
@@ -351,6 +357,12 @@ def test_ec2_worker_pool_is_found_through_its_scaling_policy(graph: dict[str, An
     queue = node(extras, f"{EXTRAS}/Events/Jobs/Queue")
     (pool,) = targets(extras, queue, "workers")
     assert pool["label"] == ["Pool/Group/ASG", "Auto Scaling group, 0 to 4 instances"]
+    # Its instances are told both queues in their user data, highest first.
+    backlog = node(extras, f"{EXTRAS}/Events/Backlog/Queue")
+    assert [e["label"][0] for q in (queue, backlog) for e in edges(extras, q, "workers")] == [
+        "workers, priority 1 of 2",
+        "workers, priority 2 of 2",
+    ]
 
 
 def test_lambda_sms_and_firehose_subscribers_are_drawn_with_their_endpoints(
