@@ -913,9 +913,9 @@ class QueueWorkerPool(Construct):
         Validations.of(task).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-ECS2",
-                reason="The environment holds only the queue URL, the visibility timeout and "
-                "resource names the worker needs; no secret is passed (credentials come from "
-                "the task role).",
+                reason="The environment holds only the queue URLs, their priority settings, the "
+                "visibility timeout and resource names the worker needs; no secret is passed "
+                "(credentials come from the task role).",
             )
         )
 

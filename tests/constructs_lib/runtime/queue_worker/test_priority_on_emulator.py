@@ -2,9 +2,10 @@
 low-priority jobs, then high-priority ones; every high job is taken before any low one, none is
 lost, and a poison job in either queue ends in that queue's own DLQ.
 
-The construct does not yet take several queues, so the queues are made here and the worker
-program (``constructs_lib/runtime/queue_worker/worker.py``) runs as the pool's tasks run it,
-with the emulator's endpoint and test credentials."""
+The worker program alone (``constructs_lib/runtime/queue_worker/worker.py``), on queues made
+here, run as the pool's tasks run it with the emulator's endpoint and test credentials; the
+deployed ``QueueWorkerPool(queues=[...])`` of the ImageProcessing stack is exercised in
+``tests/stacks/test_image_processing_on_emulator.py``."""
 
 from __future__ import annotations
 
