@@ -75,6 +75,7 @@ refunds.add_queue_consumer("Ledger")
 work = FanoutTopic(shop, "Work", alarm_topic=ops.topic)
 resize = work.add_queue_consumer("Resize", visibility_timeout=Duration.minutes(2))
 reports = work.add_queue_consumer("Reports", visibility_timeout=Duration.minutes(2))
+bulk_reports = work.add_queue_consumer("BulkReports", visibility_timeout=Duration.minutes(2))
 QueueWorkerPool(
     shop,
     "Resizers",
@@ -88,7 +89,7 @@ QueueWorkerPool(
 QueueWorkerPool(
     shop,
     "Reporters",
-    queue=reports,
+    queues=[reports, bulk_reports],  # highest priority first
     workers=Ec2Workers(job=WorkerJob(code_path="jobs", handler="resize.handler")),
     target_backlog_per_worker=50,
     availability_zones=ZONES,

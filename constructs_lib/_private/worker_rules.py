@@ -436,15 +436,19 @@ def _check_repeats(problems: Problems, facts: Sequence[QueueFacts]) -> None:
     seen: dict[str, int] = {}
     for position, fact in enumerate(facts, start=1):
         path = fact.queue.node.path
-        if path in seen:
+        arn = fact.queue.queue_arn
+        # An imported queue is known by its ARN: the same one imported twice is one queue.
+        keys = [path] if unresolved(arn) else [path, arn]
+        first = next((seen[k] for k in keys if k in seen), None)
+        if first is not None:
             problems.add(
                 "queues",
                 path,
-                f"is listed twice (positions {seen[path]} and {position}); list each queue "
+                f"is listed twice (positions {first} and {position}); list each queue "
                 "once, highest priority first",
             )
-        else:
-            seen[path] = position
+        for key in keys:
+            seen.setdefault(key, position)
 
 
 def _check_types(problems: Problems, facts: Sequence[QueueFacts]) -> None:

@@ -308,6 +308,16 @@ def test_fails_on_the_same_queue_twice_also_as_its_consumer_queue(code: Path) ->
     )
 
 
+def test_fails_on_one_queue_imported_twice(code: Path) -> None:
+    stack = Stack(new_app(), "S")
+    arn = "arn:aws:sqs:us-east-1:123456789012:jobs"
+    first = sqs.Queue.from_queue_arn(stack, "First", arn)
+    again = sqs.Queue.from_queue_arn(stack, "Again", arn)
+    _fails(
+        code, stack, "queues='S/Again': is listed twice (positions 1 and 2)", queues=[first, again]
+    )
+
+
 def test_fails_on_fifo_and_standard_queues_mixed(code: Path) -> None:
     stack = Stack(new_app(), "S")
     fifo = FanoutTopic(stack, "Ordered", fifo=True).add_queue_consumer("F")
