@@ -1684,7 +1684,13 @@ def priority_assumptions(args: argparse.Namespace, limit: int) -> list[str]:
     ]
 
 
-PRIORITY_COLORS = ["#1f77b4", "#d62728", "#2ca02c"]
+PRIORITY_STYLES: list[dict[str, Any]] = [
+    {"color": "#1f77b4", "ls": "-", "lw": 2.5},
+    {"color": "#d62728", "ls": (0, (4, 2)), "lw": 1.5},
+    {"color": "#2ca02c", "ls": "-.", "lw": 1.5},
+]
+"""The set-ups' lines: the priority pool's wide, so that the shared queue's dashes (the same
+scaling, on the same combined backlog) show on it where the two coincide."""
 
 
 def write_priority_figure(
@@ -1711,17 +1717,17 @@ def write_priority_figure(
             label=f"{idle.name}",
         )
         top = 0.0
-        for run, color in zip(runs, PRIORITY_COLORS, strict=False):
+        for run, style in zip(runs, PRIORITY_STYLES, strict=False):
             worst = [w / 60 for w in run.worst_wait_by_minute(HIGH, span + 1)]
             top = max(top, *worst)
             drained = run.burst_drained_s()
             label = f"{run.name}: burst " + (
                 f"drained in {_duration(drained)}" if drained is not None else "not drained"
             )
-            waits.plot(minutes, worst, color=color, label=label)
+            waits.plot(minutes, worst, label=label, **style)
             low = [sum(run.backlog[q][m] for q in run.backlog if q != HIGH) for m in minutes]
-            backlog.plot(minutes, low, color=color)
-            workers.step(minutes, run.running[: span + 1], where="post", color=color)
+            backlog.plot(minutes, low, **style)
+            workers.step(minutes, run.running[: span + 1], where="post", **style)
         workers.axhline(max_capacity, color="black", ls=":", lw=1)
         workers.annotate(
             f"max capacity {max_capacity} (in all)",
