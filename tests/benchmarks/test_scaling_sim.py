@@ -695,3 +695,24 @@ def test_priority_main_prints_the_table_and_the_targets(monkeypatch, tmp_path, c
     assert "PRIORITY_STARVATION_LIMIT=20" in out
     assert (tmp_path / "scaling-priority.svg").exists()
     assert (tmp_path / "scaling-priority.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def _draw_priority(priority_runs, directory: Path) -> list[Path]:
+    runs, idle = priority_runs
+    return sim.write_priority_figure(
+        runs, idle, 30, directory, max_capacity=20, subtitle="small priority run"
+    )
+
+
+def test_priority_figure_names_each_setup_and_is_deterministic(priority_runs, tmp_path) -> None:
+    first = _draw_priority(priority_runs, tmp_path / "a")
+    again = _draw_priority(priority_runs, tmp_path / "b")
+    assert [p.name for p in first] == ["scaling-priority.png", "scaling-priority.svg"]
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in first]
+    texts = _svg_texts(first[1])
+    runs, _ = priority_runs
+    for run in runs:
+        drained = sim._duration(run.burst_drained_s())
+        assert f"{run.name}: burst drained in {drained}" in texts
+    assert "idle" in texts
+    assert "minutes after the burst arrives" in texts
