@@ -441,9 +441,9 @@ def read_scaling(
     if len(targets) != 1:
         named = "" if target is None else f" named {target}*"
         raise TemplateError(f"expected one ScalableTarget{named}, found {len(targets)}")
-    target_id, target = targets[0]
+    target_id, bounds = targets[0]
     for key in ("MinCapacity", "MaxCapacity"):
-        if not isinstance(target.get(key), int):
+        if not isinstance(bounds.get(key), int):
             raise TemplateError(f"ScalableTarget {target_id} has no numeric {key}")
     policies = [
         (k, p)
@@ -467,8 +467,8 @@ def read_scaling(
     if not tracking and not steps:
         raise TemplateError(f"no scaling policy targets {target_id}")
     return Scaling(
-        min_capacity=target["MinCapacity"],
-        max_capacity=target["MaxCapacity"],
+        min_capacity=bounds["MinCapacity"],
+        max_capacity=bounds["MaxCapacity"],
         target_logical_id=target_id,
         target_tracking=tuple(tracking),
         steps=tuple(steps),
@@ -1518,12 +1518,9 @@ def simulate_priority(
             raise ValueError(f"{setup.name}/{pool.name}: queues {pool.queues} not simulated")
     tasks = [_Tasks(p.scaling.min_capacity) for p in setup.pools]
     scalers = [AutoScaling(p.name, p.scaling, lag_minutes) for p in setup.pools]
+    empty = {visible(q): 0.0 for q in queues}
     histories = [
-        History(
-            {**{visible(q): 0.0 for q in queues}, "running": t.running, "desired": t.desired}
-            | {"cpu": None}
-        )
-        for t in tasks
+        History({**empty, "running": t.running, "desired": t.desired, "cpu": None}) for t in tasks
     ]
     run = PriorityRun(name or setup.name, backlog={q: [] for q in queues})
     arrivals = {HIGH: load.high_per_minute, LOW: load.low_per_minute}
@@ -1559,8 +1556,12 @@ def simulate_priority(
             for history, pool_tasks in zip(histories, tasks, strict=True):
                 history.record(
                     minute,
-                    {**sample, "running": pool_tasks.running, "desired": pool_tasks.desired}
-                    | {"cpu": None},
+                    {
+                        **sample,
+                        "running": pool_tasks.running,
+                        "desired": pool_tasks.desired,
+                        "cpu": None,
+                    },
                 )
             if minute >= 0:
                 for q, queue in queues.items():
@@ -1629,7 +1630,7 @@ def priority_table(rows: Sequence[PriorityRow], minutes: int) -> list[str]:
             _duration(row.high_p99),
             _duration(row.low_p50),
             _duration(row.low_p99),
-            _duration(row.drained_s) if row.drained_s is not None else "-",
+            _duration(row.drained_s),
             str(row.peak_workers),
             f"{row.worker_minutes:,.0f}",
         ]
