@@ -85,6 +85,7 @@ bench: setup
 	python benchmarks/fixed_cost.py
 	python benchmarks/handler_throughput.py
 	python benchmarks/scaling_sim.py
+	python benchmarks/scaling_sim.py --scenario priority
 	python benchmarks/lambda_invoke.py
 	python benchmarks/emulator_deploy.py
 	python benchmarks/operator_cli.py

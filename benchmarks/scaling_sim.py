@@ -24,11 +24,23 @@ the in-process synth):
 4. Writes the same backlog and workers as a figure, ``scaling-backlog-workers.png`` and
    ``.svg``, into ``--figures-dir`` (default ``docs/images/benchmarks/``; matplotlib, from the
    ``bench`` extra).
+
+``--scenario priority`` compares, for a burst of low-priority jobs beside a steady stream of
+high-priority ones, three set-ups of the same total maximum size, each read from its own
+synthesized template: one pool with ``queues=[high, low]`` (workers take strict priority with
+the starvation guard, ``PRIORITY_STARVATION_LIMIT`` read from its task definition), one pool on
+one shared queue (every job in arrival order) and two pools, one per queue, of half the size
+each; plus the priority pool without the burst (``idle``). Each queue is kept as cohorts of
+jobs by arrival tick, so it reports the high- and low-priority jobs' wait (arrival to being
+taken, weighted p50 and p99 at one-tick resolution), the burst's drain time, peak workers and
+worker-minutes, checks two targets (high-priority p99 within 2x the idle one, fewer
+worker-minutes than two pools) and writes ``scaling-priority.png`` and ``.svg``.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import importlib.metadata
 import math
@@ -405,19 +417,33 @@ class Scaling:
         return lines
 
 
-def read_scaling(template: Json) -> Scaling:
-    """The one scalable target of ``template`` and every policy and alarm attached to it."""
+def read_scaling(
+    template: Json, *, queues: Mapping[str, str] | None = None, target: str | None = None
+) -> Scaling:
+    """The one scalable target of ``template`` and every policy and alarm attached to it.
+
+    ``queues``: the simulated quantity of each queue's messages visible, by the queue's
+    logical id; a queue metric is then mapped by its ``QueueName`` dimension
+    (``Fn::GetAtt [<logical id>, QueueName]``), and one of a queue not in ``queues`` is a
+    :class:`TemplateError`. Without it every queue metric is ``visible`` (one queue).
+    ``target``: the scalable target whose logical id starts with it, when there are several.
+    """
     resources: Mapping[str, Json] = template.get("Resources", {})
 
     def of_type(kind: str) -> list[tuple[str, Json]]:
         return [(k, r.get("Properties", {})) for k, r in resources.items() if r["Type"] == kind]
 
-    targets = of_type("AWS::ApplicationAutoScaling::ScalableTarget")
+    targets = [
+        (k, p)
+        for k, p in of_type("AWS::ApplicationAutoScaling::ScalableTarget")
+        if target is None or k.startswith(target)
+    ]
     if len(targets) != 1:
-        raise TemplateError(f"expected one ScalableTarget, found {len(targets)}")
-    target_id, target = targets[0]
+        named = "" if target is None else f" named {target}*"
+        raise TemplateError(f"expected one ScalableTarget{named}, found {len(targets)}")
+    target_id, bounds = targets[0]
     for key in ("MinCapacity", "MaxCapacity"):
-        if not isinstance(target.get(key), int):
+        if not isinstance(bounds.get(key), int):
             raise TemplateError(f"ScalableTarget {target_id} has no numeric {key}")
     policies = [
         (k, p)
@@ -425,7 +451,7 @@ def read_scaling(template: Json) -> Scaling:
         if p.get("ScalingTargetId") == {"Ref": target_id}
     ]
     tracking = [
-        _read_target_tracking(k, p)
+        _read_target_tracking(k, p, queues)
         for k, p in policies
         if p["PolicyType"] == "TargetTrackingScaling"
     ]
@@ -437,19 +463,21 @@ def read_scaling(template: Json) -> Scaling:
         runs = [(k, a) for k, a in alarms if {"Ref": policy_id} in a.get("AlarmActions", [])]
         if len(runs) != 1:
             raise TemplateError(f"step policy {policy_id} is run by {len(runs)} alarms, not 1")
-        steps.append(_read_step_scaling(policy_id, policy, _read_alarm(*runs[0])))
+        steps.append(_read_step_scaling(policy_id, policy, _read_alarm(*runs[0], queues)))
     if not tracking and not steps:
         raise TemplateError(f"no scaling policy targets {target_id}")
     return Scaling(
-        min_capacity=target["MinCapacity"],
-        max_capacity=target["MaxCapacity"],
+        min_capacity=bounds["MinCapacity"],
+        max_capacity=bounds["MaxCapacity"],
         target_logical_id=target_id,
         target_tracking=tuple(tracking),
         steps=tuple(steps),
     )
 
 
-def _read_target_tracking(logical_id: str, policy: Json) -> TargetTracking:
+def _read_target_tracking(
+    logical_id: str, policy: Json, queues: Mapping[str, str] | None = None
+) -> TargetTracking:
     config = policy.get("TargetTrackingScalingPolicyConfiguration")
     if not config or not isinstance(config.get("TargetValue"), int | float):
         raise TemplateError(f"target tracking policy {logical_id} has no TargetValue")
@@ -468,7 +496,7 @@ def _read_target_tracking(logical_id: str, policy: Json) -> TargetTracking:
             raise TemplateError(f"{logical_id}: expected one metric math expression returned")
         expression = returned[0]["Expression"]
         inputs = {
-            m["Id"]: Input(_quantity(m["MetricStat"]["Metric"]), m["MetricStat"]["Stat"])
+            m["Id"]: Input(_quantity(m["MetricStat"]["Metric"], queues), m["MetricStat"]["Stat"])
             for m in metrics
             if "MetricStat" in m
         }
@@ -510,7 +538,7 @@ def _read_step_scaling(logical_id: str, policy: Json, alarm: Alarm) -> StepScali
     )
 
 
-def _read_alarm(logical_id: str, alarm: Json) -> Alarm:
+def _read_alarm(logical_id: str, alarm: Json, queues: Mapping[str, str] | None = None) -> Alarm:
     for key in ("Threshold", "ComparisonOperator", "EvaluationPeriods"):
         if key not in alarm:
             raise TemplateError(f"alarm {logical_id} has no {key}")
@@ -523,7 +551,7 @@ def _read_alarm(logical_id: str, alarm: Json) -> Alarm:
         stats = [m for m in metrics if "MetricStat" in m]
         periods = {int(m["MetricStat"]["Period"]) for m in stats}
         inputs = {
-            m["Id"]: Input(_quantity(m["MetricStat"]["Metric"]), m["MetricStat"]["Stat"])
+            m["Id"]: Input(_quantity(m["MetricStat"]["Metric"], queues), m["MetricStat"]["Stat"])
             for m in stats
         }
     else:
@@ -532,7 +560,7 @@ def _read_alarm(logical_id: str, alarm: Json) -> Alarm:
                 raise TemplateError(f"alarm {logical_id} has no {key}")
         expression = "m1"
         periods = {int(alarm["Period"])}
-        inputs = {"m1": Input(_quantity(alarm), alarm["Statistic"])}
+        inputs = {"m1": Input(_quantity(alarm, queues), alarm["Statistic"])}
     if len(periods) != 1 or next(iter(periods)) % 60:
         raise TemplateError(f"alarm {logical_id}: periods {periods} are not one whole minute")
     return Alarm(
@@ -548,11 +576,30 @@ def _read_alarm(logical_id: str, alarm: Json) -> Alarm:
     )
 
 
-def _quantity(metric: Json) -> str:
+def _quantity(metric: Json, queues: Mapping[str, str] | None = None) -> str:
+    """The simulated quantity of ``metric``; with ``queues`` (quantity by queue logical id), a
+    queue's messages visible is that queue's own, found by its ``QueueName`` dimension."""
     key = (metric.get("Namespace", ""), metric.get("MetricName", ""))
     if key not in QUANTITIES:
         raise TemplateError(f"metric {key[0]}/{key[1]} is not simulated")
-    return QUANTITIES[key]
+    quantity = QUANTITIES[key]
+    if quantity != "visible" or queues is None:
+        return quantity
+    names = [d.get("Value") for d in metric.get("Dimensions", []) if d.get("Name") == "QueueName"]
+    attribute = (
+        names[0].get("Fn::GetAtt") if len(names) == 1 and isinstance(names[0], Mapping) else None
+    )
+    logical_id = (
+        attribute[0]
+        if isinstance(attribute, list) and len(attribute) == 2 and attribute[1] == "QueueName"
+        else None
+    )
+    if logical_id is None or logical_id not in queues:
+        raise TemplateError(
+            f"metric {key[0]}/{key[1]} of queue {names[0] if names else None!r} is not "
+            f"simulated (simulated queues: {', '.join(sorted(queues)) or 'none'})"
+        )
+    return queues[logical_id]
 
 
 # -- synthesis -------------------------------------------------------------------------------
@@ -1126,12 +1173,722 @@ def summary(
     return lines, drains
 
 
+# -- priority scenario: one pool over [high, low], one shared queue, two pools ----------------
+
+STARVATION_VARIABLE = "PRIORITY_STARVATION_LIMIT"
+HIGH, LOW, BURST = "high", "low", "burst"
+"""Kinds of job: the high-priority stream, the steady low-priority stream, the low burst."""
+LOW_KINDS = (LOW, BURST)
+_EPSILON = 1e-9
+PRIORITY_FIGURE_STEM = "scaling-priority"
+WAIT_TARGET = 2.0
+"""The priority pool's high-priority p99 wait during the burst: at most this x the idle one."""
+
+
+def synth_priority(
+    max_capacity: int, processing_seconds: float, latency_minutes: float
+) -> dict[str, tuple[Json, dict[str, str]]]:
+    """Templates of the three set-ups, each with the simulated queue of each queue logical id:
+    ``priority`` (one QueueWorkerPool, ``queues=[high, low]``), ``shared`` (one pool, one
+    queue) and ``two pools`` (a pool per queue, half of ``max_capacity`` each)."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_ecs as ecs
+    from aws_cdk.assertions import Template
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from constructs_lib import ConsumerQueue, FanoutTopic, FargateWorkers, QueueWorkerPool
+
+    app = cdk.App()
+    built: dict[str, tuple[cdk.Stack, dict[str, ConsumerQueue]]] = {}
+
+    def consumers(stack: cdk.Stack, names: Sequence[str]) -> list[ConsumerQueue]:
+        topic = FanoutTopic(stack, "Jobs")
+        return [
+            topic.add_queue_consumer(n.title(), visibility_timeout=cdk.Duration.minutes(2))
+            for n in names
+        ]
+
+    def pool(stack: cdk.Stack, name: str, queues: list[ConsumerQueue], capacity: int) -> None:
+        worked: dict[str, Any] = {"queue": queues[0]} if len(queues) == 1 else {"queues": queues}
+        QueueWorkerPool(
+            stack,
+            name,
+            **worked,
+            workers=FargateWorkers(image=ecs.ContainerImage.from_registry(IMAGE)),
+            acceptable_latency=cdk.Duration.seconds(latency_minutes * 60),
+            processing_time_per_message=cdk.Duration.seconds(processing_seconds),
+            max_capacity=capacity,
+        )
+
+    def done(key: str, stack: cdk.Stack, queues: dict[str, ConsumerQueue]) -> None:
+        built[key] = (stack, queues)
+
+    stack = cdk.Stack(app, "ScalingSimPriorityPool")
+    high, low = consumers(stack, [HIGH, LOW])
+    pool(stack, "Workers", [high, low], max_capacity)
+    done("priority", stack, {HIGH: high, LOW: low})
+    stack = cdk.Stack(app, "ScalingSimSharedQueue")
+    (shared,) = consumers(stack, ["shared"])
+    pool(stack, "Workers", [shared], max_capacity)
+    done("shared", stack, {"shared": shared})
+    stack = cdk.Stack(app, "ScalingSimTwoPools")
+    high, low = consumers(stack, [HIGH, LOW])
+    pool(stack, "HighWorkers", [high], max_capacity // 2)
+    pool(stack, "LowWorkers", [low], max_capacity - max_capacity // 2)
+    done("two pools", stack, {HIGH: high, LOW: low})
+    result: dict[str, tuple[Json, dict[str, str]]] = {}
+    for key, (stack, queues) in built.items():  # the app synthesizes once, at the first
+        ids = {stack.resolve(q.queue.queue_name)["Fn::GetAtt"][0]: n for n, q in queues.items()}
+        result[key] = (Template.from_stack(stack).to_json(), ids)
+    return result
+
+
+def read_starvation_limit(template: Json) -> int:
+    """The ``PRIORITY_STARVATION_LIMIT`` the template's one task definition gives its workers."""
+    found = {
+        variable.get("Value")
+        for resource in template.get("Resources", {}).values()
+        if resource["Type"] == "AWS::ECS::TaskDefinition"
+        for container in resource.get("Properties", {}).get("ContainerDefinitions", [])
+        for variable in container.get("Environment", [])
+        if variable.get("Name") == STARVATION_VARIABLE
+    }
+    if len(found) != 1:
+        raise TemplateError(f"expected one {STARVATION_VARIABLE} in the task definitions: {found}")
+    value = found.pop()
+    if not isinstance(value, str) or not value.isdigit():
+        raise TemplateError(f"{STARVATION_VARIABLE} is {value!r}, not a number")
+    return int(value)
+
+
+def visible(queue: str) -> str:
+    """The simulated quantity of ``queue``'s messages visible."""
+    return f"visible:{queue}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Pool:
+    """A fleet scaled on its template, taking from its queues (highest priority first)."""
+
+    name: str
+    scaling: Scaling
+    queues: tuple[str, ...]
+    starvation_limit: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """Pools and the queue each kind of job is sent to."""
+
+    name: str
+    pools: tuple[Pool, ...]
+    routes: Mapping[str, str]
+
+    @property
+    def queues(self) -> list[str]:
+        return list(dict.fromkeys(self.routes.values()))
+
+
+def priority_setups(
+    templates: Mapping[str, tuple[Json, Mapping[str, str]]],
+) -> list[Setup]:
+    """The three set-ups, their scaling read from ``templates`` (as :func:`synth_priority`)."""
+
+    def scaling(key: str, target: str | None = None) -> Scaling:
+        template, ids = templates[key]
+        return read_scaling(template, queues={i: visible(q) for i, q in ids.items()}, target=target)
+
+    separate = {HIGH: HIGH, LOW: LOW, BURST: LOW}
+    priority_template = templates["priority"][0]
+    return [
+        Setup(
+            "priority pool",
+            (
+                Pool(
+                    "pool",
+                    scaling("priority"),
+                    (HIGH, LOW),
+                    read_starvation_limit(priority_template),
+                ),
+            ),
+            separate,
+        ),
+        Setup(
+            "one shared queue",
+            (Pool("pool", scaling("shared"), ("shared",)),),
+            dict.fromkeys((HIGH, LOW, BURST), "shared"),
+        ),
+        Setup(
+            "two pools",
+            (
+                Pool("high pool", scaling("two pools", "HighWorkers"), (HIGH,)),
+                Pool("low pool", scaling("two pools", "LowWorkers"), (LOW,)),
+            ),
+            separate,
+        ),
+    ]
+
+
+def priority_split(
+    capacity: float, high: float, low: float, starvation_limit: int
+) -> tuple[float, float]:
+    """Messages the workers take from the high and the low queue in one tick.
+
+    Strict priority with the starvation guard, in counts: high gets what it has up to the
+    capacity and low the rest; but while low has work, each worker's limit + 1st message is
+    low's, so low gets at least ``capacity / (limit + 1)``. A limit of 0 is no guard.
+    """
+    guard = capacity / (starvation_limit + 1) if starvation_limit > 0 else 0.0
+    low_taken = min(low, max(guard, capacity - high))
+    return min(high, capacity - low_taken), low_taken
+
+
+@dataclasses.dataclass
+class Cohort:
+    tick: int
+    kind: str
+    count: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Taken:
+    """``count`` jobs of ``kind`` that arrived at tick ``arrived`` and waited ``ticks``."""
+
+    kind: str
+    arrived: int
+    ticks: int
+    count: float
+
+
+class CohortQueue:
+    """A queue as cohorts of jobs (arrival tick, kind, count), taken front first: in arrival
+    order whatever their kind."""
+
+    def __init__(self) -> None:
+        self.cohorts: collections.deque[Cohort] = collections.deque()
+        self.total = 0.0
+
+    def add(self, tick: int, kind: str, count: float) -> None:
+        if count <= 0:
+            return
+        last = self.cohorts[-1] if self.cohorts else None
+        if last is not None and (last.tick, last.kind) == (tick, kind):
+            last.count += count
+        else:
+            self.cohorts.append(Cohort(tick, kind, count))
+        self.total += count
+
+    def take(self, count: float, tick: int, taken: list[Taken]) -> float:
+        """Take up to ``count`` jobs from the front at ``tick``, each one appended to
+        ``taken``; how many were taken."""
+        left = count
+        while left > _EPSILON and self.cohorts:
+            front = self.cohorts[0]
+            part = min(front.count, left)
+            taken.append(Taken(front.kind, front.tick, tick - front.tick, part))
+            front.count -= part
+            left -= part
+            if front.count <= _EPSILON:
+                self.cohorts.popleft()
+        self.total = sum(c.count for c in self.cohorts)
+        return count - max(left, 0.0)
+
+
+def weighted_percentile(samples: Iterable[tuple[float, float]], fraction: float) -> float | None:
+    """The smallest value whose samples, with those below it, weigh at least ``fraction`` of
+    the total; ``samples`` are (value, weight). None when there is no weight."""
+    ordered = sorted((v, w) for v, w in samples if w > 0)
+    total = sum(w for _, w in ordered)
+    if not ordered:
+        return None
+    cumulative = 0.0
+    for value, weight in ordered:
+        cumulative += weight
+        if cumulative >= fraction * total * (1 - 1e-12):
+            return value
+    return ordered[-1][0]
+
+
+@dataclasses.dataclass(frozen=True)
+class PriorityLoad:
+    high_per_minute: float
+    low_per_minute: float
+    burst: int
+    processing_seconds: float
+
+
+class _Tasks:
+    """The tasks of one pool: desired, running, and starting (the tick each will run)."""
+
+    def __init__(self, desired: int) -> None:
+        self.desired = desired
+        self.running = desired
+        self.starting: list[int] = []
+
+    def start_due(self, tick: int) -> None:
+        while self.starting and self.starting[0] <= tick:
+            self.starting.pop(0)
+            self.running += 1
+
+    def set(self, new: int, tick: int, launch_ticks: int) -> None:
+        if new > self.desired:
+            self.starting += [tick + launch_ticks] * (new - self.desired)
+            self.start_due(tick)
+        elif new < self.desired:
+            stop = self.desired - new
+            cancelled = min(stop, len(self.starting))
+            del self.starting[len(self.starting) - cancelled :]
+            self.running -= stop - cancelled
+        self.desired = new
+
+
+@dataclasses.dataclass
+class PriorityRun:
+    """What a set-up did: jobs taken, and per minute from the burst on, the backlog, workers
+    running and worker-minutes."""
+
+    name: str
+    taken: list[Taken] = dataclasses.field(default_factory=list)
+    backlog: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    running: list[int] = dataclasses.field(default_factory=list)
+    billed_worker_minutes: list[float] = dataclasses.field(default_factory=list)
+    left: list[Cohort] = dataclasses.field(default_factory=list)
+    """Jobs that arrived from the burst on and were still waiting at the end."""
+
+    def left_in(self, kinds: Sequence[str], window_ticks: int) -> float:
+        """Jobs of ``kinds`` arriving in ticks 0 to ``window_ticks`` - 1 still waiting."""
+        return sum(c.count for c in self.left if c.kind in kinds and 0 <= c.tick < window_ticks)
+
+    def waits(self, kinds: Sequence[str], window_ticks: int) -> list[tuple[float, float]]:
+        """(seconds waited, jobs) of ``kinds`` arriving in ticks 0 to ``window_ticks`` - 1."""
+        return [
+            (t.ticks * TICK_SECONDS, t.count)
+            for t in self.taken
+            if t.kind in kinds and 0 <= t.arrived < window_ticks
+        ]
+
+    def percentile(self, kinds: Sequence[str], fraction: float, window_ticks: int) -> float | None:
+        return weighted_percentile(self.waits(kinds, window_ticks), fraction)
+
+    def burst_drained_s(self) -> float | None:
+        """Seconds from the burst's arrival until its last job is taken (its tick counted)."""
+        ticks = [t.arrived + t.ticks for t in self.taken if t.kind == BURST]
+        if not ticks or any(c.kind == BURST for c in self.left):
+            return None
+        return (max(ticks) + 1) * TICK_SECONDS
+
+    def worst_wait_by_minute(self, kind: str, minutes: int) -> list[float]:
+        """The longest wait (s) of the ``kind`` jobs arriving in each minute from 0."""
+        worst = [0.0] * minutes
+        for t in self.taken:
+            minute = t.arrived // TICKS_PER_MINUTE
+            if t.kind == kind and 0 <= minute < minutes:
+                worst[minute] = max(worst[minute], t.ticks * TICK_SECONDS)
+        return worst
+
+
+def simulate_priority(
+    setup: Setup,
+    load: PriorityLoad,
+    *,
+    minutes: int,
+    warmup_minutes: int,
+    launch_minutes: float,
+    lag_minutes: int,
+    name: str | None = None,
+) -> PriorityRun:
+    """Like :func:`simulate`, with several queues of jobs kept as cohorts and several pools.
+
+    Each tick: tasks due start, jobs arrive (high and low evenly over the ticks, the burst of
+    low jobs at tick 0) into the queue their kind is routed to, each pool at a minute
+    boundary sets its desired capacity from its own policies and metrics, then each pool's
+    running workers take ``TICK_SECONDS / processing_seconds`` jobs each: from its one queue
+    front first, or from [high, low] by :func:`priority_split`. CloudWatch samples every
+    queue's messages visible after the tick's receives.
+    """
+    if not setup.pools:
+        raise ValueError(f"{setup.name}: no pool")
+    launch_ticks = round(launch_minutes * TICKS_PER_MINUTE)
+    per_worker_tick = TICK_SECONDS / load.processing_seconds
+    queues = {q: CohortQueue() for q in setup.queues}
+    for pool in setup.pools:
+        unknown = set(pool.queues) - set(queues)
+        if unknown or not 1 <= len(pool.queues) <= 2:
+            raise ValueError(f"{setup.name}/{pool.name}: queues {pool.queues} not simulated")
+    tasks = [_Tasks(p.scaling.min_capacity) for p in setup.pools]
+    scalers = [AutoScaling(p.name, p.scaling, lag_minutes) for p in setup.pools]
+    empty = {visible(q): 0.0 for q in queues}
+    histories = [
+        History({**empty, "running": t.running, "desired": t.desired, "cpu": None}) for t in tasks
+    ]
+    run = PriorityRun(name or setup.name, backlog={q: [] for q in queues})
+    arrivals = {HIGH: load.high_per_minute, LOW: load.low_per_minute}
+    billed = 0.0
+    for tick in range(-warmup_minutes * TICKS_PER_MINUTE, minutes * TICKS_PER_MINUTE):
+        for pool_tasks in tasks:
+            pool_tasks.start_due(tick)
+        for kind, per_minute in arrivals.items():
+            queues[setup.routes[kind]].add(tick, kind, per_minute / TICKS_PER_MINUTE)
+        if tick == 0:
+            queues[setup.routes[BURST]].add(tick, BURST, float(load.burst))
+        minute, boundary = divmod(tick, TICKS_PER_MINUTE)
+        if boundary == 0:
+            for scaler, history, pool_tasks in zip(scalers, histories, tasks, strict=True):
+                new = scaler.decide(minute, history, pool_tasks.desired, 0.0)
+                pool_tasks.set(new, tick, launch_ticks)
+        taken: list[Taken] = []
+        for pool, pool_tasks in zip(setup.pools, tasks, strict=True):
+            capacity = pool_tasks.running * per_worker_tick
+            if len(pool.queues) == 1:
+                queues[pool.queues[0]].take(capacity, tick, taken)
+            else:
+                high, low = (queues[q] for q in pool.queues)
+                from_high, from_low = priority_split(
+                    capacity, high.total, low.total, pool.starvation_limit
+                )
+                high.take(from_high, tick, taken)
+                low.take(from_low, tick, taken)
+            billed += (pool_tasks.running + len(pool_tasks.starting)) / TICKS_PER_MINUTE
+        run.taken += (t for t in taken if t.arrived >= 0)
+        if boundary == 0:
+            sample = {visible(q): queue.total for q, queue in queues.items()}
+            for history, pool_tasks in zip(histories, tasks, strict=True):
+                history.record(
+                    minute,
+                    {
+                        **sample,
+                        "running": pool_tasks.running,
+                        "desired": pool_tasks.desired,
+                        "cpu": None,
+                    },
+                )
+            if minute >= 0:
+                for q, queue in queues.items():
+                    run.backlog[q].append(queue.total)
+                run.running.append(sum(t.running for t in tasks))
+        if boundary == TICKS_PER_MINUTE - 1:
+            if minute >= 0:
+                run.billed_worker_minutes.append(billed)
+            billed = 0.0
+    run.left = [c for queue in queues.values() for c in queue.cohorts if c.tick >= 0]
+    return run
+
+
+@dataclasses.dataclass(frozen=True)
+class PriorityRow:
+    """One line of the priority scenario's table; waits in seconds."""
+
+    name: str
+    high_p50: float | None
+    high_p99: float | None
+    low_p50: float | None
+    low_p99: float | None
+    drained_s: float | None
+    peak_workers: int
+    worker_minutes: float
+
+
+def priority_row(run: PriorityRun, window_minutes: int) -> PriorityRow:
+    window = window_minutes * TICKS_PER_MINUTE
+    return PriorityRow(
+        name=run.name,
+        high_p50=run.percentile([HIGH], 0.5, window),
+        high_p99=run.percentile([HIGH], 0.99, window),
+        low_p50=run.percentile(LOW_KINDS, 0.5, window),
+        low_p99=run.percentile(LOW_KINDS, 0.99, window),
+        drained_s=run.burst_drained_s(),
+        peak_workers=max(run.running, default=0),
+        worker_minutes=sum(run.billed_worker_minutes),
+    )
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def priority_table(rows: Sequence[PriorityRow], minutes: int) -> list[str]:
+    columns = [
+        ("high p50", "(m:ss)"),
+        ("high p99", "(m:ss)"),
+        ("low p50", "(m:ss)"),
+        ("low p99", "(m:ss)"),
+        ("burst drained", "(m:ss)"),
+        ("peak", "workers"),
+        ("worker-min", f"0-{minutes} min"),
+    ]
+    lines = [
+        f"{'':<18}" + "".join(f"{top:>14}" for top, _ in columns),
+        f"{'':<18}" + "".join(f"{bottom:>14}" for _, bottom in columns),
+    ]
+    for row in rows:
+        cells = [
+            _duration(row.high_p50),
+            _duration(row.high_p99),
+            _duration(row.low_p50),
+            _duration(row.low_p99),
+            _duration(row.drained_s),
+            str(row.peak_workers),
+            f"{row.worker_minutes:,.0f}",
+        ]
+        lines.append(f"{row.name:<18}" + "".join(f"{c:>14}" for c in cells))
+    return lines
+
+
+def priority_targets(rows: Mapping[str, PriorityRow], idle: PriorityRow) -> list[tuple[bool, str]]:
+    """(met, what) of each target: the priority pool's high-priority p99 within
+    ``WAIT_TARGET`` x the idle one (floored at one tick), and fewer worker-minutes than two
+    pools."""
+    ours, two = rows["priority pool"], rows["two pools"]
+    floor = float(TICK_SECONDS)
+    baseline = max(idle.high_p99 or 0.0, floor)
+    limit = WAIT_TARGET * baseline
+    wait_met = ours.high_p99 is not None and ours.high_p99 <= limit
+    floored = " (floored at one tick)" if (idle.high_p99 or 0.0) < floor else ""
+    return [
+        (
+            wait_met,
+            f"priority pool high-priority p99 wait {_duration(ours.high_p99)} <= "
+            f"{_num(WAIT_TARGET)} x idle p99 {_duration(baseline)}{floored} = "
+            f"{_duration(limit)}",
+        ),
+        (
+            ours.worker_minutes < two.worker_minutes,
+            f"priority pool worker-minutes {ours.worker_minutes:,.0f} < two pools "
+            f"{two.worker_minutes:,.0f}",
+        ),
+    ]
+
+
+def priority_assumptions(args: argparse.Namespace, limit: int) -> list[str]:
+    half = args.max_capacity // 2
+    return [
+        f"time advances in {TICK_SECONDS}-second ticks; waits are measured in whole ticks (a "
+        f"job taken in the tick it arrives waited 0 s; resolution {TICK_SECONDS} s)",
+        f"jobs: high priority {_num(args.high_rate)}/minute and low priority "
+        f"{_num(args.low_rate)}/minute, evenly over the ticks, for {args.warmup_minutes} "
+        f"minutes of warm-up and {args.minutes} minutes after a burst of {args.burst:,} low "
+        f"jobs at minute 0; {_num(args.processing_seconds)} s per job "
+        f"({_num(60 / args.processing_seconds)} jobs/minute per worker)",
+        f"waits and percentiles: jobs arriving in minutes 0-{args.window_minutes - 1} after "
+        "the burst, weighted by count; a job's wait is from its arrival to the tick a worker "
+        "takes it (not its processing)",
+        f"every pool: QueueWorkerPool(acceptable_latency={_num(args.acceptable_latency_minutes)}"
+        f" min, processing_time_per_message={_num(args.processing_seconds)} s), Fargate, "
+        "scaling read from its template and simulated as in the burst scenario (same "
+        f"CloudWatch lag {args.metric_lag_minutes} min, {_num(args.launch_minutes)}-min task "
+        "launch, target tracking alarms, cooldowns)",
+        f"priority pool: queues=[high, low], max {args.max_capacity}; each queue's metric in "
+        "its policies is that queue's own count (by its QueueName dimension); workers take "
+        f"strict priority with the starvation guard ({STARVATION_VARIABLE}={limit}, read "
+        "from the task definition): high gets what it has up to the capacity, low the rest, "
+        f"but low (when it has work) at least capacity / {limit + 1}",
+        f"one shared queue: one pool, max {args.max_capacity}, one queue with every job in "
+        "arrival order (high jobs wait behind the burst)",
+        f"two pools: a pool per queue, max {half} and {args.max_capacity - half}, each "
+        "scaled on its own queue",
+        "idle: the priority pool without the burst; its high-priority p99 (at least one "
+        "tick) is the baseline of the wait target",
+        "worker-minutes: tasks running or starting, from the burst to the end of the run",
+    ]
+
+
+PRIORITY_STYLES: list[dict[str, Any]] = [
+    {"color": "#1f77b4", "ls": "-", "lw": 2.5},
+    {"color": "#d62728", "ls": (0, (4, 2)), "lw": 1.5},
+    {"color": "#2ca02c", "ls": "-.", "lw": 1.5},
+]
+"""The set-ups' lines: the priority pool's wide, so that the shared queue's dashes (the same
+scaling, on the same combined backlog) show on it where the two coincide."""
+
+
+def write_priority_figure(
+    runs: Sequence[PriorityRun],
+    idle: PriorityRun,
+    span: int,
+    directory: Path,
+    *,
+    max_capacity: int,
+    subtitle: str,
+) -> list[Path]:
+    """The high-priority jobs' longest wait by arrival minute, the backlog of low-priority
+    jobs and the workers running, for minutes 0-``span`` after the burst."""
+    from _plots import COLORS, new_figure, save
+
+    minutes = list(range(span + 1))
+    with new_figure(3) as figure:
+        waits, backlog, workers = figure.axes
+        waits.plot(
+            minutes,
+            [w / 60 for w in idle.worst_wait_by_minute(HIGH, span + 1)],
+            color=COLORS["ideal"],
+            ls=(0, (5, 3)),
+            label=f"{idle.name}",
+        )
+        top = 0.0
+        for run, style in zip(runs, PRIORITY_STYLES, strict=False):
+            worst = [w / 60 for w in run.worst_wait_by_minute(HIGH, span + 1)]
+            top = max(top, *worst)
+            drained = run.burst_drained_s()
+            label = f"{run.name}: burst " + (
+                f"drained in {_duration(drained)}" if drained is not None else "not drained"
+            )
+            waits.plot(minutes, worst, label=label, **style)
+            low = [sum(run.backlog[q][m] for q in run.backlog if q != HIGH) for m in minutes]
+            backlog.plot(minutes, low, **style)
+            workers.step(minutes, run.running[: span + 1], where="post", **style)
+        workers.axhline(max_capacity, color="black", ls=":", lw=1)
+        workers.annotate(
+            f"max capacity {max_capacity} (in all)",
+            (span, max_capacity),
+            xytext=(-3, 3),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+        )
+        waits.set_ylabel("high-priority wait (min),\nlongest by arrival minute")
+        waits.set_ylim(0, max(top, 1.0) * 1.12)
+        waits.set_title(subtitle, fontsize=9)
+        backlog.set_ylabel("messages visible\n(low queue; shared: all)")
+        backlog.yaxis.set_major_formatter("{x:,.0f}")
+        workers.set_ylabel("workers running\n(all pools)")
+        workers.set_ylim(0, max_capacity * 1.12)
+        workers.set_xlabel("minutes after the burst arrives")
+        workers.set_xlim(0, span)
+        figure.suptitle(
+            "A burst of low-priority jobs beside a steady high-priority stream", fontsize=12
+        )
+        figure.legend(loc="outside lower center", frameon=False, ncols=2)
+        return save(figure, directory, PRIORITY_FIGURE_STEM)
+
+
+def main_priority(args: argparse.Namespace) -> int:
+    """The priority scenario: the three set-ups and the idle reference."""
+    started = time.perf_counter()
+    templates = synth_priority(
+        args.max_capacity, args.processing_seconds, args.acceptable_latency_minutes
+    )
+    synth_seconds = time.perf_counter() - started
+    setups = priority_setups(templates)
+    limit = setups[0].pools[0].starvation_limit
+    load = PriorityLoad(args.high_rate, args.low_rate, args.burst, args.processing_seconds)
+    options = {
+        "minutes": args.minutes,
+        "warmup_minutes": args.warmup_minutes,
+        "launch_minutes": args.launch_minutes,
+        "lag_minutes": args.metric_lag_minutes,
+    }
+    runs = [simulate_priority(setup, load, **options) for setup in setups]
+    idle = simulate_priority(
+        setups[0], dataclasses.replace(load, burst=0), name="idle (no burst)", **options
+    )
+    rows = [priority_row(run, args.window_minutes) for run in [*runs, idle]]
+    targets = priority_targets({r.name: r for r in rows}, rows[-1])
+
+    print("Scaling simulation: a low-priority burst beside a high-priority stream")
+    print(f"command: {shlex.join(sys.orig_argv)}")
+    print(
+        f"aws-cdk-lib {importlib.metadata.version('aws-cdk-lib')}, Python "
+        f"{sys.version.split()[0]}; the in-process synth of three stacks took "
+        f"{synth_seconds:.1f} s"
+    )
+    for setup in setups:
+        print()
+        print(f"{setup.name} (read from its template):")
+        for pool in setup.pools:
+            if len(setup.pools) > 1:
+                print(f"  {pool.name} (queue {', '.join(pool.queues)}):")
+            indent = "    " if len(setup.pools) > 1 else "  "
+            print("\n".join(f"{indent}{line}" for line in pool.scaling.describe()))
+    print()
+    print("Assumptions:")
+    print("\n".join(f"  - {line}" for line in priority_assumptions(args, limit)))
+    print()
+    span = min(args.minutes - 1, args.window_minutes)
+    print(f"Figure: {priority_figure(runs, idle, span, args)}")
+    print()
+    print(
+        f"Waits of the jobs arriving in minutes 0-{args.window_minutes - 1} (weighted "
+        f"percentiles, {TICK_SECONDS} s resolution); burst drained: until its last job is taken:"
+    )
+    print("\n".join(f"  {line}" for line in priority_table(rows, args.minutes)))
+    for run in [*runs, idle]:
+        left = run.left_in((HIGH, *LOW_KINDS), args.window_minutes * TICKS_PER_MINUTE)
+        if left > _EPSILON:
+            print(
+                f"  {run.name}: {left:,.0f} jobs of the window still waiting at minute "
+                f"{args.minutes}; the percentiles leave them out (lower bounds)"
+            )
+    print()
+    print("Targets:")
+    for met, what in targets:
+        print(f"  [{'PASS' if met else 'MISS'}] {what}")
+    print(f"  total run time {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def priority_figure(
+    runs: Sequence[PriorityRun], idle: PriorityRun, span: int, args: argparse.Namespace
+) -> str:
+    from _plots import missing, written
+
+    reason = missing()
+    if reason:
+        return f"SKIPPED, {reason}"
+    half = args.max_capacity // 2
+    subtitle = (
+        f"scaling read from the synthesized templates, {TICK_SECONDS}-second ticks; "
+        f"high {_num(args.high_rate)}/min, low {_num(args.low_rate)}/min + {args.burst:,} at "
+        f"minute 0, {_num(args.processing_seconds)} s per job\nmax {args.max_capacity} workers "
+        f"(two pools: {half} + {args.max_capacity - half}), {args.metric_lag_minutes}-min "
+        f"metric lag, {_num(args.launch_minutes)}-min task launch"
+    )
+    paths = write_priority_figure(
+        runs, idle, span, args.figures_dir, max_capacity=args.max_capacity, subtitle=subtitle
+    )
+    return written(paths)
+
+
+SCENARIO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "burst": {"max_capacity": 200, "burst": 100_000, "processing_seconds": 10.0, "minutes": 1440},
+    "priority": {"max_capacity": 20, "burst": 5_000, "processing_seconds": 2.0, "minutes": 120},
+}
+"""Defaults of the options that differ by ``--scenario``."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--max-capacity", type=int, default=200)
-    parser.add_argument("--burst", type=int, default=100_000)
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIO_DEFAULTS),
+        default="burst",
+        help="burst: one queue, three fleets (the default); priority: a low-priority burst "
+        "beside a high-priority stream, one pool over [high, low] against one shared queue and "
+        "two pools",
+    )
+    parser.add_argument("--max-capacity", type=int, help="default: burst 200, priority 20")
+    parser.add_argument(
+        "--burst",
+        type=int,
+        help="messages at minute 0 (priority: low); burst 100,000, priority 5,000",
+    )
     parser.add_argument("--steady-rate", type=float, default=20.0, help="messages per minute")
-    parser.add_argument("--processing-seconds", type=float, default=10.0)
+    parser.add_argument("--processing-seconds", type=float, help="default: burst 10, priority 2")
+    parser.add_argument(
+        "--high-rate", type=float, default=30.0, help="priority: high-priority jobs per minute"
+    )
+    parser.add_argument(
+        "--low-rate", type=float, default=0.0, help="priority: steady low-priority jobs per minute"
+    )
+    parser.add_argument(
+        "--window-minutes",
+        type=int,
+        default=60,
+        help="priority: the waits of jobs arriving in this many minutes from the burst",
+    )
     parser.add_argument(
         "--acceptable-latency-minutes",
         type=float,
@@ -1154,14 +1911,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="SECONDS",
         help="replace the pool's target tracking scale-out cooldown read from the template",
     )
-    parser.add_argument("--minutes", type=int, default=1440, help="simulated after the burst")
+    parser.add_argument(
+        "--minutes", type=int, help="simulated after the burst; burst 1440, priority 120"
+    )
     parser.add_argument("--settle-minutes", type=int, default=45, help="shown after the drain")
     from _plots import add_figures_option
 
     add_figures_option(parser, "the figure of backlog and workers over time")
     args = parser.parse_args(argv)
+    for key, value in SCENARIO_DEFAULTS[args.scenario].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.metric_lag_minutes < 1 or args.processing_seconds <= 0:
         parser.error("--metric-lag-minutes must be at least 1 and --processing-seconds positive")
+    if args.scenario == "priority":
+        if args.max_capacity < 2 or not 0 < args.window_minutes <= args.minutes:
+            parser.error("--max-capacity must be at least 2 and --window-minutes in 1-minutes")
+        return main_priority(args)
 
     started = time.perf_counter()
     pool = read_scaling(
