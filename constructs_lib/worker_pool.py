@@ -3,6 +3,8 @@ scales on backlog per worker.
 
 AWS recommends scaling queue workers on *backlog per worker* — messages visible divided by
 workers in service — tracked against ``acceptable_latency / processing_time_per_message``.
+Here the backlog also counts the messages in flight (being worked): with the visible ones
+alone, a pool that keeps up with a steady stream reads 0 and is scaled to zero under its work.
 aws-cdk-lib's target tracking rejects the metric math this needs (aws-cdk#20659), so the
 policies here are the L1 ``CfnScalingPolicy`` resources with ``CustomizedMetricSpecification``.
 Target tracking cannot scale out from zero workers (its new capacity is proportional to the
@@ -201,13 +203,14 @@ class QueueWorkerPool(Construct):
       guard: after ``priority_starvation_limit`` messages from higher queues in a row, a
       worker asks the lower queue first once. When every queue is empty it long-polls the
       highest queue only, so a high-priority job never waits behind a long poll on a low one.
-      The pool scales on the combined backlog (the sum of every queue's messages visible)
-      per worker, from zero as with one queue. Each queue keeps its own redrive policy and
-      DLQ; the pool adds a latency alarm per queue. The queues must be all standard or all
-      FIFO, share one visibility timeout, and be in the pool's region.
+      The pool scales on the combined backlog (the sum of every queue's messages waiting and
+      in flight) per worker, from zero as with one queue. Each queue keeps its own redrive
+      policy and DLQ; the pool adds a latency alarm per queue. The queues must be all
+      standard or all FIFO, share one visibility timeout, and be in the pool's region.
 
-    * Scaling: target tracking on ``ApproximateNumberOfMessagesVisible / workers in service``
-      (metric math in the L1 policy) at ``target_backlog_per_worker`` =
+    * Scaling: target tracking on ``(ApproximateNumberOfMessagesVisible +
+      ApproximateNumberOfMessagesNotVisible) / workers in service`` (metric math in the L1
+      policy: messages waiting or being worked, per worker) at ``target_backlog_per_worker`` =
       ``acceptable_latency / processing_time_per_message``; plus a step policy that sets the
       capacity straight from zero (1, 2, 4, … up to ``max_capacity`` by backlog) as soon as
       messages are visible while no worker is wanted.
@@ -233,7 +236,7 @@ class QueueWorkerPool(Construct):
     :param queue: the work queue (:class:`ConsumerQueue` or ``sqs.IQueue``). Give this or
         ``queues``.
     :param queues: several work queues, highest priority first (each a
-        :class:`ConsumerQueue` or ``sqs.IQueue``; at most 8). Give this or ``queue``.
+        :class:`ConsumerQueue` or ``sqs.IQueue``; at most 4). Give this or ``queue``.
     :param workers: :class:`Ec2Workers` or :class:`FargateWorkers`, by default with a
         :class:`WorkerJob` (your job, the library's worker program).
     :param vpc: Default: a new VPC (2 AZs, one NAT gateway, flow logs).
@@ -1028,12 +1031,12 @@ class QueueWorkerPool(Construct):
         return BacklogMetrics(self.queues)
 
     def _backlog_queries(self) -> list[_Query]:
-        """``visible / workers`` (a worker count of 0 counts as 1: the backlog itself), the
-        backlog being the sum over the queues when there are several."""
+        """``(visible + in_flight) / workers`` (a worker count of 0 counts as 1: the backlog
+        itself), the backlog being the sum over the queues when there are several."""
         return [
             *(
                 _Query(query_id, metric=metric)
-                for query_id, metric in self._backlog.messages_visible().items()
+                for query_id, metric in self._backlog.tracking_metrics().items()
             ),
             _Query("workers", metric=self.workers_metric),
             _Query(
@@ -1165,8 +1168,8 @@ class QueueWorkerPool(Construct):
     def metric_backlog_per_worker(
         self, **options: Unpack[MetricOptions]
     ) -> cloudwatch.MathExpression:
-        """The scaling metric: messages visible (``statistic``) per worker in service.
-        Default: the Sum of messages visible over 1 minute. A math expression has no unit:
+        """The scaling metric: messages waiting or in flight (``statistic``) per worker in
+        service. Default: the Sum of those messages over 1 minute. A math expression has no unit:
         ``unit`` is refused."""
         settings = settled_metric_options(self, options)
         if settings["unit"] is not None:

@@ -11,7 +11,6 @@ rather than one attached to a construct.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -21,9 +20,9 @@ from .metrics import ALARM_PERIOD, MAXIMUM, SUM
 
 AVERAGE = cloudwatch.Stats.AVERAGE
 
-BACKLOG_PER_WORKER = "visible / IF(workers > 0, workers, 1)"
-"""Metric math of backlog per worker (ids: visible, workers); a worker count of 0 counts as 1,
-so the backlog itself."""
+BACKLOG_PER_WORKER = "(visible + in_flight) / IF(workers > 0, workers, 1)"
+"""Metric math of one queue's backlog per worker (ids: visible, in_flight, workers); a worker
+count of 0 counts as 1, so the backlog itself."""
 FROM_ZERO = "IF(FILL(desired, 0) == 0, visible, 0)"
 """Metric math of the messages visible while no worker is wanted (ids: visible, desired)."""
 
@@ -99,68 +98,93 @@ class PoolMetrics:
 
 class BacklogMetrics:
     """The backlog of the queues a pool works, alone and per worker (Sum over one minute:
-    SQS publishes the figure once a minute, so the Sum is that figure).
+    SQS publishes each figure once a minute, so the Sum is that figure).
 
-    One queue's backlog is its ``ApproximateNumberOfMessagesVisible`` (query id ``visible``);
-    several queues' is the sum of theirs (ids ``visible_1``, ``visible_2``, … in priority
-    order), each filled with 0 where it has no datapoint: SQS stops publishing the metrics of
-    a queue nobody has used for six hours, and a sum with one missing term would have no
-    value at all, so work arriving in a busy queue would not start a pool at zero.
+    The backlog target tracking holds per worker is every message not yet done: waiting
+    (``ApproximateNumberOfMessagesVisible``, id ``visible``) and being worked
+    (``ApproximateNumberOfMessagesNotVisible``, id ``in_flight``). With the waiting ones
+    alone, a pool that keeps up with a steady stream sees a backlog of 0 and target tracking
+    scales it to zero, to be started again by the from-zero alarm minutes later while jobs
+    wait; counted with the ones in flight, a busy worker is work (KEDA's SQS scaler counts
+    them too), and the pool reaches zero only when nothing is left.
+
+    Several queues' backlog is the sum over them (ids ``visible_1``, ``in_flight_1``,
+    ``visible_2``, … in priority order), each term filled with 0 where it has no datapoint:
+    SQS stops publishing the metrics of a queue nobody has used for six hours, and a sum with
+    one missing term would have no value at all. The from-zero alarm reads the waiting
+    messages only (at zero workers nothing is being worked).
     """
 
     def __init__(self, queues: Sequence[sqs.IQueue]) -> None:
         self.queues = list(queues)
         """At least one (the pool validated them)."""
 
+    def _ids(self, name: str) -> list[str]:
+        if len(self.queues) == 1:
+            return [name]
+        return [f"{name}_{n}" for n in range(1, len(self.queues) + 1)]
+
     @property
     def visible_ids(self) -> list[str]:
-        """The query id of each queue's messages visible, in priority order."""
-        if len(self.queues) == 1:
-            return ["visible"]
-        return [f"visible_{n}" for n in range(1, len(self.queues) + 1)]
+        """The query id of each queue's messages waiting, in priority order."""
+        return self._ids("visible")
+
+    @property
+    def in_flight_ids(self) -> list[str]:
+        """The query id of each queue's messages being worked, in priority order."""
+        return self._ids("in_flight")
 
     @property
     def visible_expression(self) -> str:
-        """The backlog in metric math over :attr:`visible_ids`."""
+        """The messages waiting in every queue, in metric math over :attr:`visible_ids`."""
         if len(self.queues) == 1:
             return "visible"
         return " + ".join(f"FILL({query_id}, 0)" for query_id in self.visible_ids)
 
     @property
-    def per_worker_expression(self) -> str:
-        """Backlog per worker in metric math (ids: :attr:`visible_ids`, ``workers``)."""
+    def backlog_expression(self) -> str:
+        """The messages waiting or being worked in every queue, in metric math."""
         if len(self.queues) == 1:
-            return BACKLOG_PER_WORKER
-        return f"({self.visible_expression}) / IF(workers > 0, workers, 1)"
+            return "visible + in_flight"
+        return " + ".join(
+            f"FILL({visible}, 0) + FILL({in_flight}, 0)"
+            for visible, in_flight in zip(self.visible_ids, self.in_flight_ids, strict=True)
+        )
+
+    @property
+    def per_worker_expression(self) -> str:
+        """Backlog per worker in metric math (ids: the queues', ``workers``)."""
+        return f"({self.backlog_expression}) / IF(workers > 0, workers, 1)"
 
     @property
     def from_zero_expression(self) -> str:
-        """The backlog while no worker is wanted (ids: :attr:`visible_ids`, ``desired``)."""
+        """The messages waiting while no worker is wanted (ids: :attr:`visible_ids`,
+        ``desired``)."""
         if len(self.queues) == 1:
             return FROM_ZERO
         return f"IF(FILL(desired, 0) == 0, {self.visible_expression}, 0)"
 
-    def messages_visible(
+    def tracking_metrics(
         self, *, period: Duration = ALARM_PERIOD, statistic: str = SUM
     ) -> dict[str, cloudwatch.Metric]:
-        """Each queue's messages waiting, named by the queue's name (as a scaling policy
-        reads it), by query id."""
-        return {
-            query_id: _metric(
-                "AWS/SQS",
-                "ApproximateNumberOfMessagesVisible",
-                {"QueueName": queue.queue_name},
-                period=period,
-                statistic=statistic,
-            )
-            for query_id, queue in zip(self.visible_ids, self.queues, strict=True)
-        }
-
-    def _queue_metrics(self, **options: Any) -> dict[str, cloudwatch.IMetric]:
-        return {
-            query_id: queue.metric_approximate_number_of_messages_visible(**options)
-            for query_id, queue in zip(self.visible_ids, self.queues, strict=True)
-        }
+        """Each queue's messages waiting and being worked, named by the queue's name (as a
+        scaling policy reads them), by query id: queue by queue, in priority order."""
+        metrics: dict[str, cloudwatch.Metric] = {}
+        for visible, in_flight, queue in zip(
+            self.visible_ids, self.in_flight_ids, self.queues, strict=True
+        ):
+            for query_id, name in (
+                (visible, "ApproximateNumberOfMessagesVisible"),
+                (in_flight, "ApproximateNumberOfMessagesNotVisible"),
+            ):
+                metrics[query_id] = _metric(
+                    "AWS/SQS",
+                    name,
+                    {"QueueName": queue.queue_name},
+                    period=period,
+                    statistic=statistic,
+                )
+        return metrics
 
     def per_worker(
         self,
@@ -171,14 +195,25 @@ class BacklogMetrics:
         label: str = "Backlog per worker",
         color: str | None = None,
     ) -> cloudwatch.MathExpression:
-        """Messages visible (``statistic``) per worker in ``workers``, over ``period``.
+        """Messages waiting or being worked (``statistic``) per worker in ``workers``, over
+        ``period``.
 
-        The expression's period applies to the metrics it uses, so the visible messages are
+        The expression's period applies to the metrics it uses, so the queue metrics are
         taken with the queue's own default period.
         """
+        using: dict[str, cloudwatch.IMetric] = {}
+        for visible, in_flight, queue in zip(
+            self.visible_ids, self.in_flight_ids, self.queues, strict=True
+        ):
+            using[visible] = queue.metric_approximate_number_of_messages_visible(
+                statistic=statistic
+            )
+            using[in_flight] = queue.metric_approximate_number_of_messages_not_visible(
+                statistic=statistic
+            )
         return cloudwatch.MathExpression(
             expression=self.per_worker_expression,
-            using_metrics={**self._queue_metrics(statistic=statistic), "workers": workers},
+            using_metrics={**using, "workers": workers},
             period=period,
             label=label,
             color=color,
@@ -196,7 +231,12 @@ class BacklogMetrics:
         return cloudwatch.MathExpression(
             expression=self.from_zero_expression,
             using_metrics={
-                **self._queue_metrics(period=period, statistic=statistic),
+                **{
+                    query_id: queue.metric_approximate_number_of_messages_visible(
+                        period=period, statistic=statistic
+                    )
+                    for query_id, queue in zip(self.visible_ids, self.queues, strict=True)
+                },
                 "desired": desired,
             },
             label="Messages visible while no worker is wanted",

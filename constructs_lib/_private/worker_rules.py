@@ -344,10 +344,10 @@ def check_job(problems: Problems, job: WorkerJob) -> None:
         )
 
 
-MAX_PRIORITY_QUEUES = 8
-"""The most queues one pool works. Each queue's backlog is a metric of the target tracking
-policy and of the from-zero alarm, and CloudWatch allows 10 metric queries in an alarm's
-metric math (the queues, the worker count and the expression)."""
+MAX_PRIORITY_QUEUES = 4
+"""The most queues one pool works. Target tracking reads two metrics of each queue (messages
+waiting and being worked) and the worker count, in the metric math of the alarms it creates,
+and CloudWatch allows 10 metrics in an alarm's metric math."""
 DEFAULT_PRIORITY_STARVATION_LIMIT = 20
 """The worker program's default (``PRIORITY_STARVATION_LIMIT``)."""
 MAX_PRIORITY_STARVATION_LIMIT = 10000
@@ -393,9 +393,10 @@ def worked_queues(
         problems.add(
             "queues",
             _paths(given),
-            f"lists {len(given)} queues; a pool works at most {MAX_PRIORITY_QUEUES}: its "
-            "scaling alarm reads every queue's backlog in one metric math expression, which "
-            "CloudWatch limits to 10 metrics (the queues, the worker count, the sum)",
+            f"lists {len(given)} queues; a pool works at most {MAX_PRIORITY_QUEUES}: target "
+            "tracking reads two metrics of each queue (messages waiting and in flight) and the "
+            "worker count in one metric math expression, and CloudWatch allows 10 metrics in "
+            "an alarm",
         )
     facts = [queue_facts(q) for q in given]
     _check_repeats(problems, facts)

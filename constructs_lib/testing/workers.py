@@ -14,8 +14,9 @@ stopped with SIGTERM, as ECS stops a task.
 ``DeployedWorkerPool.scaling`` reads the pool's scalable target, its target tracking policy
 (backlog per worker, metric math) and its from-zero step policy with the alarm that runs it,
 all from the emulator, and computes what Application Auto Scaling would decide from each
-queue's ``ApproximateNumberOfMessages`` (a pool over several queues, ``QUEUE_URLS``, sums
-them in its metric math) and the service's task counts. moto evaluates no
+queue's ``ApproximateNumberOfMessages`` and ``ApproximateNumberOfMessagesNotVisible`` (a pool
+over several queues, ``QUEUE_URLS``, sums them in its metric math) and the service's task
+counts. moto evaluates no
 alarm and runs no scaling policy: decisions are computed here, and ``apply`` makes the call
 Application Auto Scaling makes (``UpdateService`` with the new desired count).
 """
@@ -290,6 +291,8 @@ class ScalingDecision:
     visible: int
     """Messages visible in the queue (``ApproximateNumberOfMessages``); with several queues,
     in all of them."""
+    in_flight: int
+    """Messages being worked (``ApproximateNumberOfMessagesNotVisible``), in all queues."""
     running: int
     """Workers in service (the metric ``RunningTaskCount``)."""
     desired: int
@@ -349,20 +352,33 @@ class PoolScaling:
     def visible_by_queue(self) -> dict[str, int]:
         """Each worked queue's ``ApproximateNumberOfMessages`` now, by queue name, highest
         priority first."""
+        return self._by_attribute("ApproximateNumberOfMessages")
+
+    def in_flight_by_queue(self) -> dict[str, int]:
+        """Each worked queue's ``ApproximateNumberOfMessagesNotVisible`` now, by queue name."""
+        return self._by_attribute("ApproximateNumberOfMessagesNotVisible")
+
+    def _by_attribute(self, attribute: str) -> dict[str, int]:
         client = self.pool.deployed.client("sqs")
         return {
             url.rsplit("/", 1)[-1]: int(
-                client.get_queue_attributes(
-                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-                )["Attributes"]["ApproximateNumberOfMessages"]
+                client.get_queue_attributes(QueueUrl=url, AttributeNames=[attribute])["Attributes"][
+                    attribute
+                ]
             )
             for url in self.pool.queue_urls
         }
 
-    def backlog_per_worker(self, visible: int | Mapping[str, int], running: int) -> float:
+    def backlog_per_worker(
+        self,
+        visible: int | Mapping[str, int],
+        running: int,
+        in_flight: int | Mapping[str, int] = 0,
+    ) -> float:
         """The target tracking metric for these figures, by the deployed policy's metric math
-        (``visible`` as for :meth:`decide`)."""
-        value = _evaluate(self.metrics, self._values(self._by_queue(visible), running, running))
+        (``visible`` and ``in_flight`` as for :meth:`decide`)."""
+        values = self._values(self._by_queue(visible), self._by_queue(in_flight), running, running)
+        value = _evaluate(self.metrics, values)
         if value is None:
             raise ValueError(f"{self.pool.path}: the scaling metric has no value")
         return value
@@ -373,12 +389,14 @@ class PoolScaling:
         visible: int | Mapping[str, int] | None = None,
         running: int | None = None,
         desired: int | None = None,
+        in_flight: int | Mapping[str, int] | None = None,
     ) -> ScalingDecision:
         """What Application Auto Scaling would set the desired count to, if these figures held
         long enough for the alarms (the emulator's figures where not given).
 
         ``visible`` is the messages visible, by queue name for a pool over several queues
-        (a number there is taken as the highest queue's, the others empty).
+        (a number there is taken as the highest queue's, the others empty); ``in_flight``
+        likewise the messages being worked (the emulator's when neither is given, else 0).
 
         Target tracking: above the target it scales out, below 90 % of it in, to
         ``ceil(desired * metric / target)`` within the target's bounds (from zero it cannot:
@@ -386,6 +404,8 @@ class PoolScaling:
         alarm's metric minus the threshold gives the capacity. Of several policies scaling
         out, the largest capacity wins; scale-in likewise takes the largest proposal.
         """
+        if in_flight is None:
+            in_flight = self.in_flight_by_queue() if visible is None else 0
         if visible is None:
             visible = self.visible_by_queue()
         if running is None or desired is None:
@@ -393,7 +413,8 @@ class PoolScaling:
             running = int(service["runningCount"]) if running is None else running
             desired = int(service["desiredCount"]) if desired is None else desired
         by_queue = self._by_queue(visible)
-        values = self._values(by_queue, running, desired)
+        working = self._by_queue(in_flight)
+        values = self._values(by_queue, working, running, desired)
         metric = _evaluate(self.metrics, values)
         proposals: list[tuple[int, str]] = []
         if metric is not None:
@@ -413,6 +434,7 @@ class PoolScaling:
         chosen = max(out or [p for p in proposals if p[0] < desired] or [(desired, "")])
         return ScalingDecision(
             visible=sum(by_queue.values()),
+            in_flight=sum(working.values()),
             running=running,
             desired=desired,
             backlog_per_worker=math.nan if metric is None else metric,
@@ -479,7 +501,11 @@ class PoolScaling:
         return {name: (int(visible) if n == 0 else 0) for n, name in enumerate(names)}
 
     def _values(
-        self, visible: Mapping[str, int], running: int, desired: int
+        self,
+        visible: Mapping[str, int],
+        in_flight: Mapping[str, int],
+        running: int,
+        desired: int,
     ) -> dict[str, float | None]:
         """The value of each metric the policies and alarms use, by its id."""
         values: dict[str, float | None] = {}
@@ -491,9 +517,10 @@ class PoolScaling:
             if "MetricStat" in query:
                 metric = query["MetricStat"]["Metric"]
                 quantity = self._quantity(metric)
-                if quantity == "visible":
+                if quantity in ("visible", "in_flight"):
                     dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
-                    values[query["Id"]] = float(visible[dimensions["QueueName"]])
+                    figures = visible if quantity == "visible" else in_flight
+                    values[query["Id"]] = float(figures[dimensions["QueueName"]])
                 else:
                     values[query["Id"]] = float(running if quantity == "running" else desired)
         return values
@@ -508,7 +535,7 @@ class PoolScaling:
         dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
         expected = (
             [{"QueueName": url.rsplit("/", 1)[-1]} for url in self.pool.queue_urls]
-            if quantity == "visible"
+            if quantity in ("visible", "in_flight")
             else [{"ClusterName": self.pool.cluster, "ServiceName": self.pool.service_name}]
         )
         if dimensions not in expected:
@@ -521,6 +548,7 @@ class PoolScaling:
 
 _QUANTITIES = {
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): "visible",
+    ("AWS/SQS", "ApproximateNumberOfMessagesNotVisible"): "in_flight",
     ("ECS/ContainerInsights", "RunningTaskCount"): "running",
     ("ECS/ContainerInsights", "DesiredTaskCount"): "desired",
 }

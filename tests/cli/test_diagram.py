@@ -351,7 +351,6 @@ def test_image_processing_worker_pool_consumes_its_queue_and_scales_on_it(
     assert edge["label"] == ["workers, priority 2 of 2", "scaled on the combined backlog"]
 
 
-
 def test_ec2_worker_pool_is_found_through_its_scaling_policy(graph: dict[str, Any]) -> None:
     extras = graph[EXTRAS]
     queue = node(extras, f"{EXTRAS}/Events/Jobs/Queue")

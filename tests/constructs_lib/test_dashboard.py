@@ -196,7 +196,7 @@ def test_a_pool_is_drawn_against_its_backlog_per_worker_and_target(
         {"value": 20, "label": "Target backlog per worker", "yAxis": "right"}
     ]
     expressions = [m[0]["expression"] for m in graph["metrics"] if "expression" in m[0]]
-    assert expressions == ["visible / IF(workers > 0, workers, 1)"]
+    assert expressions == ["(visible + in_flight) / IF(workers > 0, workers, 1)"]
     assert any(m[1] == "RunningTaskCount" for m in graph["metrics"] if isinstance(m[0], str))
 
 

@@ -69,7 +69,9 @@ def _required_keywords(cls: type) -> list[str]:
     """The keyword parameters the constructor declares itself, outside its options (what it
     works on, such as ``QueueWorkerPool``'s ``queue`` or ``queues``: one or the other)."""
     signature = inspect.signature(cls.__init__)  # type: ignore[misc]
-    return [p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    return [
+        p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
 
 
 def _param_docs(cls: type) -> dict[str, str]:

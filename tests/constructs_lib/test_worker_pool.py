@@ -84,12 +84,17 @@ def test_ec2_scaling_divides_this_queue_by_this_groups_workers(ec2_pool: SimpleN
         "ApproximateNumberOfMessagesVisible"
     )
     assert _dims(queries["visible"]) == {"QueueName": {"Fn::GetAtt": [queue_lid, "QueueName"]}}
+    # Messages being worked count too: a busy pool is not scaled to zero under its work.
+    assert queries["in_flight"]["MetricStat"]["Metric"]["MetricName"] == (
+        "ApproximateNumberOfMessagesNotVisible"
+    )
+    assert _dims(queries["in_flight"]) == _dims(queries["visible"])
     assert queries["workers"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
     assert _dims(queries["workers"]) == {
         "AutoScalingGroupName": {"Ref": t.logical_id(ec2_pool.pool.auto_scaling_group)}
     }
     expression = queries["backlog_per_worker"]
-    assert expression["Expression"] == "visible / IF(workers > 0, workers, 1)"
+    assert expression["Expression"] == "(visible + in_flight) / IF(workers > 0, workers, 1)"
     assert expression["ReturnData"] is True
     # 5 minutes acceptable latency / 10 s per message = 30 messages per worker.
     assert policy["TargetTrackingConfiguration"]["TargetValue"] == 30
@@ -267,7 +272,7 @@ def test_metric_backlog_per_worker_uses_the_scaling_expression(
     fargate_pool: SimpleNamespace,
 ) -> None:
     metric = fargate_pool.pool.metric_backlog_per_worker()
-    assert metric.expression == "visible / IF(workers > 0, workers, 1)"
+    assert metric.expression == "(visible + in_flight) / IF(workers > 0, workers, 1)"
 
 
 # -- validation ---------------------------------------------------------------------------

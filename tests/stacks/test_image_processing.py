@@ -36,7 +36,7 @@ def test_fargate_workers_scale_on_thumbnails_and_reencodes_together(
             {"Name": "QueueName", "Value": {"Fn::GetAtt": [t.logical_id(queue.queue), "QueueName"]}}
         ]
     assert metrics["backlog_per_worker"]["Expression"].startswith(
-        "(FILL(visible_1, 0) + FILL(visible_2, 0)) / "
+        "(FILL(visible_1, 0) + FILL(in_flight_1, 0) + FILL(visible_2, 0) + FILL(in_flight_2, 0)) / "
     )
     # 5 minutes of acceptable latency at 2 seconds per job.
     assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 150

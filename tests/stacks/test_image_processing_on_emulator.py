@@ -368,3 +368,27 @@ def test_the_deployed_policies_scale_on_both_queues_together(
         assert (decided.backlog_per_worker, decided.capacity) == (300.0, 2), figures
     jobs.empty()
     reencodes.empty()
+
+
+def test_a_worker_busy_with_the_only_job_is_not_scaled_away(
+    pool: DeployedWorkerPool, jobs: DeployedFanout
+) -> None:
+    """A pool that keeps up with its work reads no messages waiting; the message it holds
+    (in flight) is what keeps target tracking from scaling it to zero under the job."""
+    scaling = pool.scaling()
+    slow = {"WORKER_HANDLER": "slow_jobs.handler", "SLOW_JOB_SECONDS": "3", "LOG_LEVEL": "DEBUG"}
+    with pool.run_workers(
+        1, job_path=[SLOW_JOB, pool.image_folder()], environment={**FAST, **slow}
+    ) as fleet:
+        publish_jobs(jobs, [image_job("held-1")])
+        fleet.workers[0].wait_for("job started")
+        # WHEN the policies look while the job runs (nothing waiting, one message in flight)
+        busy = scaling.decide(running=1, desired=1)
+        fleet.workers[0].wait_for("job done")
+        fleet.wait_until(lambda: pool.queue_depth() == (0, 0), what="the job deleted")
+        idle = scaling.decide(running=1, desired=1)
+
+    # THEN the busy worker stays; once the job is done and deleted, the pool may go to zero
+    assert (busy.visible, busy.in_flight, busy.backlog_per_worker) == (0, 1, 1.0)
+    assert (busy.capacity, busy.policy) == (1, None)
+    assert (idle.in_flight, idle.capacity, idle.policy) == (0, 0, "backlog-per-worker")
