@@ -71,6 +71,7 @@ ECS_DEFAULT_COOLDOWN_S = 300
 
 QUANTITIES = {
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): "visible",
+    ("AWS/SQS", "ApproximateNumberOfMessagesNotVisible"): "in_flight",
     ("ECS/ContainerInsights", "RunningTaskCount"): "running",
     ("ECS/ContainerInsights", "DesiredTaskCount"): "desired",
 }
@@ -583,7 +584,7 @@ def _quantity(metric: Json, queues: Mapping[str, str] | None = None) -> str:
     if key not in QUANTITIES:
         raise TemplateError(f"metric {key[0]}/{key[1]} is not simulated")
     quantity = QUANTITIES[key]
-    if quantity != "visible" or queues is None:
+    if quantity not in ("visible", "in_flight") or queues is None:
         return quantity
     names = [d.get("Value") for d in metric.get("Dimensions", []) if d.get("Name") == "QueueName"]
     attribute = (
@@ -599,6 +600,8 @@ def _quantity(metric: Json, queues: Mapping[str, str] | None = None) -> str:
             f"metric {key[0]}/{key[1]} of queue {names[0] if names else None!r} is not "
             f"simulated (simulated queues: {', '.join(sorted(queues)) or 'none'})"
         )
+    if quantity == "in_flight":
+        return in_flight(queues[logical_id].removeprefix("visible:"))
     return queues[logical_id]
 
 
@@ -885,7 +888,9 @@ def simulate(
     starting: list[int] = []  # ticks at which starting tasks run, ascending
     backlog = 0.0
     busy, capacity = 0.0, 0.0  # messages processed and processable in the last minute
-    history = History({"visible": 0.0, "running": running, "desired": desired, "cpu": None})
+    history = History(
+        {"visible": 0.0, "in_flight": 0.0, "running": running, "desired": desired, "cpu": None}
+    )
     run = Run(scaler.name)
     billed = 0.0
     for tick in range(-warmup_minutes * TICKS_PER_MINUTE, minutes * TICKS_PER_MINUTE):
@@ -916,8 +921,17 @@ def simulate(
         if boundary == 0:
             # SQS samples what workers have not received yet: after this tick's receives.
             cpu = busy_cpu * busy / capacity if capacity else None
+            # A worker that took messages this tick holds one when SQS samples.
+            working = running * done / can if can else 0.0
             history.record(
-                minute, {"visible": backlog, "running": running, "desired": desired, "cpu": cpu}
+                minute,
+                {
+                    "visible": backlog,
+                    "in_flight": working,
+                    "running": running,
+                    "desired": desired,
+                    "cpu": cpu,
+                },
             )
             if minute >= 0:
                 run.backlog.append(backlog)
@@ -1267,6 +1281,11 @@ def visible(queue: str) -> str:
     return f"visible:{queue}"
 
 
+def in_flight(queue: str) -> str:
+    """The simulated quantity of ``queue``'s messages in flight (being worked)."""
+    return f"in_flight:{queue}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Pool:
     """A fleet scaled on its template, taking from its queues (highest priority first)."""
@@ -1518,7 +1537,7 @@ def simulate_priority(
             raise ValueError(f"{setup.name}/{pool.name}: queues {pool.queues} not simulated")
     tasks = [_Tasks(p.scaling.min_capacity) for p in setup.pools]
     scalers = [AutoScaling(p.name, p.scaling, lag_minutes) for p in setup.pools]
-    empty = {visible(q): 0.0 for q in queues}
+    empty = {**{visible(q): 0.0 for q in queues}, **{in_flight(q): 0.0 for q in queues}}
     histories = [
         History({**empty, "running": t.running, "desired": t.desired, "cpu": None}) for t in tasks
     ]
@@ -1538,21 +1557,27 @@ def simulate_priority(
                 new = scaler.decide(minute, history, pool_tasks.desired, 0.0)
                 pool_tasks.set(new, tick, launch_ticks)
         taken: list[Taken] = []
+        working = dict.fromkeys(queues, 0.0)
+        # Workers busy with each queue's jobs this tick: what SQS counts in flight.
         for pool, pool_tasks in zip(setup.pools, tasks, strict=True):
             capacity = pool_tasks.running * per_worker_tick
             if len(pool.queues) == 1:
-                queues[pool.queues[0]].take(capacity, tick, taken)
+                q = pool.queues[0]
+                working[q] += queues[q].take(capacity, tick, taken) / per_worker_tick
             else:
                 high, low = (queues[q] for q in pool.queues)
                 from_high, from_low = priority_split(
                     capacity, high.total, low.total, pool.starvation_limit
                 )
-                high.take(from_high, tick, taken)
-                low.take(from_low, tick, taken)
+                working[pool.queues[0]] += high.take(from_high, tick, taken) / per_worker_tick
+                working[pool.queues[1]] += low.take(from_low, tick, taken) / per_worker_tick
             billed += (pool_tasks.running + len(pool_tasks.starting)) / TICKS_PER_MINUTE
         run.taken += (t for t in taken if t.arrived >= 0)
         if boundary == 0:
-            sample = {visible(q): queue.total for q, queue in queues.items()}
+            sample = {
+                **{visible(q): queue.total for q, queue in queues.items()},
+                **{in_flight(q): working[q] for q in queues},
+            }
             for history, pool_tasks in zip(histories, tasks, strict=True):
                 history.record(
                     minute,
