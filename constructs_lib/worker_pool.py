@@ -111,6 +111,10 @@ DRAIN_HOOK_NAME = "drain"
 SCALE_OUT_COOLDOWN_SECONDS = 180
 """How long Fargate target tracking waits after a scale-out before it scales out again."""
 MAX_FROM_ZERO_STEPS = 8
+SURPLUS_DATAPOINTS = 3
+"""Minutes in a row the workers must outnumber twice the backlog before the surplus policy
+shrinks the pool (target tracking waits 15)."""
+SURPLUS_COOLDOWN_SECONDS = 120
 
 
 class QueueWorkerPoolOptions(TypedDict, total=False):
@@ -317,6 +321,11 @@ class QueueWorkerPool(Construct):
         """The step policy that sets the first capacity when work arrives at zero."""
         self.from_zero_alarm: cloudwatch.Alarm
         """The alarm that runs :attr:`from_zero_policy` (a scaling trigger, not a page)."""
+        self.surplus_policy: CfnResource | None = None
+        """The step policy that shrinks a pool to cover what is left once a burst is drained
+        (None when ``max_capacity`` is 1)."""
+        self.surplus_alarm: cloudwatch.Alarm | None = None
+        """The alarm that runs :attr:`surplus_policy` (a scaling trigger, not a page)."""
         self.launch_template: ec2.LaunchTemplate | None = None
         """EC2 only: the workers' launch template (with their user data)."""
         self.auto_scaling_group: autoscaling.AutoScalingGroup | None = None
@@ -866,6 +875,19 @@ class QueueWorkerPool(Construct):
         )
         self.from_zero_policy = from_zero
         self._from_zero_alarm(metrics.desired_workers(), from_zero.attr_arn)
+        steps, below = self._surplus_steps()
+        if steps:
+            surplus = scaling(
+                self,
+                "SurplusScaling",
+                auto_scaling_group_name=asg.auto_scaling_group_name,
+                policy_type="StepScaling",
+                adjustment_type="ExactCapacity",
+                metric_aggregation_type="Maximum",
+                step_adjustments=self._adjustments(scaling.StepAdjustmentProperty, steps),
+            )
+            self.surplus_policy = surplus
+            self._surplus_alarm(metrics.desired_workers(), below, surplus.attr_arn)
 
     # -- build: Fargate ------------------------------------------------------------------
 
@@ -1006,6 +1028,23 @@ class QueueWorkerPool(Construct):
         from_zero = self._fargate_from_zero_policy(scalable_target)
         self.from_zero_policy = from_zero
         self._from_zero_alarm(metrics.desired_workers(), from_zero.ref)  # Ref is the policy ARN
+        steps, below = self._surplus_steps()
+        if steps:
+            surplus = scaling(
+                self,
+                "SurplusScaling",
+                policy_name="surplus",
+                policy_type="StepScaling",
+                scaling_target_id=scalable_target.ref,
+                step_scaling_policy_configuration=scaling.StepScalingPolicyConfigurationProperty(
+                    adjustment_type="ExactCapacity",
+                    cooldown=SURPLUS_COOLDOWN_SECONDS,
+                    metric_aggregation_type="Maximum",
+                    step_adjustments=self._adjustments(scaling.StepAdjustmentProperty, steps),
+                ),
+            )
+            self.surplus_policy = surplus
+            self._surplus_alarm(metrics.desired_workers(), below, surplus.ref)
 
     def _fargate_from_zero_policy(
         self, scalable_target: appscaling.CfnScalableTarget
@@ -1085,7 +1124,14 @@ class QueueWorkerPool(Construct):
         ]
 
     def _from_zero_adjustments(self, adjustment: Callable[..., _Adjustment]) -> list[_Adjustment]:
-        """The from-zero steps as ``adjustment`` properties (EC2 Auto Scaling's and
+        """The from-zero steps as ``adjustment`` properties."""
+        return self._adjustments(adjustment, self._from_zero_steps())
+
+    @staticmethod
+    def _adjustments(
+        adjustment: Callable[..., _Adjustment], steps: Sequence[tuple[float, float | None, int]]
+    ) -> list[_Adjustment]:
+        """(lower, upper, capacity) bands as ``adjustment`` properties (EC2 Auto Scaling's and
         Application Auto Scaling's ``StepAdjustmentProperty`` take the same fields)."""
         return [
             adjustment(
@@ -1093,8 +1139,32 @@ class QueueWorkerPool(Construct):
                 metric_interval_upper_bound=upper,
                 scaling_adjustment=capacity,
             )
-            for lower, upper, capacity in self._from_zero_steps()
+            for lower, upper, capacity in steps
         ]
+
+    def _surplus_steps(self) -> tuple[list[tuple[float, float | None, int]], int]:
+        """The surplus bands on the backlog (messages waiting or in flight), and the backlog
+        below which they apply.
+
+        A backlog of at most 1 keeps 1 worker; of 2, 2; of 3 or 4, 4; … each band the power
+        of two that covers the backlog (every message a worker), up to the largest below
+        ``max_capacity``. The alarm fires only while more than twice as many workers as
+        messages, plus one, are wanted, so a band's capacity is always below the desired
+        count: the policy only ever shrinks the pool, and never below the messages left (the
+        workers holding one are protected from scale-in). Zero stays target tracking's
+        decision (the surplus policy never acts on a pool of one)."""
+        capacities: list[int] = []
+        n = 1
+        while n < self.max_capacity:
+            capacities.append(n)
+            n *= 2
+        steps: list[tuple[float, float | None, int]] = []
+        lower = 0.0
+        for capacity in capacities:
+            upper = float(capacity + 1)
+            steps.append((lower, upper, capacity))
+            lower = upper
+        return steps, int(lower)
 
     def _from_zero_steps(self) -> list[tuple[float, float | None, int]]:
         """(lower, upper, capacity) bands on the from-zero alarm metric, relative to 1.
@@ -1135,6 +1205,23 @@ class QueueWorkerPool(Construct):
             alarm_description=f"{self.node.path}: work arrived while the pool is at zero",
         )
         self.from_zero_alarm.add_alarm_action(_ScalingPolicyAction(policy_arn))
+
+    def _surplus_alarm(self, desired: cloudwatch.Metric, below: int, policy_arn: str) -> None:
+        """Alarm when more than twice as many workers as messages are wanted three minutes in
+        a row (the metric is -1 otherwise)."""
+        self.surplus_alarm = cloudwatch.Alarm(
+            self,
+            "SurplusAlarm",
+            metric=self._backlog.while_workers_outnumber_it(desired, below),
+            threshold=0,
+            evaluation_periods=SURPLUS_DATAPOINTS,
+            datapoints_to_alarm=SURPLUS_DATAPOINTS,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"{self.node.path}: more than twice as many workers as messages "
+            "left; shrink the pool to cover them",
+        )
+        self.surplus_alarm.add_alarm_action(_ScalingPolicyAction(policy_arn))
 
     # -- wire ----------------------------------------------------------------------------
 

@@ -242,3 +242,41 @@ class BacklogMetrics:
             label="Messages visible while no worker is wanted",
             period=period,
         )
+
+    def surplus_expression(self, below: int) -> str:
+        """The backlog (messages waiting or in flight) while the workers wanted are more than
+        twice as many plus one and it is below ``below``, else -1 (ids: the queues',
+        ``desired``). The one more keeps a pool of one worker (and one of two with a message
+        left) to target tracking, which alone takes a pool to zero."""
+        backlog = f"({self.backlog_expression})"
+        return (
+            f"IF(FILL(desired, 0) > 2 * {backlog} + 1, IF({backlog} < {below}, {backlog}, -1), -1)"
+        )
+
+    def while_workers_outnumber_it(
+        self,
+        desired: cloudwatch.IMetric,
+        below: int,
+        *,
+        period: Duration = ALARM_PERIOD,
+        statistic: str = MAXIMUM,
+    ) -> cloudwatch.MathExpression:
+        """The backlog (``statistic``, the peak of each minute) while more than twice as many
+        workers (plus one) are wanted, and it is below ``below``; else -1: what shrinks a pool
+        that has drained its burst, without waiting for target tracking's 15 minutes."""
+        using: dict[str, cloudwatch.IMetric] = {}
+        for visible, in_flight, queue in zip(
+            self.visible_ids, self.in_flight_ids, self.queues, strict=True
+        ):
+            using[visible] = queue.metric_approximate_number_of_messages_visible(
+                period=period, statistic=statistic
+            )
+            using[in_flight] = queue.metric_approximate_number_of_messages_not_visible(
+                period=period, statistic=statistic
+            )
+        return cloudwatch.MathExpression(
+            expression=self.surplus_expression(below),
+            using_metrics={**using, "desired": desired},
+            label="Messages waiting or in flight, while fewer than half the workers wanted",
+            period=period,
+        )

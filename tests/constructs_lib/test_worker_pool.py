@@ -156,6 +156,51 @@ def test_work_arriving_at_zero_sets_the_first_capacity(
     assert alarm["Threshold"] == 1 and alarm["EvaluationPeriods"] == 1
 
 
+@pytest.mark.parametrize("which", ["ec2_pool", "fargate_pool"])
+def test_a_drained_pool_shrinks_to_cover_what_is_left_without_waiting_15_minutes(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    built = request.getfixturevalue(which)
+    t, pool = built.t, built.pool
+    policy = t.props(pool.surplus_policy)
+    configuration = policy.get("StepScalingPolicyConfiguration", policy)
+    assert configuration["AdjustmentType"] == "ExactCapacity"
+    assert configuration["MetricAggregationType"] == "Maximum"
+    # Each band: the power of two that gives every message left a worker, below max (20).
+    assert [
+        (s["MetricIntervalLowerBound"], s.get("MetricIntervalUpperBound"), s["ScalingAdjustment"])
+        for s in configuration["StepAdjustments"]
+    ] == [(0, 2, 1), (2, 3, 2), (3, 5, 4), (5, 9, 8), (9, 17, 16)]
+    alarm = t.props(pool.surplus_alarm)
+    policy_lid = t.logical_id(pool.surplus_policy)
+    assert alarm["AlarmActions"] in ([{"Ref": policy_lid}], [{"Fn::GetAtt": [policy_lid, "Arn"]}])
+    backlog = "(visible + in_flight)"
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == (
+        f"IF(FILL(desired, 0) > 2 * {backlog} + 1, IF({backlog} < 17, {backlog}, -1), -1)"
+    )
+    metrics = {m["Id"]: m for m in alarm["Metrics"] if "MetricStat" in m}
+    queue = {"QueueName": {"Fn::GetAtt": [t.logical_id(built.queue.queue), "QueueName"]}}
+    assert _dims(metrics["visible"]) == _dims(metrics["in_flight"]) == queue
+    assert metrics["desired"]["MetricStat"]["Metric"]["MetricName"] in (
+        "GroupDesiredCapacity",
+        "DesiredTaskCount",
+    )
+    assert {m["MetricStat"]["Stat"] for k, m in metrics.items() if k != "desired"} == {"Maximum"}
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanOrEqualToThreshold")
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 3
+
+
+def test_a_pool_of_one_worker_has_nothing_to_shrink(code: Path) -> None:
+    stack = Stack(new_app(), "One")
+    pool = _ec2_pool(stack, code, max_capacity=1)
+    assert pool.surplus_policy is None and pool.surplus_alarm is None
+    assert not Tmpl(stack).of_type("AWS::AutoScaling::ScalingPolicy").keys() - {
+        Tmpl(stack).logical_id(pool.scaling_policy),
+        Tmpl(stack).logical_id(pool.from_zero_policy),
+    }
+
+
 def test_ec2_group_publishes_the_metrics_the_policies_read(ec2_pool: SimpleNamespace) -> None:
     group = ec2_pool.t.props(ec2_pool.pool.auto_scaling_group)
     collected = group["MetricsCollection"][0]["Metrics"]

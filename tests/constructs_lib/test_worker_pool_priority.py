@@ -464,3 +464,18 @@ def test_queue_urls_set_by_hand_are_refused(code: Path) -> None:
         queue=q["A"],
         environment={"QUEUE_URLS": "x"},
     )
+
+
+def test_a_drained_priority_pool_shrinks_on_what_is_left_in_every_queue(
+    fargate: SimpleNamespace,
+) -> None:
+    t = fargate.t
+    alarm = t.props(fargate.pool.surplus_alarm)
+    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    assert expression == (
+        f"IF(FILL(desired, 0) > 2 * ({SUM_OF_BOTH}) + 1, "
+        f"IF(({SUM_OF_BOTH}) < 17, ({SUM_OF_BOTH}), -1), -1)"
+    )
+    metrics = {m["Id"]: m for m in alarm["Metrics"] if "MetricStat" in m}
+    assert set(metrics) == {"visible_1", "in_flight_1", "visible_2", "in_flight_2", "desired"}
+    assert _dims(metrics["in_flight_2"]) == {"QueueName": _queue_name(t, fargate.free.queue)}

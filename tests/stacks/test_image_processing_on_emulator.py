@@ -234,7 +234,8 @@ def test_the_deployed_policies_scale_on_backlog_per_worker(
     ecs.update_service(cluster=pool.cluster, service=pool.service_name, desiredCount=6)
     step()  # six workers left from an earlier burst: 50 per worker, below 90 %: two
     jobs.sqs.purge_queue(QueueUrl=pool.queue_url)
-    step()  # the queue drained: back to zero
+    step()  # the queue drained: the surplus policy (3 minutes) leaves one worker of two
+    step()  # and target tracking (15 minutes) takes the last one: back to zero
 
     # THEN each step is what the policies' target expects
     assert steps == [
@@ -244,7 +245,8 @@ def test_the_deployed_policies_scale_on_backlog_per_worker(
         (300, 1, 300.0, 2, "backlog-per-worker"),
         (300, 2, 150.0, 2, None),
         (300, 6, 50.0, 2, "backlog-per-worker"),
-        (0, 2, 0.0, 0, "backlog-per-worker"),
+        (0, 2, 0.0, 1, "surplus"),
+        (0, 1, 0.0, 0, "backlog-per-worker"),
     ]
     assert pool.service()["desiredCount"] == 0
 
@@ -347,10 +349,8 @@ def test_the_deployed_policies_scale_on_both_queues_together(
     scaling = pool.scaling()
     # GIVEN work only in the low queue, at zero workers: the from-zero alarm sees it
     publish_jobs(reencodes, [image_job("zero-bulk")])
-    assert (scaling.decide(running=0, desired=0).capacity, scaling.decide().policy) == (
-        1,
-        "from-zero",
-    )
+    started = scaling.decide(running=0, desired=0)
+    assert (started.capacity, started.policy) == (1, "from-zero")
     # WHEN 20 re-encodes and 10 thumbnails wait for one worker
     publish_jobs(reencodes, [image_job(f"sum-bulk-{n}") for n in range(19)])
     publish_jobs(jobs, [image_job(f"sum-paid-{n}") for n in range(10)])
@@ -392,3 +392,29 @@ def test_a_worker_busy_with_the_only_job_is_not_scaled_away(
     assert (busy.visible, busy.in_flight, busy.backlog_per_worker) == (0, 1, 1.0)
     assert (busy.capacity, busy.policy) == (1, None)
     assert (idle.in_flight, idle.capacity, idle.policy) == (0, 0, "backlog-per-worker")
+
+
+def test_a_drained_pool_shrinks_to_cover_what_is_left(pool: DeployedWorkerPool) -> None:
+    """The deployed surplus policy (bands 1, 2, 4, 8, 16 below max 20), on given figures: 20
+    workers left with a few messages are cut to a worker per message, rounded up to a power
+    of two, without target tracking's 15 minutes; it never acts while the work needs them."""
+    scaling = pool.scaling()
+    policies = {policy["PolicyName"] for policy, _alarms in scaling.step_policies}
+    assert policies == {"from-zero", "surplus"}
+
+    def after_burst(visible: int, in_flight: int) -> tuple[int, str | None]:
+        decision = scaling.decide(visible=visible, in_flight=in_flight, running=20, desired=20)
+        return decision.capacity, decision.policy
+
+    assert after_burst(0, 1) == (1, "surplus")
+    assert after_burst(2, 1) == (4, "surplus")
+    assert after_burst(5, 4) == (16, "surplus")
+    # 10 messages would keep more than half of 20 workers busy: the surplus policy leaves
+    # them; target tracking shrinks the pool only after its 15 minutes below the target.
+    assert after_burst(6, 4) == (1, "backlog-per-worker")
+    thumbnails, bulk = (url.rsplit("/", 1)[-1] for url in pool.queue_urls)
+    # Both queues count: 2 + 1 waiting, 1 in flight is 4 messages, 4 workers.
+    decision = scaling.decide(
+        visible={thumbnails: 2, bulk: 1}, in_flight={bulk: 1}, running=20, desired=20
+    )
+    assert (decision.capacity, decision.policy) == (4, "surplus")
