@@ -1030,18 +1030,13 @@ class QueueWorkerPool(Construct):
         self._from_zero_alarm(metrics.desired_workers(), from_zero.ref)  # Ref is the policy ARN
         steps, below = self._surplus_steps()
         if steps:
-            surplus = scaling(
-                self,
+            surplus = self._fargate_step_policy(
+                scalable_target,
                 "SurplusScaling",
-                policy_name="surplus",
-                policy_type="StepScaling",
-                scaling_target_id=scalable_target.ref,
-                step_scaling_policy_configuration=scaling.StepScalingPolicyConfigurationProperty(
-                    adjustment_type="ExactCapacity",
-                    cooldown=SURPLUS_COOLDOWN_SECONDS,
-                    metric_aggregation_type="Maximum",
-                    step_adjustments=self._adjustments(scaling.StepAdjustmentProperty, steps),
-                ),
+                "surplus",
+                steps,
+                cooldown=SURPLUS_COOLDOWN_SECONDS,
+                metric_aggregation_type="Maximum",
             )
             self.surplus_policy = surplus
             self._surplus_alarm(metrics.desired_workers(), below, surplus.ref)
@@ -1049,17 +1044,33 @@ class QueueWorkerPool(Construct):
     def _fargate_from_zero_policy(
         self, scalable_target: appscaling.CfnScalableTarget
     ) -> appscaling.CfnScalingPolicy:
+        return self._fargate_step_policy(
+            scalable_target, "FromZeroScaling", "from-zero", self._from_zero_steps(), cooldown=60
+        )
+
+    def _fargate_step_policy(
+        self,
+        scalable_target: appscaling.CfnScalableTarget,
+        id: str,
+        name: str,
+        steps: Sequence[tuple[float, float | None, int]],
+        *,
+        cooldown: int,
+        metric_aggregation_type: str | None = None,
+    ) -> appscaling.CfnScalingPolicy:
+        """A step policy that sets the service's desired count to its band's capacity."""
         scaling = appscaling.CfnScalingPolicy
         return scaling(
             self,
-            "FromZeroScaling",
-            policy_name="from-zero",
+            id,
+            policy_name=name,
             policy_type="StepScaling",
             scaling_target_id=scalable_target.ref,
             step_scaling_policy_configuration=scaling.StepScalingPolicyConfigurationProperty(
                 adjustment_type="ExactCapacity",
-                cooldown=60,
-                step_adjustments=self._from_zero_adjustments(scaling.StepAdjustmentProperty),
+                cooldown=cooldown,
+                metric_aggregation_type=metric_aggregation_type,
+                step_adjustments=self._adjustments(scaling.StepAdjustmentProperty, steps),
             ),
         )
 

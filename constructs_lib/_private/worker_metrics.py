@@ -11,6 +11,7 @@ rather than one attached to a construct.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -186,6 +187,17 @@ class BacklogMetrics:
                 )
         return metrics
 
+    def _backlog_metrics(self, **options: Any) -> dict[str, cloudwatch.IMetric]:
+        """Each queue's messages waiting and in flight (the queues' own metric helpers, with
+        ``options``), by query id."""
+        using: dict[str, cloudwatch.IMetric] = {}
+        for visible, in_flight, queue in zip(
+            self.visible_ids, self.in_flight_ids, self.queues, strict=True
+        ):
+            using[visible] = queue.metric_approximate_number_of_messages_visible(**options)
+            using[in_flight] = queue.metric_approximate_number_of_messages_not_visible(**options)
+        return using
+
     def per_worker(
         self,
         workers: cloudwatch.IMetric,
@@ -201,16 +213,7 @@ class BacklogMetrics:
         The expression's period applies to the metrics it uses, so the queue metrics are
         taken with the queue's own default period.
         """
-        using: dict[str, cloudwatch.IMetric] = {}
-        for visible, in_flight, queue in zip(
-            self.visible_ids, self.in_flight_ids, self.queues, strict=True
-        ):
-            using[visible] = queue.metric_approximate_number_of_messages_visible(
-                statistic=statistic
-            )
-            using[in_flight] = queue.metric_approximate_number_of_messages_not_visible(
-                statistic=statistic
-            )
+        using = self._backlog_metrics(statistic=statistic)
         return cloudwatch.MathExpression(
             expression=self.per_worker_expression,
             using_metrics={**using, "workers": workers},
@@ -264,16 +267,7 @@ class BacklogMetrics:
         """The backlog (``statistic``, the peak of each minute) while more than twice as many
         workers (plus one) are wanted, and it is below ``below``; else -1: what shrinks a pool
         that has drained its burst, without waiting for target tracking's 15 minutes."""
-        using: dict[str, cloudwatch.IMetric] = {}
-        for visible, in_flight, queue in zip(
-            self.visible_ids, self.in_flight_ids, self.queues, strict=True
-        ):
-            using[visible] = queue.metric_approximate_number_of_messages_visible(
-                period=period, statistic=statistic
-            )
-            using[in_flight] = queue.metric_approximate_number_of_messages_not_visible(
-                period=period, statistic=statistic
-            )
+        using = self._backlog_metrics(period=period, statistic=statistic)
         return cloudwatch.MathExpression(
             expression=self.surplus_expression(below),
             using_metrics={**using, "desired": desired},
