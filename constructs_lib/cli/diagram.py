@@ -481,7 +481,7 @@ class Consumers:
         pools[pool] = pools.get(pool, False) or scaled
 
 
-PRIORITY_MARKERS = ("QUEUE_URLS",)
+PRIORITY_SETTING = "QUEUE_URLS"
 """The worker program's setting of several queues in priority order."""
 
 
@@ -493,7 +493,7 @@ def _after_marker(expr: Any) -> list[Any]:
 
     def walk(value: Any) -> None:
         if isinstance(value, dict):
-            if value.get("Name") in PRIORITY_MARKERS and "Value" in value:
+            if value.get("Name") == PRIORITY_SETTING and "Value" in value:
                 found.append(value["Value"])
                 return
             join = value.get("Fn::Join") if len(value) == 1 else None
@@ -503,8 +503,9 @@ def _after_marker(expr: Any) -> list[Any]:
                     if isinstance(part, str):
                         if taking and "\n" in part:
                             taking = False
-                        if any(f"{m}=" in part for m in PRIORITY_MARKERS):
-                            taking = "\n" not in part.split("QUEUE_URLS=", 1)[1]
+                        marker = f"{PRIORITY_SETTING}="
+                        if marker in part:
+                            taking = "\n" not in part.split(marker, 1)[1]
                     elif taking:
                         found.append(part)
                     else:
