@@ -26,14 +26,6 @@ from constructs_lib import (
 )
 
 
-@pytest.fixture(scope="module")
-def code(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("worker")
-    (folder / "worker.py").write_text("print('work')\n")
-    (folder / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.13-slim\n")
-    return folder
-
-
 def _pool(stack: Stack, workers: Ec2Workers | FargateWorkers) -> SimpleNamespace:
     jobs = FanoutTopic(stack, "Jobs")
     queue = jobs.add_queue_consumer("Thumbnails", visibility_timeout=Duration.minutes(2))

@@ -30,14 +30,6 @@ SUM_OF_BOTH = (
 WAITING_IN_BOTH = "FILL(visible_1, 0) + FILL(visible_2, 0)"
 
 
-@pytest.fixture(scope="module")
-def code(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("worker")
-    (folder / "worker.py").write_text("print('work')\n")
-    (folder / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.13-slim\n")
-    return folder
-
-
 def _priority_pool(stack: Stack, workers: Ec2Workers | FargateWorkers) -> SimpleNamespace:
     """Paid (own key) above free, both fed by one topic; a pool over both."""
     jobs = FanoutTopic(stack, "Jobs")
